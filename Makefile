@@ -1,0 +1,35 @@
+GO ?= go
+
+.PHONY: test unit e2e vet bench bench-tunnel cross fuzz build
+
+build:
+	$(GO) build ./...
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+# End-to-end tests against real programs (sshd, iperf3, xrdp, chromium, ...).
+# They install what they need with apt-get when run as root, else skip loudly.
+e2e:
+	$(GO) test -tags e2e -count=1 -timeout 12m -v ./e2e/... 2>&1 | scripts/e2e-summary.sh
+
+test: vet unit e2e
+
+# Every release target must at least compile.
+cross:
+	for os in linux darwin windows; do for arch in amd64 arm64; do \
+		echo "GOOS=$$os GOARCH=$$arch"; GOOS=$$os GOARCH=$$arch $(GO) build -o /dev/null ./cmd/iapterm || exit 1; \
+	done; done
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+bench-tunnel:
+	scripts/bench-tunnel.sh
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./tunnel/
