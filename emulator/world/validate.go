@@ -1,0 +1,368 @@
+package world
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Statuses are the instance states Compute reports.
+var Statuses = []string{"PROVISIONING", "STAGING", "RUNNING", "STOPPING", "PENDING_STOP", "STOPPED", "TERMINATED", "SUSPENDING", "SUSPENDED", "REPAIRING", "DEPROVISIONING", "PENDING"}
+
+// BuiltinSSH is the backend name of the emulator's own SSH server.
+const BuiltinSSH = "builtin-ssh"
+
+type problem struct {
+	path []any
+	msg  string
+}
+
+func (p problem) pathString() string {
+	var b strings.Builder
+	for _, e := range p.path {
+		switch v := e.(type) {
+		case string:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(v)
+		case int:
+			fmt.Fprintf(&b, "[%d]", v)
+		}
+	}
+	return b.String()
+}
+
+type validator struct{ probs []problem }
+
+func (v *validator) add(path []any, format string, args ...any) {
+	v.probs = append(v.probs, problem{path: append([]any(nil), path...), msg: fmt.Sprintf(format, args...)})
+}
+
+func at(base []any, more ...any) []any {
+	return append(append([]any(nil), base...), more...)
+}
+
+var (
+	projectIDRe   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	nameRe        = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	zoneRe        = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
+	metadataKeyRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
+	networkPathRe = regexp.MustCompile(`^projects/[a-z][a-z0-9-]*[a-z0-9]/global/networks/[a-z]([-a-z0-9]*[a-z0-9])?$`)
+)
+
+// Validate checks a world that already has its defaults (as Parse leaves
+// it). Parse calls it; use it after building a World in code.
+func (w *World) Validate() error {
+	probs := w.validate()
+	if len(probs) == 0 {
+		return nil
+	}
+	errs := make(Errors, len(probs))
+	for i, p := range probs {
+		errs[i] = &Error{File: "world", Path: p.pathString(), Msg: p.msg}
+	}
+	return errs
+}
+
+func (w *World) validate() []problem {
+	v := &validator{}
+	if len(w.Users) == 0 {
+		v.add([]any{"users"}, "no users: add at least one, e.g. `users: [{email: demo@example.com}]` (the first is the default user)")
+	}
+	emails := map[string]bool{}
+	tokens := map[string]bool{}
+	for i, u := range w.Users {
+		p := []any{"users", i}
+		if !validEmail(u.Email) {
+			v.add(at(p, "email"), "%q is not an email address", u.Email)
+		} else if emails[strings.ToLower(u.Email)] {
+			v.add(at(p, "email"), "user %s is listed twice", u.Email)
+		}
+		emails[strings.ToLower(u.Email)] = true
+		if u.Token != "" {
+			if tokens[u.Token] {
+				v.add(at(p, "token"), "two users share the same token")
+			}
+			tokens[u.Token] = true
+		}
+	}
+	for g, members := range w.Groups {
+		if !validEmail(g) {
+			v.add([]any{"groups", g}, "group name %q is not an email address", g)
+		}
+		for _, m := range members {
+			if !validEmail(m) {
+				v.add([]any{"groups", g}, "member %q is not an email address", m)
+			}
+		}
+	}
+	if len(w.Projects) == 0 {
+		v.add([]any{"projects"}, "no projects: add at least one")
+	}
+	ids := map[string]bool{}
+	numbers := map[int64]string{}
+	instanceIDs := map[uint64]string{}
+	ips := map[string]string{} // network/ip -> instance
+	for pi := range w.Projects {
+		pr := &w.Projects[pi]
+		p := []any{"projects", pi}
+		switch {
+		case !projectIDRe.MatchString(pr.ID):
+			v.add(at(p, "id"), "project ID %q must be lowercase letters, digits and hyphens, start with a letter, 2-63 characters", pr.ID)
+		case ids[pr.ID]:
+			v.add(at(p, "id"), "project %s is listed twice", pr.ID)
+		}
+		ids[pr.ID] = true
+		if other, dup := numbers[pr.Number]; dup {
+			v.add(at(p, "number"), "project number %d is also used by %s", pr.Number, other)
+		} else if pr.Number < 0 {
+			v.add(at(p, "number"), "project number must be positive")
+		}
+		numbers[pr.Number] = pr.ID
+		switch pr.State {
+		case "ACTIVE", "DELETE_REQUESTED", "DELETE_IN_PROGRESS":
+		default:
+			v.add(at(p, "state"), "unknown state %q (ACTIVE, DELETE_REQUESTED or DELETE_IN_PROGRESS)", pr.State)
+		}
+		v.metadata(at(p, "metadata"), pr.Metadata)
+		v.bindings(at(p, "iam"), pr.IAM)
+		v.bindings(at(p, "iapTunnelIam"), pr.IAPTunnelIAM)
+		fwNames := map[string]bool{}
+		for fi := range pr.Firewalls {
+			v.firewall(at(p, "firewalls", fi), &pr.Firewalls[fi], fwNames)
+		}
+		for zi, z := range pr.Zones {
+			if !zoneRe.MatchString(z) {
+				v.add(at(p, "zones", zi), "%q is not a zone name like us-central1-a", z)
+			}
+		}
+		for zi, z := range pr.UnreachableZones {
+			if !zoneRe.MatchString(z) {
+				v.add(at(p, "unreachableZones", zi), "%q is not a zone name like us-central1-a", z)
+			}
+		}
+		names := map[string]bool{}
+		for ii := range pr.Instances {
+			in := &pr.Instances[ii]
+			ip := at(p, "instances", ii)
+			if !nameRe.MatchString(in.Name) {
+				v.add(at(ip, "name"), "instance name %q must be lowercase letters, digits and hyphens, start with a letter, at most 63 characters", in.Name)
+			}
+			if !zoneRe.MatchString(in.Zone) {
+				v.add(at(ip, "zone"), "zone %q is missing or not a zone name like us-central1-a", in.Zone)
+			}
+			key := in.Zone + "/" + in.Name
+			if names[key] {
+				v.add(at(ip, "name"), "instance %s is listed twice in zone %s", in.Name, in.Zone)
+			}
+			names[key] = true
+			if other, dup := instanceIDs[in.ID]; dup {
+				v.add(at(ip, "id"), "instance id %d is also used by %s", in.ID, other)
+			}
+			instanceIDs[in.ID] = pr.ID + "/" + key
+			if !contains(Statuses, in.Status) {
+				v.add(at(ip, "status"), "unknown status %q (one of %s)", in.Status, strings.Join(Statuses, ", "))
+			}
+			if in.OS != "linux" && in.OS != "windows" {
+				v.add(at(ip, "os"), "unknown os %q (linux or windows)", in.OS)
+			}
+			if !nameRe.MatchString(in.MachineType) {
+				v.add(at(ip, "machineType"), "machine type %q is not a name like e2-medium", in.MachineType)
+			}
+			if strings.HasPrefix(in.Network, "projects/") {
+				if !networkPathRe.MatchString(in.Network) {
+					v.add(at(ip, "network"), "network %q must be a name or projects/HOST/global/networks/NAME", in.Network)
+				}
+			} else if !nameRe.MatchString(in.Network) {
+				v.add(at(ip, "network"), "network %q must be a name or projects/HOST/global/networks/NAME", in.Network)
+			}
+			if a, err := netip.ParseAddr(in.InternalIP); err != nil || !a.Is4() {
+				v.add(at(ip, "internalIP"), "%q is not an IPv4 address", in.InternalIP)
+			} else {
+				nk := NetworkPath(pr.ID, in.Network) + " " + in.InternalIP
+				if other, dup := ips[nk]; dup {
+					v.add(at(ip, "internalIP"), "address %s is also used by %s on the same network", in.InternalIP, other)
+				}
+				ips[nk] = pr.ID + "/" + key
+			}
+			if in.ExternalIP != "" {
+				if _, err := netip.ParseAddr(in.ExternalIP); err != nil {
+					v.add(at(ip, "externalIP"), "%q is not an IP address", in.ExternalIP)
+				}
+			}
+			if in.ServiceAccount != "" && !validEmail(in.ServiceAccount) {
+				v.add(at(ip, "serviceAccount"), "%q is not a service account email", in.ServiceAccount)
+			}
+			v.metadata(at(ip, "metadata"), in.Metadata)
+			v.bindings(at(ip, "iapTunnelIam"), in.IAPTunnelIAM)
+			for port, b := range in.Backends {
+				if port < 1 || port > 65535 {
+					v.add(at(ip, "backends"), "port %d is outside 1-65535", port)
+				}
+				if err := CheckBackend(b); err != nil {
+					v.add(at(ip, "backends", strconv.Itoa(port)), "%v", err)
+				}
+			}
+			for port := range in.Serial {
+				if port < 1 || port > 4 {
+					v.add(at(ip, "serial"), "serial port %d is outside 1-4", port)
+				}
+			}
+		}
+	}
+	return v.probs
+}
+
+// CheckBackend says what is wrong with a backend address, if anything: it
+// must be "builtin-ssh" or HOST:PORT.
+func CheckBackend(b string) error {
+	if b == BuiltinSSH {
+		return nil
+	}
+	host, port, err := net.SplitHostPort(b)
+	if err != nil || host == "" {
+		return fmt.Errorf("backend %q must be HOST:PORT (e.g. 127.0.0.1:2222) or %s", b, BuiltinSSH)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return fmt.Errorf("backend %q: port must be 1-65535", b)
+	}
+	return nil
+}
+
+func (v *validator) metadata(p []any, md map[string]string) {
+	total := 0
+	for k, val := range md {
+		if !metadataKeyRe.MatchString(k) {
+			v.add(p, "metadata key %q must be 1-128 letters, digits, - or _", k)
+		}
+		if len(val) > 256<<10 {
+			v.add(at(p, k), "value is %d bytes; at most 256 KiB", len(val))
+		}
+		total += len(k) + len(val)
+	}
+	if total > 512<<10 {
+		v.add(p, "metadata totals %d bytes; at most 512 KB", total)
+	}
+}
+
+func (v *validator) bindings(p []any, bs []Binding) {
+	for i, b := range bs {
+		bp := at(p, i)
+		if strings.TrimSpace(b.Role) == "" {
+			v.add(at(bp, "role"), "binding has no role (e.g. roles/iap.tunnelResourceAccessor)")
+		} else if !strings.HasPrefix(b.Role, "roles/") && !strings.Contains(b.Role, "/roles/") {
+			v.add(at(bp, "role"), "role %q must start with roles/", b.Role)
+		}
+		if len(b.Members) == 0 {
+			v.add(at(bp, "members"), "binding for %s has no members", b.Role)
+		}
+		for mi, m := range b.Members {
+			if err := checkMember(m); err != nil {
+				v.add(at(bp, "members", mi), "%v", err)
+			}
+		}
+		if b.Condition != nil && strings.TrimSpace(b.Condition.Expression) == "" {
+			v.add(at(bp, "condition", "expression"), "condition has no expression")
+		}
+	}
+}
+
+func checkMember(m string) error {
+	if m == "allUsers" || m == "allAuthenticatedUsers" {
+		return nil
+	}
+	kind, id, ok := strings.Cut(m, ":")
+	if ok {
+		switch kind {
+		case "user", "group", "serviceAccount":
+			if validEmail(id) {
+				return nil
+			}
+		case "domain":
+			if id != "" && !strings.Contains(id, "@") {
+				return nil
+			}
+		}
+	}
+	return fmt.Errorf("member %q must be user:EMAIL, group:EMAIL, serviceAccount:EMAIL, domain:NAME, allUsers or allAuthenticatedUsers", m)
+}
+
+func (v *validator) firewall(p []any, f *Firewall, names map[string]bool) {
+	if !nameRe.MatchString(f.Name) {
+		v.add(at(p, "name"), "firewall name %q must be lowercase letters, digits and hyphens", f.Name)
+	} else if names[f.Name] {
+		v.add(at(p, "name"), "firewall %s is listed twice", f.Name)
+	}
+	names[f.Name] = true
+	if !nameRe.MatchString(f.Network) {
+		v.add(at(p, "network"), "network %q must be a network name of this project", f.Network)
+	}
+	if f.Direction != "INGRESS" && f.Direction != "EGRESS" {
+		v.add(at(p, "direction"), "direction %q must be INGRESS or EGRESS", f.Direction)
+	}
+	if f.Priority != nil && (*f.Priority < 0 || *f.Priority > 65535) {
+		v.add(at(p, "priority"), "priority %d is outside 0-65535", *f.Priority)
+	}
+	if (len(f.Allowed) == 0) == (len(f.Denied) == 0) {
+		v.add(p, "firewall %s needs exactly one of allowed or denied", f.Name)
+	}
+	for i, r := range f.SourceRanges {
+		if _, err := netip.ParsePrefix(r); err != nil {
+			if _, err := netip.ParseAddr(r); err != nil {
+				v.add(at(p, "sourceRanges", i), "%q is not a CIDR range like 35.235.240.0/20", r)
+			}
+		}
+	}
+	for i, sa := range f.TargetServiceAccounts {
+		if !validEmail(sa) {
+			v.add(at(p, "targetServiceAccounts", i), "%q is not a service account email", sa)
+		}
+	}
+	for _, list := range []struct {
+		key   string
+		rules []Rule
+	}{{"allowed", f.Allowed}, {"denied", f.Denied}} {
+		for i, r := range list.rules {
+			rp := at(p, list.key, i)
+			if r.IPProtocol == "" {
+				v.add(at(rp, "IPProtocol"), "missing IPProtocol (tcp, udp, icmp or all)")
+			}
+			for j, port := range r.Ports {
+				if !validPortRange(port) {
+					v.add(at(rp, "ports", j), "port %q must be N or N-M within 1-65535", port)
+				}
+			}
+		}
+	}
+}
+
+func validPortRange(s string) bool {
+	lo, hi, isRange := strings.Cut(s, "-")
+	a, err := strconv.Atoi(lo)
+	if err != nil || a < 1 || a > 65535 {
+		return false
+	}
+	if !isRange {
+		return true
+	}
+	b, err := strconv.Atoi(hi)
+	return err == nil && b >= a && b <= 65535
+}
+
+func validEmail(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.ContainsAny(s, " \t\r\n:") && !strings.Contains(domain, "@")
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
