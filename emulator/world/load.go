@@ -327,4 +327,3 @@ func (w *World) applyDefaults() {
 		}
 	}
 }
-
