@@ -13,6 +13,7 @@ func register(f func() *cobra.Command) { commands = append(commands, f) }
 // globalFlags are the flags every command shares.
 type globalFlags struct {
 	endpoint string
+	config   string
 	demo     bool
 }
 
@@ -30,6 +31,7 @@ RDP, with errors that say what to fix.`,
 		RunE:          runRoot,
 	}
 	root.PersistentFlags().StringVar(&global.endpoint, "endpoint", "", "base URL of every Google endpoint, e.g. an emulator's http://127.0.0.1:PORT (default $IAPTERM_ENDPOINT, else Google)")
+	root.PersistentFlags().StringVar(&global.config, "config", "", "settings file (default $IAPTERM_CONFIG, else the user config directory's iapterm/config.toml)")
 	root.Flags().BoolVar(&global.demo, "demo", false, "start the built-in emulator with the demo world and connect to it (no Google account needed)")
 	for _, f := range commands {
 		root.AddCommand(f())
