@@ -1,0 +1,147 @@
+package auth
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/zalando/go-keyring"
+
+	"iapterm/endpoint"
+)
+
+type fakeKeyring struct {
+	m   map[string]string
+	err error // returned by every call when set (no keyring available)
+}
+
+func (f *fakeKeyring) Get(s, u string) (string, error) {
+	if f.err != nil {
+		return "", f.err
+	}
+	v, ok := f.m[s+"/"+u]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (f *fakeKeyring) Set(s, u, v string) error {
+	if f.err != nil {
+		return f.err
+	}
+	f.m[s+"/"+u] = v
+	return nil
+}
+
+func (f *fakeKeyring) Delete(s, u string) error {
+	if f.err != nil {
+		return f.err
+	}
+	if _, ok := f.m[s+"/"+u]; !ok {
+		return keyring.ErrNotFound
+	}
+	delete(f.m, s+"/"+u)
+	return nil
+}
+
+func TestStoreKeyring(t *testing.T) {
+	kr := &fakeKeyring{m: map[string]string{}}
+	file := filepath.Join(t.TempDir(), "iapterm", "credentials.json")
+	s := &Store{File: file, keyring: kr}
+	si := SignIn{Email: "alice@example.com", RefreshToken: "rt-1", ClientID: "cid"}
+	where, err := s.Save("google", si)
+	if err != nil || where != "OS keyring" {
+		t.Fatalf("Save = %q, %v; want OS keyring", where, err)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("file written although the keyring worked: %v", err)
+	}
+	got, where, err := s.Load("google")
+	if err != nil || got == nil || got.RefreshToken != "rt-1" || where != "OS keyring" {
+		t.Fatalf("Load = %+v, %q, %v", got, where, err)
+	}
+	if err := s.Delete("google"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := s.Load("google"); got != nil || err != nil {
+		t.Fatalf("after Delete: %+v, %v", got, err)
+	}
+}
+
+func TestStoreFallsBackToFile(t *testing.T) {
+	kr := &fakeKeyring{m: map[string]string{}, err: errors.New("no D-Bus session")}
+	file := filepath.Join(t.TempDir(), "cfg", "iapterm", "credentials.json")
+	s := &Store{File: file, keyring: kr}
+	e, _ := endpoint.Parse("http://127.0.0.1:9999")
+	keyEmu, keyGoogle := StoreKey(e), StoreKey(endpoint.Google())
+	if keyEmu == keyGoogle {
+		t.Fatal("emulator and Google share a store key")
+	}
+	if where, err := s.Save(keyEmu, SignIn{Email: "a@x", RefreshToken: "emu"}); err != nil || where != file {
+		t.Fatalf("Save = %q, %v", where, err)
+	}
+	if _, err := s.Save(keyGoogle, SignIn{Email: "b@x", RefreshToken: "goog"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
+		t.Fatalf("credentials file mode %v, want 0600", st.Mode().Perm())
+	}
+	got, _, err := s.Load(keyEmu)
+	if err != nil || got.RefreshToken != "emu" {
+		t.Fatalf("Load emulator = %+v, %v", got, err)
+	}
+	got, _, err = s.Load(keyGoogle)
+	if err != nil || got.RefreshToken != "goog" {
+		t.Fatalf("Load google = %+v, %v", got, err)
+	}
+	if err := s.Delete(keyEmu); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.Load(keyEmu); got != nil {
+		t.Fatal("emulator sign-in survived Delete")
+	}
+	if got, _, _ := s.Load(keyGoogle); got == nil {
+		t.Fatal("Delete of one endpoint removed the other")
+	}
+	left, _ := filepath.Glob(filepath.Join(filepath.Dir(file), "*.tmp"))
+	if len(left) != 0 {
+		t.Fatalf("temporary files left behind: %v", left)
+	}
+}
+
+func TestStoreCorruptFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(file, []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := NewFileStore(file)
+	if _, _, err := s.Load("google"); err == nil {
+		t.Fatal("corrupt credentials file loaded without error")
+	}
+	if _, err := s.Save("google", SignIn{RefreshToken: "x"}); err == nil {
+		t.Fatal("Save overwrote a corrupt credentials file")
+	}
+	data, _ := os.ReadFile(file)
+	if string(data) != "{not json" {
+		t.Fatalf("corrupt file was rewritten: %q", data)
+	}
+}
+
+func TestDefaultStoreHonoursEnv(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv(EnvKeyring, "file")
+	s, err := DefaultStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !s.FileOnly || filepath.Base(s.File) != "credentials.json" || filepath.Base(filepath.Dir(s.File)) != "iapterm" {
+		t.Fatalf("DefaultStore = %+v", s)
+	}
+}
