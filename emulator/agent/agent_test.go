@@ -297,9 +297,9 @@ func TestWindowsInvalidEntries(t *testing.T) {
 	future := time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05-0700")
 	past := time.Now().Add(-time.Hour).UTC().Format("2006-01-02T15:04:05-0700")
 	lines := []string{
-		`{"userName":"a","modulus":"AAAA","exponent":"AQAB","expireOn":"` + past + `"}`,  // expired: ignored
-		`{"modulus":"AAAA","exponent":"AQAB","expireOn":"` + future + `"}`,               // no user: ignored
-		`not json`,                                                                       // ignored
+		`{"userName":"a","modulus":"AAAA","exponent":"AQAB","expireOn":"` + past + `"}`, // expired: ignored
+		`{"modulus":"AAAA","exponent":"AQAB","expireOn":"` + future + `"}`,              // no user: ignored
+		`not json`, // ignored
 		`{"userName":"b","modulus":"!!!","exponent":"AQAB","expireOn":"` + future + `"}`, // error line
 	}
 	src.setInstance(0, "windows-keys", strings.Join(lines, "\n"))
