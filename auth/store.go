@@ -59,8 +59,8 @@ type keyringAPI interface {
 type osKeyring struct{}
 
 func (osKeyring) Get(s, u string) (string, error) { return keyring.Get(s, u) }
-func (osKeyring) Set(s, u, v string) error         { return keyring.Set(s, u, v) }
-func (osKeyring) Delete(s, u string) error         { return keyring.Delete(s, u) }
+func (osKeyring) Set(s, u, v string) error        { return keyring.Set(s, u, v) }
+func (osKeyring) Delete(s, u string) error        { return keyring.Delete(s, u) }
 
 // DefaultStore returns the store in os.UserConfigDir()/iapterm, honouring
 // IAPTERM_KEYRING=file.
