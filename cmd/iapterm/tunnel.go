@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/google"
+
+	"iapterm/endpoint"
+	"iapterm/tunnel"
+)
+
+func init() { register(newTunnelCmd) }
+
+type tunnelFlags struct {
+	project, zone   string
+	localHostPort   string
+	listenOnStdin   bool
+	noConnCheck     bool
+	requestReason   string
+	connectTimeout  time.Duration
+	reconnectWindow time.Duration
+}
+
+func newTunnelCmd() *cobra.Command {
+	var f tunnelFlags
+	cmd := &cobra.Command{
+		Use:   "tunnel INSTANCE PORT",
+		Short: "Forward a local port to a VM port through IAP (like gcloud compute start-iap-tunnel)",
+		Long: `Forward a local TCP port to a port of a VM through Identity-Aware Proxy.
+
+Every connection to the local port gets its own relay session; sessions
+survive network drops without losing or duplicating data. The local port is
+bound on loopback only.
+
+With --listen-on-stdin there is no listener: one session is relayed over
+stdin and stdout, for use as an OpenSSH ProxyCommand:
+
+  ssh -o ProxyCommand='iapterm tunnel %h 22 --listen-on-stdin --project P --zone Z' user@VM`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error { return runTunnel(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.project, "project", "", "project of the instance (required)")
+	fl.StringVar(&f.zone, "zone", "", "zone of the instance (required)")
+	fl.StringVar(&f.localHostPort, "local-host-port", "localhost:0", "local HOST:PORT to listen on; port 0 picks a free port")
+	fl.BoolVar(&f.listenOnStdin, "listen-on-stdin", false, "relay one connection over stdin/stdout instead of listening (for ssh ProxyCommand)")
+	fl.BoolVar(&f.noConnCheck, "disable-connection-check", false, "do not test the connection before listening")
+	fl.StringVar(&f.requestReason, "request-reason", "", "reason sent with the request (X-Goog-Request-Reason), for access justification")
+	fl.DurationVar(&f.connectTimeout, "connect-timeout", tunnel.DefaultConnectTimeout, "how long to wait for the relay to accept a connection")
+	fl.DurationVar(&f.reconnectWindow, "max-reconnect-time", tunnel.DefaultMaxReconnectTime, "how long a dropped connection keeps trying to resume")
+	return cmd
+}
+
+// tokenSource supplies the bearer tokens for the relay: IAPTERM_ACCESS_TOKEN
+// when set, else Application Default Credentials.
+func tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
+	if tok := os.Getenv("IAPTERM_ACCESS_TOKEN"); tok != "" {
+		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}), nil
+	}
+	ts, err := google.DefaultTokenSource(ctx, "https://www.googleapis.com/auth/cloud-platform")
+	if err != nil {
+		return nil, fmt.Errorf("no credentials: set IAPTERM_ACCESS_TOKEN or sign in with Application Default Credentials: %w", err)
+	}
+	return ts, nil
+}
+
+func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
+	ctx := cmd.Context()
+	port, err := strconv.Atoi(args[1])
+	if err != nil || port < 1 || port > 65535 {
+		return fmt.Errorf("PORT %q is not a TCP port (1-65535)", args[1])
+	}
+	if f.project == "" || f.zone == "" {
+		return errors.New("--project and --zone are required: iapterm tunnel INSTANCE PORT --project PROJECT --zone ZONE")
+	}
+	eps, err := endpoint.FromEnv(global.endpoint)
+	if err != nil {
+		return err
+	}
+	ts, err := tokenSource(ctx)
+	if err != nil {
+		return err
+	}
+	d := &tunnel.Dialer{
+		Endpoints:        eps,
+		Tokens:           ts,
+		UserAgent:        "iapterm/" + version,
+		RequestReason:    f.requestReason,
+		ConnectTimeout:   f.connectTimeout,
+		MaxReconnectTime: f.reconnectWindow,
+		Logger:           slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	target := tunnel.Target{Project: f.project, Zone: f.zone, Instance: args[0], Port: port}
+	if f.listenOnStdin {
+		return tunnelStdio(ctx, d, target, cmd.InOrStdin(), cmd.OutOrStdout())
+	}
+
+	stderr := cmd.ErrOrStderr()
+	l, err := tunnel.Listen(ctx, d, target, f.localHostPort, tunnel.ListenOptions{
+		OnConnError: func(err error) { fmt.Fprintln(stderr, "iapterm:", err) },
+	})
+	if err != nil {
+		return err
+	}
+	if !f.noConnCheck {
+		fmt.Fprintln(stderr, "Testing if tunnel connection works.")
+		if err := d.Probe(ctx, target); err != nil {
+			l.Close()
+			if ctx.Err() != nil {
+				return exitError{code: 130}
+			}
+			return fmt.Errorf("while checking if a connection can be made: %w", err)
+		}
+	}
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	fmt.Fprintf(out, "Listening on port [%d].\n", l.Port())
+	out.Flush()
+	<-ctx.Done()
+	n, _ := l.Close()
+	fmt.Fprintf(stderr, "Closed [%d] local connection(s).\n", n)
+	return nil
+}
+
+// tunnelStdio relays one session over stdin and stdout.
+func tunnelStdio(ctx context.Context, d *tunnel.Dialer, t tunnel.Target, in io.Reader, out io.Writer) error {
+	s, err := d.Dial(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	go func() {
+		// stdin's EOF flushes and closes the session, which ends WriteTo.
+		s.ReadFrom(in)
+		s.Close()
+	}()
+	_, err = s.WriteTo(out)
+	if err != nil && (errors.Is(err, net.ErrClosed) || ctx.Err() != nil) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,753 @@
+package tunnel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Session is one relay session: a net.Conn to a VM port that survives
+// network drops. It resumes on transport errors and resumable close codes,
+// resending what the relay has not acknowledged and never delivering a
+// received byte twice. Read and Write may be called concurrently (one reader,
+// one writer).
+type Session struct {
+	d            *Dialer
+	t            Target
+	log          *slog.Logger
+	ackIdle      time.Duration
+	ackThreshold uint64
+	sendLimit    uint64
+	closeTimeout time.Duration
+
+	ctx    context.Context // cancelled when Close is done flushing
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the run loop has exited
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced on every state change
+	sid     string
+
+	// Send side. sendQ holds every chunk written but not acknowledged, in
+	// offset order; offsets count payload bytes since the first connect.
+	sendQ       []sendChunk
+	written     uint64 // end offset of sendQ
+	transmitted uint64 // bytes sent on the current WebSocket (from 0)
+	serverAck   uint64 // highest ACK from the relay
+
+	// Receive side.
+	recvQ           []recvChunk
+	received        uint64 // payload bytes received from the relay
+	consumed        uint64 // bytes handed to the reader
+	ackSent         uint64 // last ACK (or reconnect ack) sent
+	ackPendingSince time.Time
+
+	longClose string
+	err       error // terminal state: io.EOF, a *CloseError, ...
+	closed    bool  // Close was called
+
+	reconnects atomic.Int64
+	readDL     deadline
+	writeDL    deadline
+}
+
+type sendChunk struct {
+	off   uint64
+	frame []byte // a complete DATA message; never modified once queued
+}
+
+func (c sendChunk) end() uint64 { return c.off + uint64(len(c.frame)-6) }
+
+type recvChunk struct {
+	buf  *[]byte // pooled backing array, or nil
+	data []byte
+}
+
+// Message buffers: one relay message, the largest a peer may send.
+var msgPool = sync.Pool{New: func() any { b := make([]byte, MaxFrameSize+maxSIDLen); return &b }}
+
+// smallCopy: payloads below this are copied out of the pooled buffer so many
+// tiny messages cannot pin many large buffers.
+const smallCopy = 4096
+
+func newSession(d *Dialer, t Target, conn *websocket.Conn, sid string) *Session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Session{
+		d:            d,
+		t:            t,
+		log:          d.logger().With("target", t.Key()),
+		ackIdle:      durOr(d.AckIdle, DefaultAckIdle),
+		ackThreshold: uint64(intOr(d.AckThreshold, DefaultAckThreshold)),
+		sendLimit:    uint64(max(intOr(d.SendBufferLimit, DefaultSendBufferLimit), MaxDataPayload)),
+		closeTimeout: durOr(d.CloseTimeout, DefaultCloseTimeout),
+		ctx:          ctx,
+		cancel:       cancel,
+		done:         make(chan struct{}),
+		changed:      make(chan struct{}),
+		sid:          sid,
+		readDL:       newDeadline(),
+		writeDL:      newDeadline(),
+	}
+	go s.run(conn)
+	return s
+}
+
+// SID is the relay's session ID.
+func (s *Session) SID() string { s.mu.Lock(); defer s.mu.Unlock(); return s.sid }
+
+// Target is where the session goes.
+func (s *Session) Target() Target { return s.t }
+
+// BytesSent counts payload bytes the relay acknowledged.
+func (s *Session) BytesSent() uint64 { s.mu.Lock(); defer s.mu.Unlock(); return s.serverAck }
+
+// BytesReceived counts payload bytes received from the relay.
+func (s *Session) BytesReceived() uint64 { s.mu.Lock(); defer s.mu.Unlock(); return s.received }
+
+// Reconnects counts successful resumptions.
+func (s *Session) Reconnects() int { return int(s.reconnects.Load()) }
+
+// LongCloseReason is the reason of the last LONG_CLOSE message, if any.
+func (s *Session) LongCloseReason() string { s.mu.Lock(); defer s.mu.Unlock(); return s.longClose }
+
+// Err is the session's terminal error (nil while it is live, io.EOF after a
+// normal end).
+func (s *Session) Err() error { s.mu.Lock(); defer s.mu.Unlock(); return s.err }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+func (s *Session) LocalAddr() net.Addr  { return dialAddr("local") }
+func (s *Session) RemoteAddr() net.Addr { return dialAddr(s.t.Key()) }
+
+func (s *Session) SetDeadline(t time.Time) error {
+	s.readDL.set(t)
+	s.writeDL.set(t)
+	s.broadcast()
+	return nil
+}
+
+func (s *Session) SetReadDeadline(t time.Time) error {
+	s.readDL.set(t)
+	s.broadcast()
+	return nil
+}
+
+func (s *Session) SetWriteDeadline(t time.Time) error {
+	s.writeDL.set(t)
+	s.broadcast()
+	return nil
+}
+
+func (s *Session) broadcast() {
+	s.mu.Lock()
+	s.broadcastLocked()
+	s.mu.Unlock()
+}
+
+func (s *Session) broadcastLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// fail records the terminal error (the first one wins).
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+	}
+	s.broadcastLocked()
+	s.mu.Unlock()
+}
+
+// Read reads received data; after a normal end it returns io.EOF once every
+// byte was delivered.
+func (s *Session) Read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	s.mu.Lock()
+	for {
+		if s.closed {
+			s.mu.Unlock()
+			return 0, net.ErrClosed
+		}
+		dl := s.readDL.wait()
+		select {
+		case <-dl:
+			s.mu.Unlock()
+			return 0, os.ErrDeadlineExceeded
+		default:
+		}
+		if len(s.recvQ) > 0 {
+			n := 0
+			for n < len(p) && len(s.recvQ) > 0 {
+				c := &s.recvQ[0]
+				m := copy(p[n:], c.data)
+				n += m
+				c.data = c.data[m:]
+				if len(c.data) == 0 {
+					s.popRecvLocked()
+				}
+			}
+			s.consumedLocked(uint64(n))
+			s.mu.Unlock()
+			return n, nil
+		}
+		if s.err != nil {
+			err := s.err
+			s.mu.Unlock()
+			return 0, err
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-dl:
+		}
+		s.mu.Lock()
+	}
+}
+
+func (s *Session) popRecvLocked() {
+	if b := s.recvQ[0].buf; b != nil {
+		msgPool.Put(b)
+	}
+	s.recvQ[0] = recvChunk{}
+	s.recvQ = s.recvQ[1:]
+}
+
+// consumedLocked accounts delivered bytes and wakes the writer when an ACK
+// is due.
+func (s *Session) consumedLocked(n uint64) {
+	s.consumed += n
+	if s.consumed <= s.ackSent {
+		return
+	}
+	if s.ackPendingSince.IsZero() {
+		s.ackPendingSince = time.Now()
+		s.broadcastLocked()
+	} else if s.consumed-s.ackSent > s.ackThreshold {
+		s.broadcastLocked()
+	}
+}
+
+// WriteTo copies received data to w until the session ends; a normal end
+// returns nil. It avoids a copy buffer per connection.
+func (s *Session) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		s.mu.Lock()
+		for len(s.recvQ) == 0 && s.err == nil && !s.closed {
+			dl := s.readDL.wait()
+			select {
+			case <-dl:
+				s.mu.Unlock()
+				return total, os.ErrDeadlineExceeded
+			default:
+			}
+			ch := s.changed
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-dl:
+			}
+			s.mu.Lock()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return total, net.ErrClosed
+		}
+		if len(s.recvQ) == 0 {
+			err := s.err
+			s.mu.Unlock()
+			if err == io.EOF {
+				return total, nil
+			}
+			return total, err
+		}
+		c := s.recvQ[0]
+		s.recvQ[0] = recvChunk{}
+		s.recvQ = s.recvQ[1:]
+		s.mu.Unlock()
+
+		n, err := w.Write(c.data)
+		if c.buf != nil {
+			msgPool.Put(c.buf)
+		}
+		total += int64(n)
+		s.mu.Lock()
+		s.consumedLocked(uint64(n))
+		s.mu.Unlock()
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// Write queues p for sending. It blocks while the unacknowledged data would
+// exceed the send buffer limit.
+func (s *Session) Write(p []byte) (int, error) {
+	total := 0
+	for len(p) > 0 {
+		n := min(len(p), MaxDataPayload)
+		frame := AppendData(make([]byte, 0, 6+n), p[:n])
+		if err := s.enqueue(frame); err != nil {
+			return total, err
+		}
+		total += n
+		p = p[n:]
+	}
+	return total, nil
+}
+
+// ReadFrom sends everything read from r until r's EOF, reading straight
+// into the queued messages.
+func (s *Session) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	buf := make([]byte, 6+MaxDataPayload)
+	for {
+		n, err := r.Read(buf[6:])
+		if n > 0 {
+			var frame []byte
+			if n < smallCopy {
+				frame = AppendData(make([]byte, 0, 6+n), buf[6:6+n])
+			} else {
+				frame = AppendData(buf[:0], buf[6:6+n])[:6+n]
+				buf = make([]byte, 6+MaxDataPayload)
+			}
+			if werr := s.enqueue(frame); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+func (s *Session) enqueue(frame []byte) error {
+	n := uint64(len(frame) - 6)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed {
+			return net.ErrClosed
+		}
+		if s.err != nil {
+			if s.err == io.EOF {
+				return fmt.Errorf("the relay ended the session to %s: %w", s.t, io.ErrClosedPipe)
+			}
+			return s.err
+		}
+		dl := s.writeDL.wait()
+		select {
+		case <-dl:
+			return os.ErrDeadlineExceeded
+		default:
+		}
+		if s.written-s.serverAck+n <= s.sendLimit {
+			break
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-dl:
+		}
+		s.mu.Lock()
+	}
+	s.sendQ = append(s.sendQ, sendChunk{off: s.written, frame: frame})
+	s.written += n
+	s.broadcastLocked()
+	return nil
+}
+
+// Close sends what is queued (waiting up to the close timeout for the relay
+// to acknowledge it), closes the WebSocket with 1000 and releases the
+// session. It is idempotent.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closed = true
+	s.broadcastLocked()
+	timer := time.NewTimer(s.closeTimeout)
+	defer timer.Stop()
+flush:
+	for s.serverAck < s.written && s.err == nil {
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+			s.mu.Lock()
+		case <-timer.C:
+			s.mu.Lock()
+			s.log.Info("closing with unacknowledged data", "bytes", s.written-s.serverAck)
+			break flush
+		}
+	}
+	s.mu.Unlock()
+	s.cancel()
+	<-s.done
+	s.mu.Lock()
+	for len(s.recvQ) > 0 {
+		s.popRecvLocked()
+	}
+	s.sendQ = nil
+	s.mu.Unlock()
+	return nil
+}
+
+// run owns the WebSocket: it serves one connection at a time and resumes
+// after drops until the session ends.
+func (s *Session) run(conn *websocket.Conn) {
+	defer close(s.done)
+	for {
+		err := s.serve(conn)
+		if s.ctx.Err() != nil {
+			s.fail(net.ErrClosed)
+			return
+		}
+		var kind closeKind
+		conn, kind, err = s.resume(err)
+		switch kind {
+		case closeEndOfStream:
+			s.log.Debug("relay session ended", "reason", err)
+			s.fail(io.EOF)
+			return
+		case closeFatal:
+			s.log.Info("relay session failed", "error", err)
+			s.fail(err)
+			return
+		}
+	}
+}
+
+// classify says whether err ends, kills or interrupts the session.
+func classify(err error) closeKind {
+	var ce *CloseError
+	var he *HandshakeError
+	switch {
+	case errors.As(err, &ce):
+		return classifyClose(ce.Code)
+	case errors.As(err, &he):
+		if he.Status == 401 || he.Status == 408 || he.Status == 429 || he.Status >= 500 {
+			return closeResumable
+		}
+		return closeFatal
+	case errors.Is(err, ErrProtocol):
+		return closeFatal
+	}
+	return closeResumable
+}
+
+// resume reconnects after err with gcloud's backoff. It returns the new
+// connection, or the kind and error that end the session.
+func (s *Session) resume(err error) (*websocket.Conn, closeKind, error) {
+	start := time.Now()
+	maxTime := durOr(s.d.MaxReconnectTime, DefaultMaxReconnectTime)
+	backoff := s.d.Backoff
+	if backoff == nil {
+		backoff = gcloudBackoff
+	}
+	for attempt := 0; ; attempt++ {
+		if kind := classify(err); kind != closeResumable {
+			return nil, kind, err
+		}
+		if attempt > 0 {
+			if time.Since(start) >= maxTime {
+				return nil, closeFatal, fmt.Errorf("%w: could not resume the tunnel to %s within %v: %w", ErrSessionLost, s.t, maxTime, err)
+			}
+			wait := backoff(attempt)
+			s.log.Debug("waiting before reconnecting", "attempt", attempt, "wait", wait, "error", err)
+			select {
+			case <-time.After(wait):
+			case <-s.ctx.Done():
+				return nil, closeFatal, net.ErrClosed
+			}
+		} else {
+			s.log.Info("relay connection lost; resuming", "error", err)
+		}
+		var conn *websocket.Conn
+		conn, err = s.reconnectOnce()
+		if err == nil {
+			s.reconnects.Add(1)
+			s.log.Info("relay session resumed", "attempt", attempt+1)
+			return conn, closeResumable, nil
+		}
+		if s.ctx.Err() != nil {
+			return nil, closeFatal, net.ErrClosed
+		}
+	}
+}
+
+func (s *Session) reconnectOnce() (*websocket.Conn, error) {
+	s.mu.Lock()
+	sid, ack := s.sid, s.received
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(s.ctx, durOr(s.d.ConnectTimeout, DefaultConnectTimeout))
+	defer cancel()
+	conn, err := s.d.open(ctx, s.t, s.d.reconnectURL(s.t, sid, ack))
+	if err != nil {
+		return nil, err
+	}
+	f, err := s.d.first(ctx, conn, s.t, TagReconnectSuccessAck)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.Ack < s.serverAck {
+		conn.Close()
+		return nil, fmt.Errorf("%w: the relay resumed at byte %d after acknowledging %d", ErrProtocol, f.Ack, s.serverAck)
+	}
+	if f.Ack > s.transmitted {
+		conn.Close()
+		return nil, fmt.Errorf("%w: the relay resumed at byte %d but only %d were sent", ErrProtocol, f.Ack, s.transmitted)
+	}
+	s.ackLocked(f.Ack)
+	s.transmitted = f.Ack
+	s.ackSent = max(s.ackSent, ack)
+	if s.consumed <= s.ackSent {
+		s.ackPendingSince = time.Time{}
+	}
+	s.broadcastLocked()
+	return conn, nil
+}
+
+// ackLocked drops sent data the relay acknowledged.
+func (s *Session) ackLocked(n uint64) {
+	s.serverAck = n
+	i := 0
+	for i < len(s.sendQ) && s.sendQ[i].end() <= n {
+		s.sendQ[i] = sendChunk{}
+		i++
+	}
+	s.sendQ = s.sendQ[i:]
+}
+
+// serve runs one WebSocket until it fails or the session is closed.
+func (s *Session) serve(conn *websocket.Conn) error {
+	dead := make(chan struct{})
+	errc := make(chan error, 2)
+	go func() { errc <- s.readLoop(conn) }()
+	go func() { errc <- s.writeLoop(conn, dead) }()
+	err := <-errc
+	close(dead)
+	conn.Close()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
+}
+
+func (s *Session) readLoop(conn *websocket.Conn) error {
+	for {
+		mt, r, err := conn.NextReader()
+		if err != nil {
+			return wsError(err, s.t)
+		}
+		if mt != websocket.BinaryMessage {
+			return fmt.Errorf("%w: %w", ErrProtocol, errNotBinary)
+		}
+		bp := msgPool.Get().(*[]byte)
+		n, err := io.ReadFull(r, *bp)
+		if err != io.ErrUnexpectedEOF && err != io.EOF {
+			msgPool.Put(bp)
+			if err == nil {
+				err = fmt.Errorf("%w: message too long", ErrProtocol)
+			}
+			return wsError(err, s.t)
+		}
+		f, err := Decode((*bp)[:n])
+		if err != nil {
+			msgPool.Put(bp)
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if f.Tag != TagData {
+			msgPool.Put(bp) // nothing below keeps a reference into it
+		}
+		switch {
+		case f.Tag == TagData:
+			c := recvChunk{buf: bp, data: f.Data}
+			if len(f.Data) < smallCopy {
+				c = recvChunk{data: append([]byte(nil), f.Data...)}
+				msgPool.Put(bp)
+			}
+			s.mu.Lock()
+			s.recvQ = append(s.recvQ, c)
+			s.received += uint64(len(c.data))
+			s.broadcastLocked()
+			s.mu.Unlock()
+		case f.Tag == TagAck:
+			s.mu.Lock()
+			switch {
+			case f.Ack < s.serverAck:
+				err = fmt.Errorf("%w: out-of-order ACK %d after %d", ErrProtocol, f.Ack, s.serverAck)
+			case f.Ack > s.transmitted:
+				err = fmt.Errorf("%w: ACK %d is beyond the %d bytes sent", ErrProtocol, f.Ack, s.transmitted)
+			default:
+				s.ackLocked(f.Ack)
+				s.broadcastLocked()
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return err
+			}
+		case f.Tag == TagConnectSuccessSID || f.Tag == TagReconnectSuccessAck:
+			return fmt.Errorf("%w: a second session message (tag 0x%04x)", ErrProtocol, f.Tag)
+		case f.Tag == TagLongClose:
+			s.mu.Lock()
+			s.longClose = fmt.Sprintf("%d: %s", f.Code, f.Reason)
+			s.mu.Unlock()
+			s.log.Debug("relay sent LONG_CLOSE", "code", f.Code, "reason", f.Reason)
+		default:
+			s.log.Debug("ignoring unknown relay tag", "tag", f.Tag)
+		}
+	}
+}
+
+// writeLoop sends queued data and ACKs on conn until dead is closed or the
+// session is closed (then it says goodbye with 1000).
+func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	var ackBuf [10]byte
+	for {
+		var ack, data []byte
+		s.mu.Lock()
+		for {
+			if s.ctx.Err() != nil {
+				s.mu.Unlock()
+				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+				conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+				return nil
+			}
+			pending := s.consumed > s.ackSent
+			var idleLeft time.Duration
+			if pending {
+				idleLeft = s.ackIdle - time.Since(s.ackPendingSince)
+			}
+			if pending && (s.consumed-s.ackSent > s.ackThreshold || idleLeft <= 0) {
+				ack = AppendAck(ackBuf[:0], s.consumed)
+				s.ackSent = s.consumed
+				s.ackPendingSince = time.Time{}
+			}
+			if s.transmitted < s.written {
+				data = s.nextFrameLocked()
+			}
+			if ack != nil || data != nil {
+				break
+			}
+			var tc <-chan time.Time
+			if pending {
+				if timer == nil {
+					timer = time.NewTimer(idleLeft)
+				} else {
+					timer.Reset(idleLeft)
+				}
+				tc = timer.C
+			}
+			ch := s.changed
+			s.mu.Unlock()
+			select {
+			case <-ch:
+			case <-tc:
+			case <-dead:
+				return nil
+			case <-s.ctx.Done():
+			}
+			s.mu.Lock()
+		}
+		s.mu.Unlock()
+		if ack != nil {
+			if err := conn.WriteMessage(websocket.BinaryMessage, ack); err != nil {
+				return err
+			}
+		}
+		if data != nil {
+			if err := conn.WriteMessage(websocket.BinaryMessage, data); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// nextFrameLocked returns the DATA message starting at s.transmitted and
+// advances it. A chunk the relay acknowledged in part is resent from the
+// first unacknowledged byte.
+func (s *Session) nextFrameLocked() []byte {
+	q := s.sendQ
+	i := sort.Search(len(q), func(i int) bool { return q[i].end() > s.transmitted })
+	c := q[i]
+	var frame []byte
+	if c.off == s.transmitted {
+		frame = c.frame
+	} else {
+		frame = AppendData(nil, c.frame[6+int(s.transmitted-c.off):])
+	}
+	s.transmitted = c.end()
+	return frame
+}
+
+// deadline is a settable point in time that closes a channel when reached.
+type deadline struct {
+	mu    sync.Mutex
+	timer *time.Timer
+	ch    chan struct{}
+}
+
+func newDeadline() deadline { return deadline{ch: make(chan struct{})} }
+
+func (d *deadline) set(t time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	// A fresh channel each time, so a timer that already fired cannot
+	// close the new one; waiters are woken by the caller and re-read it.
+	ch := make(chan struct{})
+	d.ch = ch
+	if t.IsZero() {
+		return
+	}
+	wait := time.Until(t)
+	if wait <= 0 {
+		close(ch)
+		return
+	}
+	d.timer = time.AfterFunc(wait, func() { close(ch) })
+}
+
+func (d *deadline) wait() chan struct{} {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.ch
+}
+
+var _ net.Conn = (*Session)(nil)
