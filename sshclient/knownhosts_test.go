@@ -1,0 +1,107 @@
+package sshclient
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+)
+
+func newHostKey(t *testing.T) ssh.PublicKey {
+	t.Helper()
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestKnownHostsTOFU(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "iapterm", "known_hosts")
+	kh := &KnownHosts{Path: path}
+	target := Target{Project: "p", Zone: "z", Instance: "vm", ID: "123"}
+	alias := HostKeyAlias(target)
+	if alias != "compute.123" {
+		t.Fatalf("alias %q", alias)
+	}
+	k1, k2 := newHostKey(t), newHostKey(t)
+	if err := kh.Check("vm", alias, k1); err != nil {
+		t.Fatalf("first use: %v", err)
+	}
+	if runtime.GOOS != "windows" {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("known_hosts mode: %v %v", st, err)
+		}
+	}
+	if err := kh.Check("vm", alias, k1); err != nil {
+		t.Fatalf("same key: %v", err)
+	}
+	err := kh.Check("vm", alias, k2)
+	var changed *HostKeyChangedError
+	if !errors.As(err, &changed) {
+		t.Fatalf("changed key accepted: %v", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{path, ssh.FingerprintSHA256(k1), ssh.FingerprintSHA256(k2), "compute.123", "refused"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	// Another instance is independent.
+	if err := kh.Check("vm2", "compute.456", k2); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := kh.Lookup(alias)
+	if len(keys) != 1 || !containsKey(keys, k1) {
+		t.Fatalf("lookup: %v", keys)
+	}
+}
+
+func TestKnownHostsKeepsForeignLinesAndReplaces(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known_hosts")
+	foreign := "# comment\n|1|hashed|entry ssh-ed25519 AAAA\n@cert-authority * ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFcuXjJ2m1mh1cR4Sx+Sh8tW6mKRm4kD8t6p6zY0Hq3B\n"
+	os.WriteFile(path, []byte(foreign), 0o600)
+	kh := &KnownHosts{Path: path}
+	k1, k2, k3 := newHostKey(t), newHostKey(t), newHostKey(t)
+	if err := kh.Check("vm", "compute.1", k1); err != nil {
+		t.Fatal(err)
+	}
+	if err := kh.Replace("compute.1", []ssh.PublicKey{k2, k3}); err != nil {
+		t.Fatal(err)
+	}
+	keys, _ := kh.Lookup("compute.1")
+	if len(keys) != 2 || !containsKey(keys, k2) || !containsKey(keys, k3) {
+		t.Fatalf("after replace: %d keys", len(keys))
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.HasPrefix(string(data), foreign) {
+		t.Errorf("foreign lines changed:\n%s", data)
+	}
+	// A replace with the same keys writes nothing.
+	st1, _ := os.Stat(path)
+	if err := kh.Replace("compute.1", []ssh.PublicKey{k3, k2}); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.Stat(path)
+	if !st1.ModTime().Equal(st2.ModTime()) || st1.Size() != st2.Size() {
+		t.Error("an unchanged replace rewrote the file")
+	}
+}
+
+func TestKnownHostsUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	kh := &KnownHosts{Path: dir} // a directory cannot be read as a file
+	if err := kh.Check("vm", "compute.1", newHostKey(t)); err == nil {
+		t.Fatal("no error for an unreadable known_hosts")
+	}
+}

@@ -1,0 +1,207 @@
+package sshclient
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/pkg/sftp"
+)
+
+// SFTP is a file transfer client on a VM's connection.
+type SFTP struct {
+	c       *sftp.Client
+	release func()
+	once    sync.Once
+}
+
+// TransferProgress is called as bytes move: done so far of total (-1 when
+// unknown).
+type TransferProgress func(done, total int64)
+
+// SFTP opens an SFTP client on c.
+func (c *Client) SFTP() (*SFTP, error) { return newSFTP(c, nil) }
+
+func newSFTP(c *Client, release func()) (*SFTP, error) {
+	sc, err := sftp.NewClient(c.ssh,
+		sftp.UseConcurrentWrites(true),
+		sftp.UseConcurrentReads(true),
+		sftp.MaxConcurrentRequestsPerFile(64))
+	if err != nil {
+		return nil, fmt.Errorf("starting SFTP on %s (is the sftp subsystem enabled in sshd?): %w", c.Target.Instance, err)
+	}
+	return &SFTP{c: sc, release: release}, nil
+}
+
+// Client exposes the pkg/sftp client for anything not wrapped here.
+func (f *SFTP) Client() *sftp.Client { return f.c }
+
+// Close ends the SFTP session.
+func (f *SFTP) Close() error {
+	err := f.c.Close()
+	f.once.Do(func() {
+		if f.release != nil {
+			f.release()
+		}
+	})
+	return err
+}
+
+// Getwd is the remote working directory (the user's home).
+func (f *SFTP) Getwd() (string, error) { return f.c.Getwd() }
+
+// List returns the entries of a remote directory.
+func (f *SFTP) List(dir string) ([]os.FileInfo, error) {
+	e, err := f.c.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	return e, nil
+}
+
+// Stat describes a remote path.
+func (f *SFTP) Stat(p string) (os.FileInfo, error) { return f.c.Stat(p) }
+
+// Mkdir creates a remote directory.
+func (f *SFTP) Mkdir(p string) error {
+	if err := f.c.Mkdir(p); err != nil {
+		return fmt.Errorf("creating directory %s: %w", p, err)
+	}
+	return nil
+}
+
+// Rename moves a remote file or directory.
+func (f *SFTP) Rename(from, to string) error {
+	if err := f.c.Rename(from, to); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", from, to, err)
+	}
+	return nil
+}
+
+// Remove deletes a remote file or empty directory.
+func (f *SFTP) Remove(p string) error {
+	if err := f.c.Remove(p); err != nil {
+		return fmt.Errorf("deleting %s: %w", p, err)
+	}
+	return nil
+}
+
+type progressWriter struct {
+	ctx      context.Context
+	w        io.Writer
+	done     int64
+	total    int64
+	progress TransferProgress
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.w.Write(b)
+	p.done += int64(n)
+	if p.progress != nil {
+		p.progress(p.done, p.total)
+	}
+	return n, err
+}
+
+type progressReader struct {
+	ctx      context.Context
+	r        io.Reader
+	done     int64
+	total    int64
+	progress TransferProgress
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.r.Read(b)
+	p.done += int64(n)
+	if p.progress != nil && n > 0 {
+		p.progress(p.done, p.total)
+	}
+	return n, err
+}
+
+// Upload copies a local file to remote (a file path; when remote is an
+// existing directory the local base name is appended). It returns the
+// remote path written.
+func (f *SFTP) Upload(ctx context.Context, local, remote string, progress TransferProgress) (string, error) {
+	src, err := os.Open(local)
+	if err != nil {
+		return "", err
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return "", err
+	}
+	if st.IsDir() {
+		return "", fmt.Errorf("%s is a directory; copy files one at a time", local)
+	}
+	if rs, err := f.c.Stat(remote); err == nil && rs.IsDir() {
+		remote = f.c.Join(remote, filepath.Base(local))
+	}
+	dst, err := f.c.OpenFile(remote, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
+	}
+	r := &progressReader{ctx: ctx, r: src, total: st.Size(), progress: progress}
+	if _, err := dst.ReadFromWithConcurrency(r, 0); err != nil {
+		dst.Close()
+		return "", fmt.Errorf("uploading to %s: %w", remote, err)
+	}
+	if err := dst.Close(); err != nil {
+		return "", fmt.Errorf("uploading to %s: %w", remote, err)
+	}
+	_ = f.c.Chmod(remote, st.Mode().Perm())
+	return remote, nil
+}
+
+// Download copies a remote file to local (a file path; when local is an
+// existing directory the remote base name is appended). The file appears
+// complete or not at all. It returns the local path written.
+func (f *SFTP) Download(ctx context.Context, remote, local string, progress TransferProgress) (string, error) {
+	src, err := f.c.Open(remote)
+	if err != nil {
+		return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
+	}
+	defer src.Close()
+	st, err := src.Stat()
+	if err != nil {
+		return "", err
+	}
+	if st.IsDir() {
+		return "", fmt.Errorf("%s is a directory on the VM; copy files one at a time", remote)
+	}
+	if ls, err := os.Stat(local); err == nil && ls.IsDir() {
+		local = filepath.Join(local, filepath.Base(remote))
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".part*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	w := &progressWriter{ctx: ctx, w: tmp, total: st.Size(), progress: progress}
+	if _, err := src.WriteTo(w); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("downloading %s: %w", remote, err)
+	}
+	if err := tmp.Chmod(st.Mode().Perm() &^ 0o022); err != nil {
+		tmp.Close()
+		return "", err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), local); err != nil {
+		return "", err
+	}
+	return local, nil
+}
