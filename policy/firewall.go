@@ -1,0 +1,244 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// IAPSourceRange is where IAP TCP forwarding connects from (IPv4), and
+// IAPSourceRangeV6 its IPv6 range.
+const (
+	IAPSourceRange   = "35.235.240.0/20"
+	IAPSourceRangeV6 = "2600:2d00:1:7::/64"
+)
+
+// IAPSourceAddr is an address inside IAPSourceRange, to evaluate rules
+// "from IAP".
+var IAPSourceAddr = netip.MustParseAddr("35.235.240.1")
+
+// FirewallRule is a VPC firewall rule, with Compute's semantics.
+type FirewallRule struct {
+	Name, Network, Direction string // Direction "" means INGRESS
+	Priority                 int
+	Disabled                 bool
+	SourceRanges, SourceTags []string
+	TargetTags               []string
+	TargetServiceAccounts    []string
+	Allowed, Denied          []PortRule
+}
+
+// PortRule is one protocol ("tcp", "all", or a number like "6") and its
+// ports ("22", "8000-8100"); no ports means every port.
+type PortRule struct {
+	Protocol string
+	Ports    []string
+}
+
+// FirewallTarget is the VM network interface a connection goes to.
+type FirewallTarget struct {
+	Network        string // normalised, see NetworkKey
+	Tags           []string
+	ServiceAccount string
+}
+
+// FirewallVerdict says whether a connection passes, and which rule decided
+// (nil for the implied deny).
+type FirewallVerdict struct {
+	Allowed bool
+	Rule    *FirewallRule
+	Reason  string
+}
+
+// EvaluateIngress decides whether a connection from source to the target on
+// protocol/port passes the network's ingress rules: enabled INGRESS rules
+// on the target's network whose targets and sources match apply; the lowest
+// priority number wins, DENY beats ALLOW at equal priority, and when no rule
+// applies the implied deny-all ingress rule blocks the connection.
+func EvaluateIngress(rules []FirewallRule, target FirewallTarget, protocol string, port int, source netip.Addr) FirewallVerdict {
+	netKey := NetworkKey(target.Network, "")
+	project := networkProject(netKey)
+	var best *FirewallRule
+	bestDeny := false
+	for i := range rules {
+		r := &rules[i]
+		if r.Disabled || !strings.EqualFold(orDefault(r.Direction, "INGRESS"), "INGRESS") {
+			continue
+		}
+		if NetworkKey(orDefault(r.Network, "default"), project) != netKey {
+			continue
+		}
+		if !targetsMatch(r, target) || !sourceMatches(r, source) {
+			continue
+		}
+		deny := len(r.Denied) > 0
+		list := r.Allowed
+		if deny {
+			list = r.Denied
+		}
+		if !portRulesMatch(list, protocol, port) {
+			continue
+		}
+		if best == nil || r.Priority < best.Priority || (r.Priority == best.Priority && deny && !bestDeny) {
+			best, bestDeny = r, deny
+		}
+	}
+	what := fmt.Sprintf("%s:%d from %s", strings.ToLower(protocol), port, source)
+	if best == nil {
+		return FirewallVerdict{Reason: fmt.Sprintf("no firewall rule on network %s allows %s (implied deny of all ingress)", netKey, what)}
+	}
+	if bestDeny {
+		return FirewallVerdict{Rule: best, Reason: fmt.Sprintf("firewall rule %q (priority %d) denies %s", best.Name, best.Priority, what)}
+	}
+	return FirewallVerdict{Allowed: true, Rule: best, Reason: fmt.Sprintf("firewall rule %q (priority %d) allows %s", best.Name, best.Priority, what)}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+func targetsMatch(r *FirewallRule, t FirewallTarget) bool {
+	if len(r.TargetTags) == 0 && len(r.TargetServiceAccounts) == 0 {
+		return true
+	}
+	for _, tag := range r.TargetTags {
+		if slices.Contains(t.Tags, tag) {
+			return true
+		}
+	}
+	if t.ServiceAccount != "" {
+		for _, sa := range r.TargetServiceAccounts {
+			if strings.EqualFold(sa, t.ServiceAccount) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sourceMatches: source tags name VMs of the network, never IAP's proxies,
+// so only source ranges can match. Compute fills in 0.0.0.0/0 when an
+// ingress rule is created without any source; honour that for rules given
+// without sources.
+func sourceMatches(r *FirewallRule, src netip.Addr) bool {
+	ranges := r.SourceRanges
+	if len(ranges) == 0 && len(r.SourceTags) == 0 {
+		ranges = []string{"0.0.0.0/0", "::/0"}
+	}
+	src = src.Unmap()
+	for _, s := range ranges {
+		if p, err := netip.ParsePrefix(strings.TrimSpace(s)); err == nil {
+			if p.Contains(src) {
+				return true
+			}
+		} else if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil && a.Unmap() == src {
+			return true
+		}
+	}
+	return false
+}
+
+var protocolNumbers = map[string]string{"tcp": "6", "udp": "17", "icmp": "1", "esp": "50", "ah": "51", "sctp": "132", "ipip": "94"}
+
+func sameProtocol(rule, want string) bool {
+	rule, want = strings.ToLower(strings.TrimSpace(rule)), strings.ToLower(want)
+	if rule == "all" || rule == want {
+		return true
+	}
+	if n, ok := protocolNumbers[rule]; ok {
+		rule = n
+	}
+	if n, ok := protocolNumbers[want]; ok {
+		want = n
+	}
+	return rule == want
+}
+
+func portRulesMatch(list []PortRule, protocol string, port int) bool {
+	for _, pr := range list {
+		if !sameProtocol(pr.Protocol, protocol) {
+			continue
+		}
+		if len(pr.Ports) == 0 || PortsContain(pr.Ports, port) {
+			return true
+		}
+	}
+	return false
+}
+
+// PortsContain reports whether a firewall port list ("22", "8000-8100")
+// contains port. Entries that do not parse contain nothing.
+func PortsContain(ports []string, port int) bool {
+	for _, p := range ports {
+		p = strings.TrimSpace(p)
+		lo, hi, isRange := strings.Cut(p, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil {
+			continue
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil {
+				continue
+			}
+		}
+		if port >= a && port <= b {
+			return true
+		}
+	}
+	return false
+}
+
+// NetworkKey normalises a network given as a URL
+// (https://www.googleapis.com/compute/v1/projects/P/global/networks/N), a
+// partial path (projects/P/global/networks/N, global/networks/N) or a bare
+// name to "projects/P/global/networks/N", taking the project from
+// defaultProject when the input does not name one. Empty input stays empty.
+func NetworkKey(urlOrPath, defaultProject string) string {
+	s := strings.TrimSpace(urlOrPath)
+	if s == "" {
+		return ""
+	}
+	if i := strings.Index(s, "?"); i >= 0 {
+		s = s[:i]
+	}
+	s = strings.TrimRight(s, "/")
+	if i := strings.LastIndex(s, "projects/"); i >= 0 && (i == 0 || s[i-1] == '/') {
+		rest := s[i+len("projects/"):]
+		project, tail, _ := strings.Cut(rest, "/")
+		name := tail[strings.LastIndex(tail, "/")+1:]
+		if strings.HasPrefix(tail, "global/networks/") || name != "" {
+			return "projects/" + project + "/global/networks/" + name
+		}
+	}
+	name := s[strings.LastIndex(s, "/")+1:]
+	return "projects/" + defaultProject + "/global/networks/" + name
+}
+
+// networkProject returns P of "projects/P/global/networks/N".
+func networkProject(key string) string {
+	rest, ok := strings.CutPrefix(key, "projects/")
+	if !ok {
+		return ""
+	}
+	p, _, _ := strings.Cut(rest, "/")
+	return p
+}
+
+// NetworkProject returns the project that owns a network given in any form
+// NetworkKey accepts (for a shared VPC, the host project), or
+// defaultProject when it names none.
+func NetworkProject(urlOrPath, defaultProject string) string {
+	return networkProject(NetworkKey(urlOrPath, defaultProject))
+}
+
+// NetworkName returns the network's short name.
+func NetworkName(urlOrPath string) string {
+	k := NetworkKey(urlOrPath, "")
+	return k[strings.LastIndex(k, "/")+1:]
+}

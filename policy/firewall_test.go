@@ -1,0 +1,171 @@
+package policy
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestEvaluateIngress(t *testing.T) {
+	const net = "projects/p/global/networks/default"
+	iap := IAPSourceAddr
+	allowIAP := func(name string, prio int, ports ...string) FirewallRule {
+		return FirewallRule{Name: name, Network: "default", Priority: prio, SourceRanges: []string{IAPSourceRange},
+			Allowed: []PortRule{{Protocol: "tcp", Ports: ports}}}
+	}
+	target := FirewallTarget{Network: net, Tags: []string{"web"}, ServiceAccount: "vm@p.iam.gserviceaccount.com"}
+	tests := []struct {
+		name     string
+		rules    []FirewallRule
+		target   FirewallTarget
+		port     int
+		source   netip.Addr
+		want     bool
+		wantRule string
+	}{
+		{"no rules: implied deny", nil, target, 22, iap, false, ""},
+		{"allow 22", []FirewallRule{allowIAP("allow-iap", 1000, "22")}, target, 22, iap, true, "allow-iap"},
+		{"wrong port", []FirewallRule{allowIAP("allow-iap", 1000, "3389")}, target, 22, iap, false, ""},
+		{"port range", []FirewallRule{allowIAP("r", 1000, "8000-8100")}, target, 8080, iap, true, "r"},
+		{"all ports", []FirewallRule{allowIAP("r", 1000)}, target, 5432, iap, true, "r"},
+		{"protocol all", []FirewallRule{{Name: "all", Network: net, Priority: 1000, SourceRanges: []string{"0.0.0.0/0"}, Allowed: []PortRule{{Protocol: "all"}}}}, target, 22, iap, true, "all"},
+		{"protocol number 6", []FirewallRule{{Name: "six", Network: net, Priority: 1000, SourceRanges: []string{IAPSourceRange}, Allowed: []PortRule{{Protocol: "6", Ports: []string{"22"}}}}}, target, 22, iap, true, "six"},
+		{"udp only", []FirewallRule{{Name: "udp", Network: net, Priority: 1000, SourceRanges: []string{IAPSourceRange}, Allowed: []PortRule{{Protocol: "udp"}}}}, target, 22, iap, false, ""},
+		{"source not IAP", []FirewallRule{{Name: "corp", Network: net, Priority: 1000, SourceRanges: []string{"203.0.113.0/24"}, Allowed: []PortRule{{Protocol: "tcp"}}}}, target, 22, iap, false, ""},
+		{"source tags never match IAP", []FirewallRule{{Name: "tags", Network: net, Priority: 1000, SourceTags: []string{"bastion"}, Allowed: []PortRule{{Protocol: "tcp"}}}}, target, 22, iap, false, ""},
+		{"disabled", []FirewallRule{func() FirewallRule { r := allowIAP("off", 1000, "22"); r.Disabled = true; return r }()}, target, 22, iap, false, ""},
+		{"egress ignored", []FirewallRule{func() FirewallRule { r := allowIAP("out", 1000, "22"); r.Direction = "EGRESS"; return r }()}, target, 22, iap, false, ""},
+		{"other network", []FirewallRule{func() FirewallRule { r := allowIAP("other", 1000, "22"); r.Network = "prod"; return r }()}, target, 22, iap, false, ""},
+		{"network as URL", []FirewallRule{func() FirewallRule {
+			r := allowIAP("url", 1000, "22")
+			r.Network = "https://www.googleapis.com/compute/v1/projects/p/global/networks/default"
+			return r
+		}()}, target, 22, iap, true, "url"},
+		{"target tag matches", []FirewallRule{func() FirewallRule { r := allowIAP("tag", 1000, "22"); r.TargetTags = []string{"db", "web"}; return r }()}, target, 22, iap, true, "tag"},
+		{"target tag misses", []FirewallRule{func() FirewallRule { r := allowIAP("tag", 1000, "22"); r.TargetTags = []string{"db"}; return r }()}, target, 22, iap, false, ""},
+		{"target service account", []FirewallRule{func() FirewallRule {
+			r := allowIAP("sa", 1000, "22")
+			r.TargetServiceAccounts = []string{"VM@p.iam.gserviceaccount.com"}
+			return r
+		}()}, target, 22, iap, true, "sa"},
+		{"deny at higher priority", []FirewallRule{allowIAP("allow", 1000, "22"),
+			{Name: "deny", Network: net, Priority: 900, SourceRanges: []string{"0.0.0.0/0"}, Denied: []PortRule{{Protocol: "tcp", Ports: []string{"22"}}}}}, target, 22, iap, false, "deny"},
+		{"allow at higher priority than deny", []FirewallRule{allowIAP("allow", 100, "22"),
+			{Name: "deny", Network: net, Priority: 900, SourceRanges: []string{"0.0.0.0/0"}, Denied: []PortRule{{Protocol: "all"}}}}, target, 22, iap, true, "allow"},
+		{"deny beats allow at equal priority", []FirewallRule{allowIAP("allow", 1000, "22"),
+			{Name: "deny", Network: net, Priority: 1000, SourceRanges: []string{"0.0.0.0/0"}, Denied: []PortRule{{Protocol: "tcp"}}}}, target, 22, iap, false, "deny"},
+		{"deny on other port irrelevant", []FirewallRule{allowIAP("allow", 1000, "22"),
+			{Name: "deny", Network: net, Priority: 10, SourceRanges: []string{"0.0.0.0/0"}, Denied: []PortRule{{Protocol: "tcp", Ports: []string{"3389"}}}}}, target, 22, iap, true, "allow"},
+		{"no source means anywhere", []FirewallRule{{Name: "any", Network: net, Priority: 1000, Allowed: []PortRule{{Protocol: "tcp", Ports: []string{"22"}}}}}, target, 22, iap, true, "any"},
+		{"ipv6 range", []FirewallRule{{Name: "v6", Network: net, Priority: 1000, SourceRanges: []string{IAPSourceRangeV6}, Allowed: []PortRule{{Protocol: "tcp"}}}}, target, 22, netip.MustParseAddr("2600:2d00:1:7::5"), true, "v6"},
+		{"shared vpc host network", []FirewallRule{{Name: "host", Network: "https://www.googleapis.com/compute/v1/projects/host/global/networks/shared", Priority: 1000, SourceRanges: []string{IAPSourceRange}, Allowed: []PortRule{{Protocol: "tcp"}}}},
+			FirewallTarget{Network: "projects/host/global/networks/shared"}, 22, iap, true, "host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := EvaluateIngress(tt.rules, tt.target, "tcp", tt.port, tt.source)
+			if v.Allowed != tt.want {
+				t.Fatalf("Allowed = %v, want %v (%s)", v.Allowed, tt.want, v.Reason)
+			}
+			got := ""
+			if v.Rule != nil {
+				got = v.Rule.Name
+			}
+			if got != tt.wantRule {
+				t.Fatalf("Rule = %q, want %q (%s)", got, tt.wantRule, v.Reason)
+			}
+			if v.Reason == "" {
+				t.Fatal("no reason")
+			}
+			if v.Rule == nil && !strings.Contains(v.Reason, "implied deny") {
+				t.Errorf("reason %q does not name the implied deny", v.Reason)
+			}
+		})
+	}
+}
+
+func TestNetworkKey(t *testing.T) {
+	tests := []struct{ in, def, want string }{
+		{"default", "p", "projects/p/global/networks/default"},
+		{"global/networks/vpc", "p", "projects/p/global/networks/vpc"},
+		{"projects/host/global/networks/shared", "p", "projects/host/global/networks/shared"},
+		{"https://www.googleapis.com/compute/v1/projects/host/global/networks/shared", "p", "projects/host/global/networks/shared"},
+		{"https://compute.googleapis.com/compute/v1/projects/h/global/networks/n/", "", "projects/h/global/networks/n"},
+		{"http://127.0.0.1:8080/compute/v1/projects/h/global/networks/n", "", "projects/h/global/networks/n"},
+		{"", "p", ""},
+	}
+	for _, tt := range tests {
+		if got := NetworkKey(tt.in, tt.def); got != tt.want {
+			t.Errorf("NetworkKey(%q, %q) = %q, want %q", tt.in, tt.def, got, tt.want)
+		}
+	}
+	if got := NetworkProject("https://www.googleapis.com/compute/v1/projects/host/global/networks/shared", "svc"); got != "host" {
+		t.Errorf("NetworkProject = %q", got)
+	}
+	if got := NetworkName("projects/host/global/networks/shared"); got != "shared" {
+		t.Errorf("NetworkName = %q", got)
+	}
+}
+
+func TestPortsContain(t *testing.T) {
+	tests := []struct {
+		ports []string
+		port  int
+		want  bool
+	}{
+		{[]string{"22"}, 22, true},
+		{[]string{"22"}, 23, false},
+		{[]string{"8000-8100"}, 8000, true},
+		{[]string{"8000-8100"}, 8100, true},
+		{[]string{"8000-8100"}, 8101, false},
+		{[]string{"x", "3389"}, 3389, true},
+		{[]string{"1-x"}, 1, false},
+	}
+	for _, tt := range tests {
+		if got := PortsContain(tt.ports, tt.port); got != tt.want {
+			t.Errorf("PortsContain(%v, %d) = %v", tt.ports, tt.port, got)
+		}
+	}
+}
+
+func TestRoleIncludes(t *testing.T) {
+	tests := []struct {
+		role, perm string
+		want       bool
+	}{
+		{RoleTunnelResourceAccess, PermTunnelAccess, true},
+		{RoleOwner, PermTunnelAccess, true},
+		{RoleEditor, PermTunnelAccess, false},
+		{RoleViewer, PermTunnelAccess, false},
+		{RoleViewer, PermInstancesGet, true},
+		{RoleViewer, PermSetMetadata, false},
+		{RoleEditor, PermSetMetadata, true},
+		{RoleEditor, PermActAs, true},
+		{RoleOSLogin, PermOSLogin, true},
+		{RoleOSLogin, PermOSAdminLogin, false},
+		{RoleOSAdminLogin, PermOSAdminLogin, true},
+		{"roles/compute.instanceAdmin.v1", "compute.instances.start", true},
+		{"roles/compute.instanceAdmin.v1", PermActAs, false},
+		{"roles/compute.admin", PermFirewallsCreate, true},
+		{"roles/compute.viewer", PermFirewallsList, true},
+		{"roles/compute.viewer", PermFirewallsCreate, false},
+		{"roles/compute.securityAdmin", PermFirewallsCreate, true},
+		{RoleServiceAccountUser, PermActAs, true},
+		{"roles/resourcemanager.projectIamAdmin", "resourcemanager.projects.getIamPolicy", true},
+		{"roles/iap.admin", "iap.tunnelInstances.getIamPolicy", true},
+		{"roles/iap.admin", PermTunnelAccess, false},
+		{"roles/browser", "resourcemanager.projects.list", true},
+		{"projects/p/roles/custom", PermTunnelAccess, false},
+	}
+	for _, tt := range tests {
+		if got := RoleIncludes(tt.role, tt.perm); got != tt.want {
+			t.Errorf("RoleIncludes(%q, %q) = %v, want %v", tt.role, tt.perm, got, tt.want)
+		}
+	}
+	if KnownRole("projects/p/roles/custom") || !KnownRole(RoleOwner) {
+		t.Error("KnownRole wrong")
+	}
+	if got := RolesGranting(PermTunnelAccess); len(got) == 0 || got[0] != RoleTunnelResourceAccess {
+		t.Errorf("RolesGranting(tunnel) = %v", got)
+	}
+}
