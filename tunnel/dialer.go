@@ -344,6 +344,10 @@ func (d *Dialer) first(ctx context.Context, conn *websocket.Conn, t Target, want
 			if ctx.Err() != nil {
 				return Frame{}, ctx.Err()
 			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				// The read deadline is the context's deadline.
+				return Frame{}, context.DeadlineExceeded
+			}
 			return Frame{}, wsError(err, t)
 		}
 		f, err := Decode(buf[:n])

@@ -7,24 +7,24 @@ import (
 
 // Relay close codes (iap-relay-protocol section 5).
 const (
-	CloseNormal                    = 1000
-	CloseAbnormal                  = 1006
-	CloseErrorUnknown              = 4000
-	CloseSIDUnknown                = 4001
-	CloseSIDInUse                  = 4002
-	CloseFailedToConnectToBackend  = 4003
-	CloseReauthenticationRequired  = 4004
-	CloseBadAck                    = 4005
-	CloseInvalidAck                = 4006
-	CloseInvalidWebSocketOpcode    = 4007
-	CloseInvalidTag                = 4008
-	CloseDestinationWriteFailed    = 4009
-	CloseDestinationReadFailed     = 4010
-	CloseInvalidData               = 4013
-	CloseNotAuthorized             = 4033
-	CloseLookupFailed              = 4047
-	CloseLookupFailedReconnect     = 4051
-	CloseFailedToRewind            = 4074
+	CloseNormal                   = 1000
+	CloseAbnormal                 = 1006
+	CloseErrorUnknown             = 4000
+	CloseSIDUnknown               = 4001
+	CloseSIDInUse                 = 4002
+	CloseFailedToConnectToBackend = 4003
+	CloseReauthenticationRequired = 4004
+	CloseBadAck                   = 4005
+	CloseInvalidAck               = 4006
+	CloseInvalidWebSocketOpcode   = 4007
+	CloseInvalidTag               = 4008
+	CloseDestinationWriteFailed   = 4009
+	CloseDestinationReadFailed    = 4010
+	CloseInvalidData              = 4013
+	CloseNotAuthorized            = 4033
+	CloseLookupFailed             = 4047
+	CloseLookupFailedReconnect    = 4051
+	CloseFailedToRewind           = 4074
 )
 
 // Sentinel errors, usable with errors.Is on any error a Session, Dialer,

@@ -1,0 +1,235 @@
+package tunnel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"iapterm/tunnel"
+)
+
+func echoOnce(t *testing.T, addr, msg string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("echo through %s = %q, %v", addr, got, err)
+	}
+}
+
+func TestListenBindsLoopbackOnly(t *testing.T) {
+	f := newFakeRelay(t)
+	d := f.dialer()
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "example.com:0", "nonsense", "localhost:99999"} {
+		if l, err := tunnel.Listen(context.Background(), d, testTarget, addr, tunnel.ListenOptions{}); err == nil {
+			l.Close()
+			t.Errorf("Listen(%q) succeeded", addr)
+		}
+	}
+	l, err := tunnel.Listen(context.Background(), d, testTarget, "localhost:0", tunnel.ListenOptions{TestConnection: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ip := l.Addr().(*net.TCPAddr).IP
+	if !ip.Equal(net.IPv4(127, 0, 0, 1)) || l.Port() == 0 {
+		t.Errorf("bound %v, want 127.0.0.1 and a real port", l.Addr())
+	}
+	echoOnce(t, l.Addr().String(), "through the listener")
+	echoOnce(t, l.Addr().String(), "again")
+	want := int64(len("through the listeneragain"))
+	eventually(t, func() bool {
+		st := l.Stats()
+		return st.TotalConns == 2 && st.ActiveConns == 0 && st.BytesOut == want && st.BytesIn == want
+	}, func() string { return fmt.Sprintf("stats %+v", l.Stats()) })
+}
+
+func TestListenBusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	port := busy.Addr().(*net.TCPAddr).Port
+	f := newFakeRelay(t)
+	_, err = tunnel.Listen(context.Background(), f.dialer(), testTarget, "localhost:"+strconv.Itoa(port), tunnel.ListenOptions{})
+	if want := fmt.Sprintf("Local port [%d] is not available.", port); err == nil || err.Error() != want {
+		t.Fatalf("error %v, want %q", err, want)
+	}
+	if !errors.Is(err, tunnel.ErrPortNotAvailable) {
+		t.Error("error is not ErrPortNotAvailable")
+	}
+}
+
+func TestListenConnectionTestFails(t *testing.T) {
+	f := newFakeRelay(t)
+	f.status = 403
+	_, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, "localhost:0", tunnel.ListenOptions{TestConnection: true})
+	if !errors.Is(err, tunnel.ErrNotAuthorized) || !strings.Contains(err.Error(), "while checking if a connection can be made") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestListenerCloseCountsActiveConnections(t *testing.T) {
+	f := newFakeRelay(t)
+	l, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, "localhost:0", tunnel.ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "conn %d", i)
+		io.ReadFull(c, make([]byte, 6)) // the session is up once the echo is back
+		conns = append(conns, c)
+	}
+	n, _ := l.Close()
+	if n != 3 {
+		t.Errorf("Close closed %d connections, want 3", n)
+	}
+	for _, c := range conns {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Error("a local connection survived the listener's Close")
+		}
+	}
+	if _, err := net.Dial("tcp", l.Addr().String()); err == nil {
+		t.Error("the port still accepts after Close")
+	}
+}
+
+func TestDefaultLocalPort(t *testing.T) {
+	a := tunnel.DefaultLocalPort(testTarget)
+	if a != tunnel.DefaultLocalPort(testTarget) {
+		t.Fatal("DefaultLocalPort is not stable")
+	}
+	seen := map[int]bool{}
+	for i := range 200 {
+		tg := testTarget
+		tg.Instance = fmt.Sprintf("vm-%d", i)
+		p := tunnel.DefaultLocalPort(tg)
+		if p < 10000 || p >= 49000 {
+			t.Fatalf("DefaultLocalPort = %d, outside 10000-49000", p)
+		}
+		seen[p] = true
+	}
+	if len(seen) < 190 {
+		t.Errorf("only %d distinct ports for 200 instances", len(seen))
+	}
+}
+
+func TestPoolSharesAndCountsReferences(t *testing.T) {
+	f := newFakeRelay(t)
+	p := tunnel.NewPool(f.dialer())
+	defer p.Close()
+	ctx := context.Background()
+	a, err := p.Acquire(ctx, testTarget, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.Acquire(ctx, testTarget, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Port() != b.Port() {
+		t.Fatalf("same target got ports %d and %d", a.Port(), b.Port())
+	}
+	other := testTarget
+	other.Port = 3389
+	c, err := p.Acquire(ctx, other, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port() == a.Port() {
+		t.Fatal("different targets share a port")
+	}
+	echoOnce(t, a.LocalAddr().String(), "pooled")
+	eventually(t, func() bool {
+		list := p.List()
+		return len(list) == 2 && list[0].Key == testTarget.Key() && list[0].Refs == 2 && list[0].TotalConns == 1 &&
+			list[0].BytesIn == 6 && list[0].BytesOut == 6 && !list[0].Opened.IsZero() && list[0].LocalAddr == a.LocalAddr().String()
+	}, func() string { return fmt.Sprintf("List() = %+v", p.List()) })
+	addr := a.LocalAddr().String()
+	a.Release()
+	a.Release() // a second release of the same handle does nothing
+	echoOnce(t, addr, "still open")
+	b.Release()
+	if _, err := net.Dial("tcp", addr); err == nil {
+		t.Error("listener still open after its last release")
+	}
+	if err := p.CloseTunnel(other.Key()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := net.Dial("tcp", c.LocalAddr().String()); err == nil {
+		t.Error("listener still open after CloseTunnel")
+	}
+	if len(p.List()) != 0 {
+		t.Errorf("List() after closing all = %+v", p.List())
+	}
+	c.Release() // harmless after a force close
+	if err := p.CloseTunnel("nope"); err == nil {
+		t.Error("CloseTunnel of an unknown key succeeded")
+	}
+}
+
+func TestPoolDefaultLocalPorts(t *testing.T) {
+	f := newFakeRelay(t)
+	p := tunnel.NewPool(f.dialer(), tunnel.WithDefaultLocalPorts())
+	defer p.Close()
+	tg := testTarget
+	tg.Instance = "deterministic-port-vm"
+	want := tunnel.DefaultLocalPort(tg)
+	// Occupy the default port: the pool must fall back to another one in range.
+	busy, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(want))
+	if err == nil {
+		defer busy.Close()
+	}
+	tn, err := p.Acquire(context.Background(), tg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tn.Port() == want || tn.Port() < 10000 || tn.Port() >= 49000 {
+		t.Errorf("fallback port %d (default %d busy)", tn.Port(), want)
+	}
+	tn.Release()
+	if busy != nil {
+		busy.Close()
+	}
+	tn, err = p.Acquire(context.Background(), tg, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tn.Release()
+	if tn.Port() != want {
+		t.Errorf("port %d, want the default %d once it is free", tn.Port(), want)
+	}
+}
+
+// eventually waits for counters updated by other goroutines to settle.
+func eventually(t *testing.T, cond func() bool, describe func() string) {
+	t.Helper()
+	for range 1000 {
+		if cond() {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal(describe())
+}
