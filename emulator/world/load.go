@@ -93,7 +93,7 @@ func Parse(data []byte, filename string) (w *World, err error) {
 	// JSON is YAML too, so one node tree serves both to find lines.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
-	w.applyDefaults()
+	w.ApplyDefaults()
 	if probs := w.validate(); len(probs) > 0 {
 		errs := make(Errors, len(probs))
 		for i, p := range probs {
@@ -257,9 +257,10 @@ func hash64(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// applyDefaults fills in every field the file may leave out, the same way
-// for the same file.
-func (w *World) applyDefaults() {
+// ApplyDefaults fills in every field a file may leave out, the same way for
+// the same file. Parse calls it; call it on a World built in code before
+// Validate. It is idempotent.
+func (w *World) ApplyDefaults() {
 	ipIndex := uint32(0)
 	used := map[string]bool{}
 	for _, p := range w.Projects {

@@ -1,0 +1,60 @@
+package cloud
+
+import (
+	"iapterm/emulator/world"
+	"iapterm/policy"
+)
+
+// FirewallRules returns the firewall rules of a project's networks in the
+// policy package's form, networks as "projects/P/global/networks/N".
+func (c *Cloud) FirewallRules(projectID string) ([]policy.FirewallRule, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	p, err := c.projectLocked(projectID)
+	if err != nil {
+		return nil, err
+	}
+	return toPolicyRules(p.def.ID, p.def.Firewalls), nil
+}
+
+func toPolicyRules(projectID string, fws []world.Firewall) []policy.FirewallRule {
+	out := make([]policy.FirewallRule, 0, len(fws))
+	for _, f := range fws {
+		prio := 1000
+		if f.Priority != nil {
+			prio = *f.Priority
+		}
+		out = append(out, policy.FirewallRule{
+			Name: f.Name, Network: world.NetworkPath(projectID, f.Network), Direction: f.Direction,
+			Priority: prio, Disabled: f.Disabled,
+			SourceRanges: f.SourceRanges, SourceTags: f.SourceTags,
+			TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts,
+			Allowed: toPortRules(f.Allowed), Denied: toPortRules(f.Denied),
+		})
+	}
+	return out
+}
+
+func toPortRules(rs []world.Rule) []policy.PortRule {
+	out := make([]policy.PortRule, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, policy.PortRule{Protocol: r.IPProtocol, Ports: r.Ports})
+	}
+	return out
+}
+
+// IAPFirewall decides whether IAP (from 35.235.240.0/20) may reach an
+// instance's TCP port, using the rules of the project that owns the
+// instance's network (the shared-VPC host project when there is one). A
+// network whose project is not in this world has no rules: denied.
+func (c *Cloud) IAPFirewall(inst Instance, port int) policy.FirewallVerdict {
+	c.mu.RLock()
+	var rules []policy.FirewallRule
+	host := inst.NetworkProject()
+	if p, ok := c.projects[host]; ok {
+		rules = toPolicyRules(host, p.def.Firewalls)
+	}
+	c.mu.RUnlock()
+	target := policy.FirewallTarget{Network: inst.Network, Tags: inst.Tags, ServiceAccount: inst.ServiceAccount}
+	return policy.EvaluateIngress(rules, target, "tcp", port, policy.IAPSourceAddr)
+}
