@@ -1,0 +1,206 @@
+// Package details draws the properties of the selected instance or project.
+package details
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"iapterm/projects"
+	"iapterm/ui/common"
+)
+
+// Model is the details pane. It scrolls when the properties do not fit.
+type Model struct {
+	c      *common.Common
+	inst   *projects.Instance
+	proj   *projects.Project
+	warn   []string
+	tunnel []common.TunnelInfo
+	offset int
+}
+
+// New returns an empty details pane.
+func New(c *common.Common) *Model { return &Model{c: c} }
+
+// SetInstance shows inst and the tunnels open to it.
+func (m *Model) SetInstance(inst projects.Instance, tunnels []common.TunnelInfo) {
+	if m.inst == nil || m.inst.Key() != inst.Key() {
+		m.offset = 0
+	}
+	m.inst, m.proj, m.tunnel = &inst, nil, tunnels
+}
+
+// SetProject shows a project summary.
+func (m *Model) SetProject(p projects.Project, warnings []string) {
+	if m.proj == nil || m.proj.ID != p.ID {
+		m.offset = 0
+	}
+	m.inst, m.proj, m.warn = nil, &p, warnings
+}
+
+// Clear shows nothing.
+func (m *Model) Clear() { m.inst, m.proj = nil, nil }
+
+// Scroll moves the view by delta lines.
+func (m *Model) Scroll(delta int) {
+	m.offset += delta
+	if m.offset < 0 {
+		m.offset = 0
+	}
+}
+
+// View draws the pane.
+func (m *Model) View() string {
+	lines := m.lines()
+	h := m.c.Height
+	if max := len(lines) - h; m.offset > max {
+		m.offset = max
+	}
+	if m.offset < 0 {
+		m.offset = 0
+	}
+	lines = lines[m.offset:]
+	return common.FitLines(strings.Join(lines, "\n"), m.c.Width, h)
+}
+
+func (m *Model) lines() []string {
+	st := m.c.Styles
+	var out []string
+	field := func(name, value string) {
+		if value == "" {
+			return
+		}
+		out = append(out, st.Label.Render(common.PadRight(name, labelWidth))+value)
+	}
+	switch {
+	case m.inst != nil:
+		i := m.inst
+		out = append(out, st.PaneTitle.Render(i.Name)+"  "+st.StatusStyle(i.Status).Render(i.Status))
+		field("Status message", i.StatusMessage)
+		field("ID", i.ID)
+		field("Project", i.Project)
+		field("Zone", i.Zone)
+		field("OS", osName(i.OS))
+		field("Machine type", i.MachineType)
+		field("CPU platform", i.CPUPlatform)
+		field("Internal IP", i.InternalIP)
+		field("External IP", orNone(i.ExternalIP))
+		field("Internal DNS", i.InternalDNS())
+		field("Network", short(i.Network))
+		field("Subnetwork", short(i.Subnetwork))
+		field("Labels", joinMap(i.Labels))
+		field("Network tags", strings.Join(i.Tags, ", "))
+		field("Service account", orNone(i.ServiceAccount))
+		if len(i.Scopes) > 0 {
+			field("Scopes", shortScopes(i.Scopes))
+		}
+		field("OS Login", flag(i.Metadata, "enable-oslogin"))
+		field("OS Login 2FA", flag(i.Metadata, "enable-oslogin-2fa"))
+		field("Block proj keys", flag(i.Metadata, "block-project-ssh-keys"))
+		field("Serial access", flag(i.Metadata, "serial-port-enable"))
+		if len(i.ShieldedVM) > 0 {
+			field("Shielded VM", joinBools(i.ShieldedVM))
+		}
+		field("Licenses", strings.Join(shortAll(i.Licenses), ", "))
+		field("Created", i.CreationTimestamp)
+		field("Last start", i.LastStart)
+		for _, t := range m.tunnel {
+			field(fmt.Sprintf("Tunnel :%d", t.Target.Port), t.LocalAddr)
+		}
+	case m.proj != nil:
+		p := m.proj
+		out = append(out, st.PaneTitle.Render(p.ID))
+		field("Name", p.Name)
+		field("Number", p.Number)
+		field("State", p.State)
+		field("Parent", p.Parent)
+		field("Labels", joinMap(p.Labels))
+		for _, w := range m.warn {
+			out = append(out, st.Warning.Render("! "+w))
+		}
+	default:
+		out = append(out, st.Dim.Render("Select an instance to see its details."))
+	}
+	return out
+}
+
+func osName(os projects.OS) string {
+	if os == projects.Windows {
+		return "Windows"
+	}
+	return "Linux"
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+func short(url string) string {
+	if i := strings.LastIndex(url, "/"); i >= 0 {
+		return url[i+1:]
+	}
+	return url
+}
+
+func shortAll(list []string) []string {
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = short(s)
+	}
+	return out
+}
+
+func shortScopes(scopes []string) string {
+	out := make([]string, len(scopes))
+	for i, s := range scopes {
+		out[i] = strings.TrimPrefix(s, "https://www.googleapis.com/auth/")
+	}
+	return strings.Join(out, ", ")
+}
+
+func joinMap(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		keys[i] = k + ":" + m[k]
+	}
+	return strings.Join(keys, ", ")
+}
+
+func joinBools(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		v := "off"
+		if m[k] {
+			v = "on"
+		}
+		keys[i] = k + " " + v
+	}
+	return strings.Join(keys, ", ")
+}
+
+// flag reads a boolean metadata item the way the guest agent does.
+func flag(md map[string]string, k string) string {
+	v, ok := md[k]
+	if !ok {
+		return "not set"
+	}
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "y", "on":
+		return "enabled"
+	case "false", "0", "no", "n", "off":
+		return "disabled"
+	}
+	return v
+}

@@ -1,0 +1,55 @@
+package ui
+
+import (
+	"charm.land/bubbles/v2/key"
+
+	"iapterm/ui/actions"
+	"iapterm/ui/explorer"
+)
+
+// KeyMap is the root's own keys; the explorer and the actions registry add
+// theirs.
+type KeyMap struct {
+	Quit, ForceQuit, Help, Tunnels, Menu, Add, Remove, Refresh, RefreshAll, Focus key.Binding
+	DetailsUp, DetailsDown                                                      key.Binding
+}
+
+// DefaultKeyMap returns the standard keys.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Quit:        key.NewBinding(key.WithKeys("q"), key.WithHelp("q", "quit")),
+		ForceQuit:   key.NewBinding(key.WithKeys("ctrl+c"), key.WithHelp("ctrl+c", "quit from anywhere")),
+		Help:        key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Tunnels:     key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "tunnels panel")),
+		Menu:        key.NewBinding(key.WithKeys("m", "space"), key.WithHelp("m/space", "actions menu")),
+		Add:         key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "add projects")),
+		Remove:      key.NewBinding(key.WithKeys("x", "delete"), key.WithHelp("x", "remove project from view")),
+		Refresh:     key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "refresh project")),
+		RefreshAll:  key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "refresh all")),
+		Focus:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "focus tunnels/explorer")),
+		DetailsUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "scroll details up")),
+		DetailsDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "scroll details down")),
+	}
+}
+
+// helpKeys implements help.KeyMap for the explorer screen.
+type helpKeys struct {
+	root KeyMap
+	exp  explorer.KeyMap
+}
+
+func (h helpKeys) ShortHelp() []key.Binding {
+	connect, _ := actions.ByID("connect")
+	return []key.Binding{connect.Key, h.root.Menu, h.exp.Filter, h.root.Add, h.root.Tunnels, h.root.Help, h.root.Quit}
+}
+
+func (h helpKeys) FullHelp() [][]key.Binding {
+	e := h.exp
+	r := h.root
+	return [][]key.Binding{
+		{e.Up, e.Down, e.PageUp, e.PageDown, e.Home, e.End, e.Expand, e.Collapse, e.Toggle},
+		{e.Filter, e.ClearFilter, e.ToggleLinux, e.ToggleWindows, r.Add, r.Remove, r.Refresh, r.RefreshAll},
+		{r.Menu, r.Tunnels, r.Focus, r.DetailsUp, r.DetailsDown, r.Help, r.Quit, r.ForceQuit},
+		actions.Bindings(),
+	}
+}
