@@ -11,7 +11,7 @@ import (
 // theirs.
 type KeyMap struct {
 	Quit, ForceQuit, Help, Tunnels, Menu, Add, Remove, Refresh, RefreshAll, Focus key.Binding
-	DetailsUp, DetailsDown                                                      key.Binding
+	DetailsUp, DetailsDown                                                        key.Binding
 }
 
 // DefaultKeyMap returns the standard keys.

@@ -217,7 +217,7 @@ type (
 		inv projects.Inventory
 		err error
 	}
-	saveDueMsg   struct{ seq int }
+	saveDueMsg    struct{ seq int }
 	stateSavedMsg struct{ err error }
 	cacheSavedMsg struct{ err error }
 	refreshDueMsg struct{ ids []string }
