@@ -1,0 +1,5 @@
+//go:build windows
+
+package rdp
+
+func isSessionLeader() bool { return true }
