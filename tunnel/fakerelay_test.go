@@ -3,6 +3,7 @@ package tunnel_test
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -21,7 +22,7 @@ import (
 // an echo backend with scripted drops, or a fully scripted misbehaving
 // server.
 type fakeRelay struct {
-	t   *testing.T
+	t   testing.TB
 	srv *httptest.Server
 
 	// script, when set, runs the whole WebSocket conversation.
@@ -53,7 +54,7 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin:  func(*http.Request) bool { return true },
 }
 
-func newFakeRelay(t *testing.T) *fakeRelay {
+func newFakeRelay(t testing.TB) *fakeRelay {
 	f := &fakeRelay{t: t, sessions: map[string]*echoSession{}}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
@@ -230,6 +231,19 @@ func readFrame(c *websocket.Conn) (tunnel.Frame, error) {
 		return tunnel.Frame{}, err
 	}
 	return tunnel.Decode(msg)
+}
+
+// readFrameInto reads one relay message into buf without allocating.
+func readFrameInto(c *websocket.Conn, buf []byte) (tunnel.Frame, error) {
+	_, r, err := c.NextReader()
+	if err != nil {
+		return tunnel.Frame{}, err
+	}
+	n, err := io.ReadFull(r, buf)
+	if err != io.ErrUnexpectedEOF && err != io.EOF {
+		return tunnel.Frame{}, fmt.Errorf("message too long or unreadable: %v", err)
+	}
+	return tunnel.Decode(buf[:n])
 }
 
 func rawFrame(tag uint16, body ...byte) []byte {
