@@ -150,5 +150,7 @@ func FuzzEvalCondition(f *testing.F) {
 		if err != nil && ok {
 			t.Fatalf("granted with an error: %v", err)
 		}
+		_ = Explain(expr, r)
+		_ = LintCondition(expr)
 	})
 }

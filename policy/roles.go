@@ -22,6 +22,7 @@ const (
 	PermFirewallsList      = "compute.firewalls.list"
 	PermFirewallsCreate    = "compute.firewalls.create"
 	PermActAs              = "iam.serviceAccounts.actAs"
+	PermWebAccess          = "iap.webServiceVersions.accessViaIAP"
 )
 
 // Role names of the predefined roles known here.
@@ -33,6 +34,7 @@ const (
 	RoleOSLogin              = "roles/compute.osLogin"
 	RoleOSAdminLogin         = "roles/compute.osAdminLogin"
 	RoleServiceAccountUser   = "roles/iam.serviceAccountUser"
+	RoleHTTPSResourceAccess  = "roles/iap.httpsResourceAccessor"
 )
 
 // The permission sets below hold what each predefined role grants among
@@ -92,12 +94,13 @@ var roles = func() map[string]map[string]bool {
 	viewer := union(computeRead, projectRead, iamRead, []string{"iam.serviceAccounts.get", "iam.serviceAccounts.list"})
 	editor := union(computeRead, projectRead, iamRead, instanceWrite, firewallWrite, serviceAccountUse)
 	owner := union(computeRead, projectRead, iamRead, instanceWrite, firewallWrite, serviceAccountUse,
-		tunnelAccess, iapPolicy, []string{"resourcemanager.projects.setIamPolicy"})
+		tunnelAccess, iapPolicy, []string{PermWebAccess}, []string{"resourcemanager.projects.setIamPolicy"})
 	return map[string]map[string]bool{
 		RoleOwner:                owner,
 		RoleEditor:               editor,
 		RoleViewer:               viewer,
 		RoleTunnelResourceAccess: union(tunnelAccess),
+		RoleHTTPSResourceAccess:  union([]string{PermWebAccess}),
 		RoleOSLogin:              union(loginRead, []string{PermOSLogin}),
 		RoleOSAdminLogin:         union(loginRead, []string{PermOSLogin, PermOSAdminLogin}),
 		"roles/compute.instanceAdmin.v1": union(computeRead, instanceWrite,
