@@ -148,7 +148,9 @@ func TestMergeReauthWorkedExample(t *testing.T) {
 }
 
 func TestMergeReauth(t *testing.T) {
-	def := func(m, age string) ReauthSettings { return ReauthSettings{Method: m, MaxAge: age, PolicyType: ReauthDefault} }
+	def := func(m, age string) ReauthSettings {
+		return ReauthSettings{Method: m, MaxAge: age, PolicyType: ReauthDefault}
+	}
 	tests := []struct {
 		name   string
 		levels []ReauthSettings
