@@ -453,6 +453,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 	case common.SerialRequestedMsg:
 		m.serial = serial.New(m.serialCommon(), msg.Instance, msg.Port)
+		m.serial.SetSize(m.c.Width, m.c.Height-2)
 		m.overlay = overlaySerial
 		return m.serial.Init()
 

@@ -207,7 +207,10 @@ func (m *Model) View() string {
 		lines = append(lines, common.PadRight(st.Error.Render(m.err.Error()), w))
 	}
 	m.vp.SetWidth(w)
-	m.vp.SetHeight(h - len(lines))
+	m.vp.SetHeight(m.textHeight())
+	if m.follow {
+		m.vp.GotoBottom()
+	}
 	if m.text.Len() == 0 && m.err == nil {
 		msg := "No output yet."
 		if m.reads == 0 {
@@ -221,4 +224,19 @@ func (m *Model) View() string {
 }
 
 // SetSize sets the area the viewer draws in.
-func (m *Model) SetSize(w, h int) { m.c.SetSize(w, h) }
+func (m *Model) SetSize(w, h int) {
+	m.c.SetSize(w, h)
+	m.vp.SetWidth(w)
+	m.vp.SetHeight(m.textHeight())
+}
+
+func (m *Model) textHeight() int {
+	h := m.c.Height - 1 // title
+	if m.err != nil {
+		h--
+	}
+	if h < 1 {
+		h = 1
+	}
+	return h
+}

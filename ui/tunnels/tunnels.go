@@ -136,15 +136,23 @@ func (m *Model) Height() int {
 func (m *Model) View(focused bool) string {
 	st := m.c.Styles
 	w := m.c.Width
+	ws := widths(w)
 	cells := func(vals []string) string {
 		var b strings.Builder
 		for i, v := range vals {
-			b.WriteString(common.PadRight(v, widths[i]))
-			if i < len(vals)-1 {
+			if ws[i] < 0 {
+				continue
+			}
+			if b.Len() > 0 {
 				b.WriteByte(' ')
 			}
+			b.WriteString(common.PadRight(v, ws[i]))
 		}
 		return b.String()
+	}
+	headers := make([]string, len(columns))
+	for i, c := range columns {
+		headers[i] = c.title
 	}
 	lines := []string{st.TableHeader.Render(common.PadRight(cells(headers), w))}
 	if len(m.list) == 0 {
