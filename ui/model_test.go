@@ -79,9 +79,9 @@ func TestExplorerNavigation(t *testing.T) {
 		{[]string{"g"}, "p:acme-prod"},
 		{[]string{"up"}, "p:acme-prod"},
 		{[]string{"pgdown"}, "i:data-lab/us-west1-a/notebook"}, // 17 rows fit in one page
-		{[]string{"h"}, "z:data-lab/us-west1-a"},                // left on an instance goes to its zone
-		{[]string{"h"}, "z:data-lab/us-west1-a"},                // left on an open zone collapses it
-		{[]string{"h"}, "p:data-lab"},                           // left on a closed zone goes to the project
+		{[]string{"h"}, "z:data-lab/us-west1-a"},               // left on an instance goes to its zone
+		{[]string{"h"}, "z:data-lab/us-west1-a"},               // left on an open zone collapses it
+		{[]string{"h"}, "p:data-lab"},                          // left on a closed zone goes to the project
 	}
 	for i, tt := range tests {
 		h.key(tt.keys...)
