@@ -141,6 +141,9 @@ type PublishOptions struct {
 	// always uses the profile's POSIX username.
 	Username string
 	Validity time.Duration // 30 days when 0
+	// Mode forces "oslogin" or "metadata"; "" or "auto" follows the VM's
+	// enable-oslogin.
+	Mode string
 }
 
 // DefaultValidity is how long a published key stays valid.
@@ -181,6 +184,15 @@ func (p *Publisher) Publish(ctx context.Context, t Target, authorizedKey string,
 		return Publication{}, explainAPIError(fmt.Errorf("reading metadata of project %s: %w", t.Project, err), "compute.projects.get (roles/compute.viewer)")
 	}
 	gs := ReadGuestSettings(t.Metadata, projectMeta)
+	switch opts.Mode {
+	case "", "auto":
+	case "oslogin":
+		gs.OSLogin = true
+	case "metadata":
+		gs.OSLogin = false
+	default:
+		return Publication{}, fmt.Errorf("unknown publish mode %q: use auto, oslogin or metadata", opts.Mode)
+	}
 	if gs.OSLogin {
 		if gs.OSLoginSK {
 			return Publication{}, ErrSecurityKeysUnsupported

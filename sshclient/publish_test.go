@@ -226,6 +226,17 @@ func TestPublishUsernameAndValidity(t *testing.T) {
 	if _, err := p.Publish(context.Background(), Target{Project: "p"}, keyA, PublishOptions{Email: "a@b.c", Username: "bad user"}); err == nil {
 		t.Fatal("invalid username accepted")
 	}
+	if _, err := p.Publish(context.Background(), Target{Project: "p"}, keyA, PublishOptions{Email: "a@b.c", Mode: "carrier-pigeon"}); err == nil {
+		t.Fatal("unknown mode accepted")
+	}
+	p.OSLogin = f
+	if pub, err := p.Publish(context.Background(), Target{Project: "p"}, keyA, PublishOptions{Email: "a@b.c", Mode: "oslogin"}); err != nil || pub.Method != MethodOSLogin {
+		t.Fatalf("forced OS Login: %+v %v", pub, err)
+	}
+	f.project["enable-oslogin"] = "true"
+	if pub, err := p.Publish(context.Background(), Target{Project: "p"}, keyA, PublishOptions{Email: "a@b.c", Mode: "metadata"}); err != nil || pub.Method != MethodProjectMetadata {
+		t.Fatalf("forced metadata: %+v %v", pub, err)
+	}
 	if _, err := p.Publish(context.Background(), Target{Project: "p"}, keyA, PublishOptions{}); err == nil {
 		t.Fatal("no email accepted")
 	}
