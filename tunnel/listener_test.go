@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"iapterm/tunnel"
 )
@@ -232,4 +235,69 @@ func eventually(t *testing.T, cond func() bool, describe func() string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatal(describe())
+}
+
+func TestListenerCloseSemantics(t *testing.T) {
+	// The relay ends the stream: the local client gets every byte, then EOF.
+	f := newFakeRelay(t)
+	f.script = func(c *websocket.Conn, _ *http.Request) {
+		send(c, tunnel.AppendConnectSuccessSID(nil, "s1"))
+		send(c, tunnel.AppendData(nil, []byte("last words")))
+		closeWith(c, tunnel.CloseDestinationReadFailed, "destination read failed")
+		c.ReadMessage()
+	}
+	l, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, "localhost:0", tunnel.ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	got, err := io.ReadAll(c)
+	if string(got) != "last words" || err != nil {
+		t.Errorf("local client read %q, %v", got, err)
+	}
+
+	// The local client closes its side: everything it wrote reaches the
+	// relay, then a normal close.
+	g := newFakeRelay(t)
+	result := make(chan string, 1)
+	g.script = func(c *websocket.Conn, _ *http.Request) {
+		send(c, tunnel.AppendConnectSuccessSID(nil, "s2"))
+		var got []byte
+		for {
+			fr, err := readFrame(c)
+			if err != nil {
+				var ce *websocket.CloseError
+				if errors.As(err, &ce) {
+					result <- fmt.Sprintf("%s|%d", got, ce.Code)
+				} else {
+					result <- fmt.Sprintf("%s|%v", got, err)
+				}
+				return
+			}
+			if fr.Tag == tunnel.TagData {
+				got = append(got, fr.Data...)
+				send(c, tunnel.AppendAck(nil, uint64(len(got))))
+			}
+		}
+	}
+	l2, err := tunnel.Listen(context.Background(), g.dialer(), testTarget, "localhost:0", tunnel.ListenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l2.Close()
+	c2, err := net.Dial("tcp", l2.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.Write([]byte("request"))
+	c2.(*net.TCPConn).CloseWrite()
+	if r := <-result; r != "request|1000" {
+		t.Errorf("relay saw %q, want the data and a 1000 close", r)
+	}
 }
