@@ -545,19 +545,22 @@ func (s *Session) ackLocked(n uint64) {
 	s.sendQ = s.sendQ[i:]
 }
 
-// serve runs one WebSocket until it fails or the session is closed.
+// serve runs one WebSocket until it fails or the session is closed. The
+// writer runs on the caller's goroutine, to keep idle sessions small.
 func (s *Session) serve(conn *websocket.Conn) error {
 	dead := make(chan struct{})
-	errc := make(chan error, 2)
-	go func() { errc <- s.readLoop(conn) }()
-	go func() { errc <- s.writeLoop(conn, dead) }()
-	err := <-errc
-	close(dead)
+	var rerr error
+	go func() {
+		rerr = s.readLoop(conn)
+		close(dead)
+	}()
+	werr := s.writeLoop(conn, dead)
 	conn.Close()
-	if err2 := <-errc; err == nil {
-		err = err2
+	<-dead
+	if werr != nil {
+		return werr
 	}
-	return err
+	return rerr
 }
 
 func (s *Session) readLoop(conn *websocket.Conn) error {
