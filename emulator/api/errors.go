@@ -1,0 +1,134 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"iapterm/emulator/cloud"
+)
+
+// apiError is Google's JSON error: {"error":{code, message, errors, status}}.
+type apiError struct {
+	Code    int           `json:"code"`
+	Message string        `json:"message"`
+	Errors  []errorDetail `json:"errors,omitempty"`
+	Status  string        `json:"status,omitempty"`
+}
+
+type errorDetail struct {
+	Message      string `json:"message"`
+	Domain       string `json:"domain"`
+	Reason       string `json:"reason"`
+	Location     string `json:"location,omitempty"`
+	LocationType string `json:"locationType,omitempty"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+var statusNames = map[int]string{
+	400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+	409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+}
+
+// newError builds an error in the given style: Compute errors carry a
+// reason and no status; the other APIs carry the canonical status.
+func newError(code int, reason, message string, withStatus bool) *apiError {
+	e := &apiError{Code: code, Message: message, Errors: []errorDetail{{Message: message, Domain: "global", Reason: reason}}}
+	if withStatus {
+		e.Status = statusNames[code]
+	}
+	return e
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	if e.Code == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="https://accounts.google.com/", error="invalid_token"`)
+	}
+	writeJSON(w, e.Code, map[string]any{"error": e})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+// computeNotFound maps cloud lookups to Compute's 404.
+func computeErr(err error) *apiError {
+	var nf *cloud.NotFoundError
+	if errors.As(err, &nf) {
+		return newError(404, "notFound", nf.Error(), false)
+	}
+	if errors.Is(err, cloud.ErrFingerprintMismatch) {
+		return newError(412, "conditionNotMet", cloud.ErrFingerprintMismatch.Error(), false)
+	}
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	return newError(400, "invalid", err.Error(), false)
+}
+
+func computeForbidden(permission, resource string) *apiError {
+	return newError(403, "forbidden", "Required '"+permission+"' permission for '"+resource+"'", false)
+}
+
+// permissionDenied is the CRM v3 / OS Login / IAP style 403.
+func permissionDenied(permission, resource string) *apiError {
+	msg := "Permission '" + permission + "' denied on resource '" + resource + "' (or it may not exist)."
+	return newError(403, "forbidden", msg, true)
+}
+
+func badRequest(msg string, withStatus bool) *apiError {
+	return newError(400, "badRequest", msg, withStatus)
+}
+
+// caller is the authenticated user of a request.
+type caller struct {
+	email string
+}
+
+type handler func(w http.ResponseWriter, r *http.Request, who caller)
+
+// authed checks the bearer token before calling h; a missing, unknown or
+// expired token gets 401 with Google's envelope.
+func (a *API) authed(h handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok := bearer(r)
+		t, err := a.c.Authenticate(tok)
+		if err != nil {
+			e := newError(401, "authError", "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential.", true)
+			e.Errors[0].Message = "Invalid Credentials"
+			e.Errors[0].Location = "Authorization"
+			e.Errors[0].LocationType = "header"
+			if errors.Is(err, cloud.ErrTokenExpired) {
+				e.Message = "Request had invalid authentication credentials: the access token expired. Sign in again or refresh the token."
+			}
+			writeError(w, e)
+			return
+		}
+		h(w, r, caller{email: t.Email})
+	})
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return r.URL.Query().Get("access_token")
+}
+
+// decodeBody reads a JSON request body into v; an empty body is allowed.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 2<<20))
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
