@@ -47,11 +47,11 @@ func at(base []any, more ...any) []any {
 }
 
 var (
-	projectIDRe   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	projectIDRe   = regexp.MustCompile(`^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
 	nameRe        = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
 	zoneRe        = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
 	metadataKeyRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
-	networkPathRe = regexp.MustCompile(`^projects/[a-z][a-z0-9-]*[a-z0-9]/global/networks/[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	networkPathRe = regexp.MustCompile(`^projects/[a-z]([a-z0-9-]*[a-z0-9])?/global/networks/[a-z]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 // Validate checks a world that already has its defaults (as Parse leaves
@@ -112,7 +112,7 @@ func (w *World) validate() []problem {
 		p := []any{"projects", pi}
 		switch {
 		case !projectIDRe.MatchString(pr.ID):
-			v.add(at(p, "id"), "project ID %q must be lowercase letters, digits and hyphens, start with a letter, 2-63 characters", pr.ID)
+			v.add(at(p, "id"), "project ID %q must be lowercase letters, digits and hyphens, start with a letter, at most 63 characters", pr.ID)
 		case ids[pr.ID]:
 			v.add(at(p, "id"), "project %s is listed twice", pr.ID)
 		}

@@ -1,0 +1,520 @@
+package relay
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"iapterm/emulator/cloud"
+	"iapterm/tunnel"
+)
+
+var (
+	errInUse = errors.New("session in use")
+	errGone  = errors.New("session ended")
+)
+
+// chunk is data read from the backend, kept until the client acknowledges
+// it. Chunks are at most tunnel.MaxDataPayload bytes: one DATA message each.
+type chunk struct {
+	off  uint64
+	data []byte
+}
+
+// session is one tunnel: a backend connection that outlives the
+// WebSockets attached to it one at a time.
+type session struct {
+	h       *Handler
+	sid     string
+	email   string
+	inst    cloud.Instance
+	port    int
+	backend net.Conn
+	log     *slog.Logger
+	started sync.Once
+
+	mu   sync.Mutex
+	cond *sync.Cond
+	// Server to client.
+	buf   []chunk // unacknowledged data, in order
+	sent  uint64  // bytes read from the backend: the end of buf
+	acked uint64  // the client's cumulative ACK
+	eof   bool    // the backend closed its side
+	// Client to server.
+	recvd       uint64   // bytes received from the client
+	toBack      [][]byte // received, not yet written to the backend
+	toBackBytes int
+	lastAckSent uint64
+	ackIdle     bool // the idle timer fired
+	ackTimer    *time.Timer
+	// Attachment.
+	conn        *attachment
+	resuming    bool
+	detachTimer *time.Timer
+	injected    bool
+	closed      bool
+	endCode     int
+	endReason   string
+}
+
+// attachment is one WebSocket of a session.
+type attachment struct {
+	ws         *websocket.Conn
+	next       uint64 // next offset to send on this WebSocket
+	count      int64  // payload bytes both ways, for DropEvery
+	closeCode  int    // a close to send (InjectClose)
+	closing    bool   // the server sent or is sending CLOSE
+	dead       bool
+	readerDone chan struct{}
+}
+
+func newSession(h *Handler, inst cloud.Instance, port int, email string, backend net.Conn) *session {
+	s := &session{
+		h: h, sid: newSID(), email: email, inst: inst, port: port, backend: backend,
+	}
+	s.log = h.log.With("instance", inst.Key(), "port", port, "user", email, "sid_prefix", s.sid[:6])
+	s.cond = sync.NewCond(&s.mu)
+	return s
+}
+
+// start runs the backend's reader and writer.
+func (s *session) start() {
+	s.started.Do(func() {
+		go s.readBackend()
+		go s.writeBackend()
+	})
+}
+
+func (s *session) readBackend() {
+	for {
+		s.mu.Lock()
+		for !s.closed && s.sent-s.acked >= uint64(s.h.o.Window) {
+			s.cond.Wait()
+		}
+		closed := s.closed
+		s.mu.Unlock()
+		if closed {
+			return
+		}
+		buf := make([]byte, tunnel.MaxDataPayload)
+		n, err := s.backend.Read(buf)
+		if n > 0 {
+			s.mu.Lock()
+			s.buf = append(s.buf, chunk{off: s.sent, data: buf[:n:n]})
+			s.sent += uint64(n)
+			s.cond.Broadcast()
+			s.mu.Unlock()
+		}
+		if err != nil {
+			s.mu.Lock()
+			s.eof = true
+			s.cond.Broadcast()
+			s.mu.Unlock()
+			s.log.Debug("backend closed", "err", err)
+			return
+		}
+	}
+}
+
+func (s *session) writeBackend() {
+	for {
+		s.mu.Lock()
+		for !s.closed && len(s.toBack) == 0 {
+			s.cond.Wait()
+		}
+		if s.closed {
+			s.mu.Unlock()
+			return
+		}
+		data := s.toBack[0]
+		s.toBack[0] = nil
+		s.toBack = s.toBack[1:]
+		s.mu.Unlock()
+		_, err := s.backend.Write(data)
+		s.mu.Lock()
+		s.toBackBytes -= len(data)
+		s.cond.Broadcast()
+		s.mu.Unlock()
+		if err != nil {
+			s.log.Info("backend write failed", "err", err)
+			s.end(CloseDestinationWriteFail, "destination write failed")
+			return
+		}
+	}
+}
+
+// attach makes c the session's WebSocket, sending from offset next.
+func (s *session) attach(c *websocket.Conn, next uint64) {
+	a := &attachment{ws: c, next: next, readerDone: make(chan struct{})}
+	s.mu.Lock()
+	s.resuming = false
+	if s.closed {
+		s.mu.Unlock()
+		s.h.untrack(c)
+		c.NetConn().Close()
+		return
+	}
+	if s.detachTimer != nil {
+		s.detachTimer.Stop()
+		s.detachTimer = nil
+	}
+	s.conn = a
+	s.mu.Unlock()
+	go s.readLoop(a)
+	go s.writeLoop(a)
+}
+
+// detach forgets a (if it is still the session's WebSocket), drops its
+// TCP connection and starts the reconnect timer.
+func (s *session) detach(a *attachment, why string) {
+	s.mu.Lock()
+	if a.dead {
+		s.mu.Unlock()
+		return
+	}
+	a.dead = true
+	if s.conn == a {
+		s.conn = nil
+		s.startDetachTimerLocked()
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	a.ws.NetConn().Close()
+	s.log.Debug("websocket detached", "why", why)
+}
+
+func (s *session) startDetachTimerLocked() {
+	if s.closed || s.detachTimer != nil {
+		return
+	}
+	s.detachTimer = time.AfterFunc(s.h.o.DetachTimeout, func() {
+		s.mu.Lock()
+		idle := s.conn == nil && !s.resuming
+		s.mu.Unlock()
+		if idle {
+			s.log.Info("session expired without a reconnect")
+			s.end(0, "")
+		}
+	})
+}
+
+// waitDetached waits up to d for the session to have no WebSocket and
+// reports whether it has none.
+func (s *session) waitDetached(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	for {
+		s.mu.Lock()
+		free := s.conn == nil && !s.resuming
+		s.mu.Unlock()
+		if free || time.Now().After(deadline) {
+			return free
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// prepareResume reserves the session for a reconnect whose client has
+// received ack bytes, and returns how many bytes the server has received.
+func (s *session) prepareResume(ack uint64) (uint64, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.closed:
+		return 0, errGone
+	case s.conn != nil || s.resuming:
+		return 0, errInUse
+	case ack < s.acked || ack > s.sent:
+		return 0, fmt.Errorf("client ack %d is outside the data the server holds (%d to %d)", ack, s.acked, s.sent)
+	}
+	s.resuming = true
+	s.setAckedLocked(ack)
+	// RECONNECT_SUCCESS_ACK tells the client everything received so far.
+	s.lastAckSent = s.recvd
+	s.ackIdle = false
+	return s.recvd, nil
+}
+
+// release undoes prepareResume when the handshake failed.
+func (s *session) release() {
+	s.mu.Lock()
+	s.resuming = false
+	s.startDetachTimerLocked()
+	s.mu.Unlock()
+}
+
+func (s *session) setAckedLocked(ack uint64) {
+	s.acked = ack
+	i := 0
+	for i < len(s.buf) && s.buf[i].off+uint64(len(s.buf[i].data)) <= ack {
+		i++
+	}
+	s.buf = s.buf[i:]
+	s.cond.Broadcast()
+}
+
+// end closes the session for good: code (when non-zero) goes to the
+// attached client.
+func (s *session) end(code int, reason string) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.endCode, s.endReason = code, reason
+	if s.detachTimer != nil {
+		s.detachTimer.Stop()
+	}
+	if s.ackTimer != nil {
+		s.ackTimer.Stop()
+	}
+	a := s.conn
+	sent, recvd := s.sent, s.recvd
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.h.mu.Lock()
+	if s.h.sessions[s.sid] == s {
+		delete(s.h.sessions, s.sid)
+	}
+	s.h.mu.Unlock()
+	s.backend.Close()
+	if a == nil {
+		s.log.Info("tunnel session ended", "sent", sent, "received", recvd)
+	} else {
+		s.log.Info("tunnel session ended", "sent", sent, "received", recvd, "close", code)
+	}
+}
+
+// ackDueLocked reports whether the client's data should be acknowledged now.
+func (s *session) ackDueLocked() bool {
+	if s.recvd <= s.lastAckSent {
+		return false
+	}
+	return s.recvd-s.lastAckSent >= uint64(s.h.o.AckEvery) || s.ackIdle
+}
+
+func (s *session) chunkAtLocked(off uint64) []byte {
+	for _, c := range s.buf {
+		if off >= c.off && off < c.off+uint64(len(c.data)) {
+			return c.data[off-c.off:]
+		}
+	}
+	return nil
+}
+
+// countLocked adds n payload bytes to a's traffic and applies DropEvery and
+// InjectClose; it reports whether a must be dropped now.
+func (s *session) countLocked(a *attachment, n int) (drop bool) {
+	a.count += int64(n)
+	if s.h.o.InjectClose != 0 && !s.injected {
+		s.injected = true
+		a.closeCode = s.h.o.InjectClose
+		s.cond.Broadcast()
+	}
+	return s.h.o.DropEvery > 0 && a.count >= s.h.o.DropEvery
+}
+
+func (s *session) readLoop(a *attachment) {
+	defer close(a.readerDone)
+	for {
+		mt, msg, err := a.ws.ReadMessage()
+		if err != nil {
+			s.mu.Lock()
+			closing := a.closing
+			s.mu.Unlock()
+			var ce *websocket.CloseError
+			switch {
+			case closing:
+			case errors.As(err, &ce) && ce.Code == websocket.CloseNormalClosure:
+				s.log.Debug("client closed the tunnel")
+				s.end(0, "")
+			default:
+				s.detach(a, err.Error())
+			}
+			return
+		}
+		s.h.sleep()
+		if mt != websocket.BinaryMessage {
+			s.fail(a, CloseInvalidOpcode)
+			return
+		}
+		f, err := tunnel.Decode(msg)
+		if err != nil {
+			s.fail(a, CloseInvalidData)
+			return
+		}
+		switch f.Tag {
+		case tunnel.TagData:
+			s.mu.Lock()
+			// Stop reading the client while the backend lags a window
+			// behind: TCP then slows the client down.
+			for !a.dead && !s.closed && s.toBackBytes >= s.h.o.Window {
+				s.cond.Wait()
+			}
+			if a.dead || s.closed {
+				// A reconnect may already have told the client what was
+				// received: this message must not count.
+				s.mu.Unlock()
+				return
+			}
+			s.toBack = append(s.toBack, f.Data)
+			s.toBackBytes += len(f.Data)
+			s.recvd += uint64(len(f.Data))
+			drop := s.countLocked(a, len(f.Data))
+			if s.ackDueLocked() {
+				s.cond.Broadcast()
+			} else if s.ackTimer == nil {
+				s.ackTimer = time.AfterFunc(s.h.o.AckIdle, func() {
+					s.mu.Lock()
+					s.ackTimer = nil
+					s.ackIdle = true
+					s.cond.Broadcast()
+					s.mu.Unlock()
+				})
+			}
+			s.mu.Unlock()
+			if drop {
+				s.detach(a, "fault injection: drop-every")
+				return
+			}
+		case tunnel.TagAck:
+			s.mu.Lock()
+			if a.dead {
+				s.mu.Unlock()
+				return
+			}
+			var code int
+			switch {
+			case f.Ack > a.next:
+				code = CloseInvalidAck
+			case f.Ack < s.acked:
+				code = CloseBadAck
+			default:
+				s.setAckedLocked(f.Ack)
+			}
+			s.mu.Unlock()
+			if code != 0 {
+				s.log.Info("client sent an impossible ACK", "ack", f.Ack)
+				s.fail(a, code)
+				return
+			}
+		default:
+			s.fail(a, CloseInvalidTag)
+			return
+		}
+	}
+}
+
+// fail closes a with a protocol error code; the session stays resumable.
+func (s *session) fail(a *attachment, code int) {
+	s.mu.Lock()
+	if a.closeCode == 0 {
+		a.closeCode = code
+	}
+	s.cond.Broadcast()
+	s.mu.Unlock()
+}
+
+func (s *session) writeLoop(a *attachment) {
+	defer s.h.untrack(a.ws)
+	var ackBuf []byte
+	for {
+		s.mu.Lock()
+		for !a.dead && !s.closed && a.closeCode == 0 && !s.ackDueLocked() && a.next >= s.sent && !s.eof {
+			s.cond.Wait()
+		}
+		switch {
+		case a.dead:
+			s.mu.Unlock()
+			return
+		case s.closed:
+			code, reason := s.endCode, s.endReason
+			a.closing = true
+			s.mu.Unlock()
+			if code != 0 {
+				s.h.closeConn(a.ws, code, reason, a.readerDone)
+			}
+			s.detach(a, "session ended")
+			return
+		case a.closeCode != 0:
+			code := a.closeCode
+			a.closing = true
+			s.mu.Unlock()
+			s.log.Info("closing websocket", "code", code)
+			s.h.closeConn(a.ws, code, closeReason(code), a.readerDone)
+			s.detach(a, fmt.Sprintf("closed with %d", code))
+			return
+		}
+		var ack []byte
+		if s.ackDueLocked() {
+			ackBuf = tunnel.AppendAck(ackBuf[:0], s.recvd)
+			ack = ackBuf
+			s.lastAckSent = s.recvd
+			s.ackIdle = false
+		}
+		var data []byte
+		if a.next < s.sent {
+			data = s.chunkAtLocked(a.next)
+			a.next += uint64(len(data))
+		}
+		finished := ack == nil && data == nil && s.eof && a.next >= s.sent
+		s.mu.Unlock()
+		if finished {
+			s.mu.Lock()
+			a.closing = true
+			s.mu.Unlock()
+			s.h.closeConn(a.ws, CloseDestinationReadFailed, "destination read failed", a.readerDone)
+			s.end(0, "")
+			s.detach(a, "backend finished")
+			return
+		}
+		if ack != nil {
+			s.h.sleep()
+			if err := a.ws.WriteMessage(websocket.BinaryMessage, ack); err != nil {
+				s.detach(a, err.Error())
+				return
+			}
+		}
+		if data != nil {
+			s.h.sleep()
+			if err := a.ws.WriteMessage(websocket.BinaryMessage, tunnel.AppendData(nil, data)); err != nil {
+				s.detach(a, err.Error())
+				return
+			}
+			s.mu.Lock()
+			drop := s.countLocked(a, len(data))
+			s.mu.Unlock()
+			if drop {
+				s.detach(a, "fault injection: drop-every")
+				return
+			}
+		}
+	}
+}
+
+func closeReason(code int) string {
+	switch code {
+	case CloseFailedToConnect:
+		return "failed to connect to backend"
+	case CloseDestinationReadFailed:
+		return "destination read failed"
+	case CloseNotAuthorized:
+		return "not authorized"
+	case CloseLookupFailed:
+		return "Failed to lookup instance"
+	case CloseInvalidAck, CloseBadAck:
+		return "invalid ack"
+	case CloseInvalidOpcode:
+		return "invalid websocket opcode"
+	case CloseInvalidTag:
+		return "invalid tag"
+	case CloseInvalidData:
+		return "invalid data"
+	}
+	return ""
+}
