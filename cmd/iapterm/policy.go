@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"iapterm/policy"
+)
+
+func init() { register(newPolicyCmd) }
+
+func newPolicyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "policy",
+		Short: "Explain IAM policies and IAP settings offline",
+		Long: `policy works on files, without calling Google: it simulates an IAM policy
+(with its CEL conditions) for a member and a connection, and merges IAP
+reauthentication settings across the resource hierarchy.`,
+	}
+	cmd.AddCommand(newPolicyTestCmd(), newPolicyReauthCmd())
+	return cmd
+}
+
+type policyTestFlags struct {
+	file, member, permission, destIP, at, url string
+	port                                      int
+	levels                                    []string
+	json                                      bool
+}
+
+func newPolicyTestCmd() *cobra.Command {
+	var f policyTestFlags
+	cmd := &cobra.Command{
+		Use:   "test --policy FILE --member user:EMAIL --port N",
+		Short: "Decide whether a member may connect under an IAM policy file, and why",
+		Long: `test reads an IAM policy (getIamPolicy JSON or YAML, bare or wrapped in
+{"policy": ...}) and decides whether the member holds the permission for the
+given connection, explaining each binding: does the role include the
+permission, is the member in it, is the condition true, and which clause of
+the condition fails.
+
+Exit status: 0 granted, 1 denied or undecidable, 2 the policy file cannot be used.`,
+		Example: `  iapterm policy test --policy iap.json --member user:alice@example.com --port 22
+  iapterm policy test --policy iap.json --member alice@example.com --port 3389 --dest-ip 10.0.0.1 \
+      --access-level accessPolicies/1234/accessLevels/corp
+  iapterm policy test --policy web.yaml --member alice@example.com --url https://app.example.com/admin`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runPolicyTest(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.file, "policy", "", "IAM policy file (JSON or YAML); - reads standard input")
+	fl.StringVar(&f.member, "member", "", "who asks: user:EMAIL, serviceAccount:EMAIL (a bare email means user:)")
+	fl.StringVar(&f.permission, "permission", "", "permission or role to test (default iap.tunnelInstances.accessViaIAP, or iap.webServiceVersions.accessViaIAP with --url)")
+	fl.IntVar(&f.port, "port", 0, "destination port (destination.port)")
+	fl.StringVar(&f.destIP, "dest-ip", "", "destination internal IP (destination.ip)")
+	fl.StringVar(&f.at, "time", "", "request time, RFC 3339 (default now)")
+	fl.StringArrayVar(&f.levels, "access-level", nil, "access level the device satisfies (accessPolicies/N/accessLevels/NAME); repeatable. Given at least once, the list is taken as complete")
+	fl.StringVar(&f.url, "url", "", "IAP web request URL (request.host, request.path)")
+	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
+	_ = cmd.MarkFlagRequired("policy")
+	_ = cmd.MarkFlagRequired("member")
+	return cmd
+}
+
+func readPolicyFile(cmd *cobra.Command, name string) ([]byte, error) {
+	if name == "-" {
+		return io.ReadAll(io.LimitReader(cmd.InOrStdin(), 16<<20))
+	}
+	return os.ReadFile(name)
+}
+
+func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
+	out := cmd.OutOrStdout()
+	if f.port == 0 && f.url == "" {
+		return exitError{2, "give the destination with --port N (tunnels) or --url https://HOST/PATH (web apps)"}
+	}
+	if f.port < 0 || f.port > 65535 {
+		return exitError{2, fmt.Sprintf("--port %d is not a TCP port (1-65535)", f.port)}
+	}
+	data, err := readPolicyFile(cmd, f.file)
+	if err != nil {
+		return exitError{2, fmt.Sprintf("reading the policy: %v", err)}
+	}
+	p, err := policy.ParsePolicy(data)
+	if err != nil {
+		return exitError{2, fmt.Sprintf("%s: %v", filepath.Base(f.file), err)}
+	}
+	req := policy.Request{DestinationPort: f.port, DestinationIP: f.destIP, AccessLevels: f.levels, Time: time.Now().UTC()}
+	if f.at != "" {
+		t, err := time.Parse(time.RFC3339, f.at)
+		if err != nil {
+			return exitError{2, fmt.Sprintf("--time %q is not RFC 3339, like 2026-05-01T09:00:00Z", f.at)}
+		}
+		req.Time = t
+	}
+	perm := f.permission
+	var webNote []string
+	if f.url != "" {
+		host, path, err := policy.ParseURL(f.url)
+		if err != nil {
+			return exitError{2, err.Error()}
+		}
+		h, err := policy.NormalizeHost(host)
+		if err != nil {
+			return exitError{2, err.Error()}
+		}
+		norm, err := policy.NormalizePath(path)
+		if err != nil {
+			fmt.Fprintf(out, "denied: IAP refuses this URL before any policy is checked (%v)\n", err)
+			return exitError{1, ""}
+		}
+		req.Host, req.Path = h, path
+		if norm != path {
+			webNote = append(webNote, fmt.Sprintf("path %q is normalised to %q: access needs both to pass", path, norm))
+		}
+		if perm == "" {
+			perm = policy.PermWebAccess
+		}
+	}
+	if perm == "" {
+		perm = policy.PermTunnelAccess
+	}
+	res := policy.SimulateWith(p, f.member, perm, req, policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0})
+	// For web requests, IAP evaluates the condition on both paths.
+	if f.url != "" && res.Verdict == policy.Granted {
+		norm, _ := policy.NormalizePath(req.Path)
+		r2 := req
+		r2.Path = norm
+		res2 := policy.SimulateWith(p, f.member, perm, r2, policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0})
+		if res2.Verdict != policy.Granted {
+			res = res2
+			res.Summary += fmt.Sprintf(" (the path as sent passes, but its normalised form %q does not)", norm)
+		}
+	}
+	var lint []string
+	for _, b := range p.Bindings {
+		if b.Condition != nil {
+			lint = append(lint, policy.LintCondition(b.Condition.Expression)...)
+		}
+	}
+	if f.json {
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			policy.Result
+			Notes    []string `json:"notes,omitempty"`
+			Warnings []string `json:"warnings,omitempty"`
+		}{res, webNote, lint}); err != nil {
+			return err
+		}
+	} else {
+		printSimulation(out, res, webNote, lint)
+	}
+	if res.Verdict != policy.Granted {
+		return exitError{1, ""}
+	}
+	return nil
+}
+
+func printSimulation(w io.Writer, res policy.Result, notes, warnings []string) {
+	fmt.Fprintf(w, "%s: %s\n", strings.ToUpper(res.Verdict.String()), res.Summary)
+	for _, b := range res.Bindings {
+		mark := map[policy.Verdict]string{policy.Granted: "ok", policy.Denied: "--", policy.Unknown: "??"}[b.Verdict]
+		title := ""
+		if b.Condition != nil && b.Condition.Title != "" {
+			title = fmt.Sprintf(" [%s]", b.Condition.Title)
+		}
+		fmt.Fprintf(w, "  %s binding %d: %s%s: %s\n", mark, b.Index, b.Role, title, b.Explanation)
+	}
+	for _, r := range res.Requirements {
+		fmt.Fprintf(w, "  requires access level %s: the client cannot check it; pass --access-level to assume it\n", r)
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, x := range warnings {
+		fmt.Fprintf(w, "  warning: %s\n", x)
+	}
+}
+
+func newPolicyReauthCmd() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "reauth ORG.yaml [FOLDER.yaml ...] SERVICE.yaml",
+		Short: "Merge IAP reauthentication settings from the organisation down to a service",
+		Long: `reauth reads IAP settings files (YAML or JSON with accessSettings.reauthSettings,
+as 'gcloud iap settings get' prints them), top of the hierarchy first, and
+shows the policy in force at each level. A MINIMUM policy binds the levels
+below (stronger method, shorter maxAge); under DEFAULT a level's own setting
+wins. IAP TCP forwarding and service accounts are exempt from reauthentication.`,
+		Example: `  iapterm policy reauth org.yaml folder.yaml service.yaml`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var levels []policy.ReauthSettings
+			for _, name := range args {
+				data, err := os.ReadFile(name)
+				if err != nil {
+					return exitError{2, fmt.Sprintf("reading %s: %v", name, err)}
+				}
+				s, err := policy.ParseReauth(data)
+				if err != nil {
+					return exitError{2, fmt.Sprintf("%s: %v", name, err)}
+				}
+				s.Level = name
+				levels = append(levels, s)
+			}
+			eff, err := policy.MergeReauth(levels)
+			if err != nil {
+				return exitError{2, err.Error()}
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(struct {
+					Levels []policy.Effective `json:"levels"`
+					Note   string             `json:"note"`
+				}{eff, policy.ReauthExemptions})
+			}
+			for _, e := range eff {
+				fmt.Fprintln(out, e.String())
+			}
+			fmt.Fprintln(out, "note:", policy.ReauthExemptions)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	return cmd
+}

@@ -1,0 +1,85 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func policyRunCLI(t *testing.T, args ...string) (string, int) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	code := 0
+	if err != nil {
+		code = 1
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		out.WriteString(err.Error())
+	}
+	return out.String(), code
+}
+
+func TestPolicyTestCommand(t *testing.T) {
+	td := func(name string) string { return filepath.Join("..", "..", "policy", "testdata", name) }
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"granted", []string{"--policy", td("port22.json"), "--member", "user:alice@example.com", "--port", "22"}, 0, "GRANTED"},
+		{"denied with clause", []string{"--policy", td("port22.json"), "--member", "user:alice@example.com", "--port", "3389"}, 1, "`destination.port == 22` is false for destination.port = 3389"},
+		{"group cannot tell", []string{"--policy", td("port22.json"), "--member", "bob@example.com", "--port", "22"}, 1, "cannot tell whether user:bob@example.com is in group:admins@example.com"},
+		{"access level unverifiable", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--dest-ip", "10.0.0.1"}, 1, "requires access level accessPolicies/1234/accessLevels/corp_devices"},
+		{"access level given", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--dest-ip", "10.0.0.1", "--access-level", "accessPolicies/1234/accessLevels/corp_devices"}, 0, "GRANTED"},
+		{"expired time", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "--time", "yesterday"}, 2, "RFC 3339"},
+		{"malformed member", []string{"--policy", td("malformed-member.json"), "--member", "alice@example.com", "--port", "22"}, 2, "line 7, column 18"},
+		{"malformed quotes", []string{"--policy", td("malformed-quotes.json"), "--member", "alice@example.com", "--port", "22"}, 2, "line 8"},
+		{"missing file", []string{"--policy", td("nope.json"), "--member", "alice@example.com", "--port", "22"}, 2, "reading the policy"},
+		{"no destination", []string{"--policy", td("port22.json"), "--member", "alice@example.com"}, 2, "--port"},
+		{"web granted", []string{"--policy", td("web.yaml"), "--member", "alice@example.com", "--url", "https://APP.example.com/a/../b"}, 0, `normalised to "/b"`},
+		{"web 400", []string{"--policy", td("web.yaml"), "--member", "alice@example.com", "--url", "https://app.example.com/bar/..;/"}, 1, "HTTP 400"},
+		{"json", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "3389", "--json"}, 1, `"verdict": "denied"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, code := policyRunCLI(t, append([]string{"policy", "test"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d\n%s", code, tt.code, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output does not contain %q:\n%s", tt.want, out)
+			}
+		})
+	}
+}
+
+func TestPolicyReauthCommand(t *testing.T) {
+	td := func(name string) string { return filepath.Join("..", "..", "policy", "testdata", name) }
+	out, code := policyRunCLI(t, "policy", "reauth", td("reauth-org.yaml"), td("reauth-folder.json"), td("reauth-service.yaml"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, out)
+	}
+	for _, want := range []string{
+		"reauth-folder.json: ENROLLED_SECOND_FACTORS every 1200s (MINIMUM",
+		"reauth-service.yaml: SECURE_KEY every 1200s (MINIMUM",
+		"IAP TCP forwarding and service accounts are exempt",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("missing %q in:\n%s", want, out)
+		}
+	}
+	out, code = policyRunCLI(t, "policy", "reauth", td("port22.json"), td("malformed-member.json"))
+	if code != 2 || !strings.Contains(out, "line 7") {
+		t.Errorf("malformed: exit %d: %s", code, out)
+	}
+}
