@@ -502,7 +502,10 @@ func (a *API) testPermissions(w http.ResponseWriter, r *http.Request, who caller
 // lifecycle runs start, stop, reset, suspend and resume: the status walks
 // through its transitional state and the operation is DONE at the end.
 func (a *API) lifecycle(w http.ResponseWriter, who caller, in cloud.Instance, method string) {
-	type walk struct{ from []string; via, to string }
+	type walk struct {
+		from    []string
+		via, to string
+	}
 	walks := map[string]walk{
 		"start":   {[]string{"TERMINATED", "STOPPED"}, "STAGING", "RUNNING"},
 		"stop":    {[]string{"RUNNING", "STAGING", "SUSPENDED"}, "STOPPING", "TERMINATED"},

@@ -23,7 +23,7 @@ type osLoginKey struct {
 
 // osLogin holds users' OS Login SSH keys.
 type osLogin struct {
-	mu   sync.Mutex
+	mu     sync.Mutex
 	byUser map[string]map[string]osLoginKey // lowercased email -> fingerprint -> key
 }
 

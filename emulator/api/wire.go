@@ -157,8 +157,8 @@ func instanceWire(in cloud.Instance) instanceJSON {
 		MachineType: zoneURL + "/machineTypes/" + in.MachineType, Status: in.Status, Zone: zoneURL,
 		NetworkInterfaces: []networkInterface{nic}, Disks: []attachedDisk{disk},
 		Metadata: metadataWire(in.Metadata), SelfLink: instanceURL(in),
-		Scheduling:       schedulingJSON{OnHostMaintenance: "MIGRATE", AutomaticRestart: true, ProvisioningModel: "STANDARD"},
-		Labels:           in.Labels, LabelFingerprint: "42WmSpB8rSM=", Fingerprint: "x1NR3bMqJ2U=",
+		Scheduling: schedulingJSON{OnHostMaintenance: "MIGRATE", AutomaticRestart: true, ProvisioningModel: "STANDARD"},
+		Labels:     in.Labels, LabelFingerprint: "42WmSpB8rSM=", Fingerprint: "x1NR3bMqJ2U=",
 		LastStartTimestamp: stamp(in.LastStart),
 	}
 	if in.Status == "RUNNING" {
