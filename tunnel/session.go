@@ -44,6 +44,10 @@ type Session struct {
 	written     uint64 // end offset of sendQ
 	transmitted uint64 // bytes sent on the current WebSocket (from 0)
 	serverAck   uint64 // highest ACK from the relay
+	// inflight is the pooled frame the writer is sending; if an ACK drops
+	// it meanwhile, the writer recycles it afterwards (inflightDropped).
+	inflight        *[]byte
+	inflightDropped bool
 
 	// Receive side.
 	recvQ           []recvChunk
@@ -62,9 +66,13 @@ type Session struct {
 }
 
 type sendChunk struct {
-	off   uint64
-	frame []byte // a complete DATA message; never modified once queued
+	off    uint64
+	frame  []byte  // a complete DATA message; never modified once queued
+	pooled *[]byte // frame's backing array when it came from framePool
 }
+
+// framePool recycles full-size DATA messages of the send path.
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 6+MaxDataPayload); return &b }}
 
 func (c sendChunk) end() uint64 { return c.off + uint64(len(c.frame)-6) }
 
@@ -301,8 +309,17 @@ func (s *Session) Write(p []byte) (int, error) {
 	total := 0
 	for len(p) > 0 {
 		n := min(len(p), MaxDataPayload)
-		frame := AppendData(make([]byte, 0, 6+n), p[:n])
-		if err := s.enqueue(frame); err != nil {
+		var c sendChunk
+		if n < smallCopy {
+			c.frame = AppendData(make([]byte, 0, 6+n), p[:n])
+		} else {
+			c.pooled = framePool.Get().(*[]byte)
+			c.frame = AppendData((*c.pooled)[:0], p[:n])
+		}
+		if err := s.enqueue(c); err != nil {
+			if c.pooled != nil {
+				framePool.Put(c.pooled)
+			}
 			return total, err
 		}
 		total += n
@@ -315,18 +332,26 @@ func (s *Session) Write(p []byte) (int, error) {
 // into the queued messages.
 func (s *Session) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
-	buf := make([]byte, 6+MaxDataPayload)
+	bp := framePool.Get().(*[]byte)
+	defer func() {
+		if bp != nil {
+			framePool.Put(bp)
+		}
+	}()
 	for {
+		buf := (*bp)[:6+MaxDataPayload]
 		n, err := r.Read(buf[6:])
 		if n > 0 {
-			var frame []byte
+			var c sendChunk
 			if n < smallCopy {
-				frame = AppendData(make([]byte, 0, 6+n), buf[6:6+n])
+				c.frame = AppendData(make([]byte, 0, 6+n), buf[6:6+n])
 			} else {
-				frame = AppendData(buf[:0], buf[6:6+n])[:6+n]
-				buf = make([]byte, 6+MaxDataPayload)
+				// The payload is in place: write the header in front of it.
+				c.frame = AppendData(buf[:0], buf[6:6+n])[:6+n]
+				c.pooled = bp
+				bp = framePool.Get().(*[]byte)
 			}
-			if werr := s.enqueue(frame); werr != nil {
+			if werr := s.enqueue(c); werr != nil {
 				return total, werr
 			}
 			total += int64(n)
@@ -340,8 +365,8 @@ func (s *Session) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
-func (s *Session) enqueue(frame []byte) error {
-	n := uint64(len(frame) - 6)
+func (s *Session) enqueue(c sendChunk) error {
+	n := uint64(len(c.frame) - 6)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -371,7 +396,8 @@ func (s *Session) enqueue(frame []byte) error {
 		}
 		s.mu.Lock()
 	}
-	s.sendQ = append(s.sendQ, sendChunk{off: s.written, frame: frame})
+	c.off = s.written
+	s.sendQ = append(s.sendQ, c)
 	s.written += n
 	s.broadcastLocked()
 	return nil
@@ -539,6 +565,13 @@ func (s *Session) ackLocked(n uint64) {
 	s.serverAck = n
 	i := 0
 	for i < len(s.sendQ) && s.sendQ[i].end() <= n {
+		if bp := s.sendQ[i].pooled; bp != nil {
+			if bp == s.inflight {
+				s.inflightDropped = true
+			} else {
+				framePool.Put(bp)
+			}
+		}
 		s.sendQ[i] = sendChunk{}
 		i++
 	}
@@ -692,7 +725,14 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 			}
 		}
 		if data != nil {
-			if err := conn.WriteMessage(websocket.BinaryMessage, data); err != nil {
+			err := conn.WriteMessage(websocket.BinaryMessage, data)
+			s.mu.Lock()
+			if s.inflightDropped {
+				framePool.Put(s.inflight)
+			}
+			s.inflight, s.inflightDropped = nil, false
+			s.mu.Unlock()
+			if err != nil {
 				return err
 			}
 		}
@@ -709,6 +749,7 @@ func (s *Session) nextFrameLocked() []byte {
 	var frame []byte
 	if c.off == s.transmitted {
 		frame = c.frame
+		s.inflight = c.pooled
 	} else {
 		frame = AppendData(nil, c.frame[6+int(s.transmitted-c.off):])
 	}
