@@ -29,6 +29,9 @@ const DefaultConcurrency = 8
 type Client struct {
 	// Concurrency bounds parallel per-project calls in Inventory.
 	Concurrency int
+	// PageSize is maxResults/pageSize for list calls (500 when 0, the
+	// largest Compute allows).
+	PageSize int
 
 	compute *compute.Service
 	crm     *cloudresourcemanager.Service
@@ -66,6 +69,13 @@ func NewClient(ctx context.Context, e endpoint.Endpoints, ts oauth2.TokenSource)
 		return nil, fmt.Errorf("IAP client: %w", err)
 	}
 	return c, nil
+}
+
+func (c *Client) pageSize() int64 {
+	if c.PageSize <= 0 || c.PageSize > 500 {
+		return 500
+	}
+	return int64(c.PageSize)
 }
 
 // Calls returns how many HTTP requests the client has sent.

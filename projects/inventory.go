@@ -25,7 +25,7 @@ func (c *Client) SearchProjects(ctx context.Context, term string, limit int) ([]
 	if limit <= 0 {
 		limit = 200
 	}
-	call := c.crm.Projects.List().Context(ctx).PageSize(int64(min(limit, 500)))
+	call := c.crm.Projects.List().Context(ctx).PageSize(min(int64(limit), c.pageSize()))
 	if f := projectFilter(term); f != "" {
 		call = call.Filter(f)
 	}
@@ -102,7 +102,7 @@ func (c *Client) aggregated(ctx context.Context, project, filter string, each fu
 	token := ""
 	seen := map[string]bool{}
 	for {
-		call := c.compute.Instances.AggregatedList(project).Context(ctx).MaxResults(500)
+		call := c.compute.Instances.AggregatedList(project).Context(ctx).MaxResults(c.pageSize())
 		if filter != "" {
 			call = call.Filter(filter)
 		}

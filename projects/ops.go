@@ -160,7 +160,7 @@ func firewallFrom(f *compute.Firewall) Firewall {
 // VPC, pass the network's host project.
 func (c *Client) Firewalls(ctx context.Context, project string) ([]Firewall, error) {
 	var out []Firewall
-	err := c.compute.Firewalls.List(project).Context(ctx).Pages(ctx, func(l *compute.FirewallList) error {
+	err := c.compute.Firewalls.List(project).MaxResults(c.pageSize()).Context(ctx).Pages(ctx, func(l *compute.FirewallList) error {
 		for _, f := range l.Items {
 			if f != nil {
 				out = append(out, firewallFrom(f))
