@@ -301,6 +301,9 @@ func isPermissionDenied(err error) bool {
 
 // explainAPIError adds what to do to a permission or service-account error.
 func explainAPIError(err error, needs string) error {
+	if strings.Contains(err.Error(), "roles/") {
+		return err // already says which role
+	}
 	var ge *googleapi.Error
 	if errors.As(err, &ge) && ge.Code == http.StatusBadRequest {
 		for _, e := range ge.Errors {

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"iapterm/auth"
+	"iapterm/endpoint"
+	"iapterm/profiles"
+	"iapterm/projects"
+	"iapterm/sshclient"
+	"iapterm/sshclient/termio"
+	"iapterm/tunnel"
+)
+
+func init() { register(newSSHCmd) }
+
+type sshFlags struct {
+	project, zone, user string
+	port                int
+	keyType             string
+	validity            time.Duration
+	publish             string
+	agent               bool
+	dryRun, exportKey   bool
+	forceTTY, noTTY     bool
+	quiet               bool
+}
+
+func newSSHCmd() *cobra.Command {
+	var f sshFlags
+	cmd := &cobra.Command{
+		Use:   "ssh INSTANCE [-- COMMAND...]",
+		Short: "Open an SSH session to a VM through IAP, or run a command there",
+		Long: `Open an interactive SSH session to a Linux VM through Identity-Aware Proxy,
+in this terminal, or run COMMAND and exit with its status.
+
+iapterm creates its own key on first use (Ed25519 unless ssh.key_type or
+--key-type says otherwise) and publishes it before connecting: through OS
+Login when the VM or project sets enable-oslogin, else as an expiring key in
+the project's ssh-keys metadata (the instance's when project keys are
+blocked or you may not change project metadata). Host keys are checked
+against the keys the VM's guest agent published, else trusted on first use
+and remembered by instance ID.
+
+INSTANCE is a name (with --project, and --zone unless the name is unique in
+the project) or PROJECT/ZONE/NAME.
+
+Examples:
+  iapterm ssh web-1 --project my-proj
+  iapterm ssh my-proj/us-central1-a/web-1 -- uname -a
+  iapterm ssh web-1 --project my-proj --dry-run     # print an OpenSSH command that works
+  iapterm ssh --export-key                          # copy the key to ~/.ssh for OpenSSH`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if f.exportKey {
+				return nil
+			}
+			if len(args) < 1 {
+				return errors.New("give the INSTANCE to connect to: iapterm ssh INSTANCE --project PROJECT [-- COMMAND...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runSSH(cmd, f, args) },
+	}
+	fl := cmd.Flags()
+	sshTargetFlags(cmd, &f.project, &f.zone)
+	fl.StringVar(&f.user, "user", "", "login name for metadata keys (default: ssh.user, else derived from your email; OS Login decides its own)")
+	fl.IntVar(&f.port, "port", 0, "SSH port on the VM (default: ssh.port, 22)")
+	fl.StringVar(&f.keyType, "key-type", "", "key to use: ed25519, ecdsa-p256, ecdsa-p384, rsa-3072 (default: ssh.key_type)")
+	fl.DurationVar(&f.validity, "key-validity", 0, "how long the published key stays valid (default: ssh.key_validity, 720h)")
+	fl.StringVar(&f.publish, "publish", "", "auto, oslogin or metadata (default: ssh.publish, auto)")
+	fl.BoolVar(&f.agent, "agent", false, "also offer the keys of the ssh-agent at SSH_AUTH_SOCK (default: ssh.agent)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "publish the key, record the host key, and print the equivalent OpenSSH command instead of connecting")
+	fl.BoolVar(&f.exportKey, "export-key", false, "copy iapterm's key to ~/.ssh/iapterm_TYPE (+ .pub) for OpenSSH and exit")
+	fl.BoolVarP(&f.forceTTY, "tty", "t", false, "request a terminal even for COMMAND")
+	fl.BoolVarP(&f.noTTY, "no-tty", "T", false, "never request a terminal")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages")
+	return cmd
+}
+
+func sshTargetFlags(cmd *cobra.Command, project, zone *string) {
+	cmd.Flags().StringVar(project, "project", "", "project of the instance (default $IAPTERM_PROJECT)")
+	cmd.Flags().StringVar(zone, "zone", "", "zone of the instance (found from the project when omitted)")
+}
+
+// sshEnv is everything an SSH-based command needs.
+type sshEnv struct {
+	eps    endpoint.Endpoints
+	creds  *auth.Credentials
+	cloud  *projects.Client
+	dialer *tunnel.Dialer
+	known  *sshclient.KnownHosts
+	store  sshclient.KeyStore
+	cfg    *profiles.Config
+	stderr io.Writer
+	quiet  bool
+}
+
+func newSSHEnv(cmd *cobra.Command, quiet bool) (*sshEnv, error) {
+	ctx := cmd.Context()
+	eps, err := endpoint.FromEnv(global.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	store, err := auth.DefaultStore()
+	if err != nil {
+		return nil, err
+	}
+	creds, err := auth.Resolve(ctx, eps, store)
+	if err != nil {
+		return nil, err
+	}
+	cloud, err := projects.NewClient(ctx, eps, creds.TokenSource)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := sshclient.DefaultKeyStore()
+	if err != nil {
+		return nil, err
+	}
+	khPath, err := sshclient.DefaultKnownHostsPath()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadConfig(cmd)
+	if err != nil {
+		return nil, err
+	}
+	return &sshEnv{
+		eps:   eps,
+		creds: creds,
+		cloud: cloud,
+		dialer: &tunnel.Dialer{
+			Endpoints: eps,
+			Tokens:    creds.TokenSource,
+			UserAgent: "iapterm/" + version,
+			Logger:    slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError})),
+		},
+		known:  &sshclient.KnownHosts{Path: khPath},
+		store:  keys,
+		cfg:    cfg,
+		stderr: cmd.ErrOrStderr(),
+		quiet:  quiet,
+	}, nil
+}
+
+// sshSplitInstance accepts NAME or PROJECT/ZONE/NAME.
+func sshSplitInstance(arg, project, zone string) (p, z, name string, err error) {
+	if parts := strings.Split(arg, "/"); len(parts) == 3 {
+		return parts[0], parts[1], parts[2], nil
+	} else if len(parts) != 1 || arg == "" {
+		return "", "", "", fmt.Errorf("%q is neither an instance name nor PROJECT/ZONE/NAME", arg)
+	}
+	if project == "" {
+		project = os.Getenv("IAPTERM_PROJECT")
+	}
+	if project == "" {
+		return "", "", "", fmt.Errorf("which project is %s in? give --project PROJECT (or set IAPTERM_PROJECT), or write PROJECT/ZONE/%s", arg, arg)
+	}
+	return project, zone, arg, nil
+}
+
+// resolve finds a running Linux instance.
+func (e *sshEnv) resolve(ctx context.Context, arg, project, zone string) (*projects.Instance, error) {
+	p, z, name, err := sshSplitInstance(arg, project, zone)
+	if err != nil {
+		return nil, err
+	}
+	inst, err := e.cloud.Resolve(ctx, p, z, name)
+	if err != nil {
+		return nil, err
+	}
+	if inst.OS == projects.Windows {
+		return nil, fmt.Errorf("%s is a Windows VM: connect with `iapterm rdp %s --project %s --zone %s`", inst.Name, inst.Name, inst.Project, inst.Zone)
+	}
+	if !inst.Running() {
+		return nil, fmt.Errorf("%s is %s, not RUNNING: start it first (in the TUI, or `gcloud compute instances start %s --project %s --zone %s`)", inst.Name, inst.Status, inst.Name, inst.Project, inst.Zone)
+	}
+	return inst, nil
+}
+
+// settings are the effective ssh.* settings for an instance with flags on top.
+type sshSettings struct {
+	user     string
+	port     int
+	keyType  sshclient.KeyType
+	validity time.Duration
+	publish  string
+	agent    bool
+	timeout  time.Duration
+}
+
+func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(string) bool) (sshSettings, error) {
+	eff := e.cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
+	s := sshSettings{
+		user:     eff.String("ssh.user"),
+		port:     eff.Int("ssh.port"),
+		validity: eff.Duration("ssh.key_validity"),
+		publish:  eff.String("ssh.publish"),
+		agent:    eff.Bool("ssh.agent"),
+		timeout:  eff.Duration("ssh.connect_timeout"),
+	}
+	kt := eff.String("ssh.key_type")
+	if f.user != "" {
+		s.user = f.user
+	}
+	if f.port != 0 {
+		s.port = f.port
+	}
+	if f.keyType != "" {
+		kt = f.keyType
+	}
+	if f.validity != 0 {
+		s.validity = f.validity
+	}
+	if f.publish != "" {
+		s.publish = f.publish
+	}
+	if changed("agent") {
+		s.agent = f.agent
+	}
+	var err error
+	if s.keyType, err = sshclient.ParseKeyType(kt); err != nil {
+		return s, err
+	}
+	if s.port == 0 {
+		s.port = 22
+	}
+	if s.port < 1 || s.port > 65535 {
+		return s, fmt.Errorf("SSH port %d is not a TCP port", s.port)
+	}
+	return s, nil
+}
+
+func sshTargetOf(inst *projects.Instance, port int) sshclient.Target {
+	return sshclient.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, ID: inst.ID, Metadata: inst.Metadata, Port: port}
+}
+
+// connector builds the sshclient.Connector for one instance.
+func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connector, error) {
+	if e.creds.Email == "" {
+		return nil, errors.New("iapterm does not know your email (needed to publish the SSH key): sign in with `iapterm auth login`, or use credentials whose email the userinfo endpoint returns")
+	}
+	c := &sshclient.Connector{
+		Dialer: sshclient.DialerFunc(func(ctx context.Context, t sshclient.Target) (net.Conn, error) {
+			return e.dialer.Dial(ctx, tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port})
+		}),
+		Key:              key,
+		Publisher:        &sshclient.Publisher{Metadata: sshCloudMetadata{e.cloud}, OSLogin: sshCloudOSLogin{e.cloud}, Permissions: e.cloud},
+		HostKeys:         sshCloudHostKeys{e.cloud},
+		KnownHosts:       e.known,
+		Prompter:         sshTermPrompter{out: e.stderr},
+		Options:          sshclient.PublishOptions{Email: e.creds.Email, Validity: s.validity, Mode: s.publish},
+		User:             s.user,
+		HandshakeTimeout: s.timeout,
+	}
+	if s.agent {
+		c.AgentSigners = sshclient.AgentSigners
+	}
+	if !e.quiet && sshIsTerminal(e.stderr) {
+		c.Progress = func(t sshclient.Target, st sshclient.Step) {
+			if st == sshclient.StepConnected {
+				fmt.Fprint(e.stderr, "\r\033[K")
+				return
+			}
+			fmt.Fprintf(e.stderr, "\r\033[K%s: %s…", t.Instance, st)
+		}
+	}
+	return c, nil
+}
+
+func sshIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
+	ctx := cmd.Context()
+	if f.exportKey {
+		return sshExportKey(cmd, f)
+	}
+	env, err := newSSHEnv(cmd, f.quiet)
+	if err != nil {
+		return err
+	}
+	inst, err := env.resolve(ctx, args[0], f.project, f.zone)
+	if err != nil {
+		return err
+	}
+	s, err := env.settings(inst, f, cmd.Flags().Changed)
+	if err != nil {
+		return err
+	}
+	key, err := env.store.Key(s.keyType)
+	if err != nil {
+		return err
+	}
+	conn, err := env.connector(s, key)
+	if err != nil {
+		return err
+	}
+	target := sshTargetOf(inst, s.port)
+	client, err := conn.Connect(ctx, target)
+	if err != nil {
+		if ctx.Err() != nil {
+			return exitError{code: 130}
+		}
+		return err
+	}
+	defer client.Close()
+	command := strings.Join(args[1:], " ")
+	if f.dryRun {
+		client.Close()
+		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.port, client.User, key.Path, env.known.Path, command))
+		return nil
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		return err
+	}
+	pty := (command == "" || f.forceTTY) && !f.noTTY
+	code, err := termio.Run(ctx, sess, os.Stdin, os.Stdout, cmd.ErrOrStderr(), termio.Options{Command: command, PTY: pty})
+	if err != nil {
+		return exitError{code: 255, msg: err.Error()}
+	}
+	if code != 0 {
+		return exitError{code: code}
+	}
+	return nil
+}
+
+func sshExportKey(cmd *cobra.Command, f sshFlags) error {
+	kt, err := sshclient.ParseKeyType(f.keyType)
+	if err != nil {
+		return err
+	}
+	store, err := sshclient.DefaultKeyStore()
+	if err != nil {
+		return err
+	}
+	key, err := store.Key(kt)
+	if err != nil {
+		return err
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return err
+	}
+	priv, pub, err := sshclient.ExportKey(key, filepath.Join(home, ".ssh"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\n", priv, pub)
+	fmt.Fprintf(cmd.ErrOrStderr(), "Exported %s (%s). Use it with: ssh -i %s ...\n", kt, key.Fingerprint(), sshShellQuote(priv))
+	return nil
+}
+
+// sshIaptermCommand is how OpenSSH should run this program: the bare name
+// when PATH finds this very binary, else its absolute path.
+func sshIaptermCommand() string {
+	self, err := os.Executable()
+	if err != nil {
+		return "iapterm"
+	}
+	if p, err := exec.LookPath("iapterm"); err == nil {
+		a, _ := filepath.EvalSymlinks(p)
+		b, _ := filepath.EvalSymlinks(self)
+		if a == b {
+			return "iapterm"
+		}
+	}
+	return self
+}
+
+// sshProxyCommand is the ProxyCommand that relays one connection through IAP.
+func sshProxyCommand(inst *projects.Instance) string {
+	words := []string{sshIaptermCommand()}
+	if global.endpoint != "" {
+		words = append(words, "--endpoint", global.endpoint)
+	}
+	words = append(words, "tunnel", inst.Name, "%p", "--listen-on-stdin", "--project", inst.Project, "--zone", inst.Zone)
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = sshShellQuote(w)
+	}
+	return strings.Join(q, " ")
+}
+
+// sshConfigValue quotes a path for an ssh option that splits on spaces.
+func sshConfigValue(s string) string {
+	if strings.ContainsAny(s, " \t\"") {
+		return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+	}
+	return s
+}
+
+// sshOpenSSHCommand prints the OpenSSH command line equivalent to iapterm ssh.
+func sshOpenSSHCommand(inst *projects.Instance, port int, user, keyPath, knownHosts, command string) string {
+	t := sshTargetOf(inst, port)
+	words := []string{"ssh", "-i", keyPath,
+		"-o", "IdentitiesOnly=yes",
+		"-o", "ProxyCommand=" + sshProxyCommand(inst),
+		"-o", "HostKeyAlias=" + sshclient.HostKeyAlias(t),
+		"-o", "UserKnownHostsFile=" + sshConfigValue(knownHosts),
+		"-o", "StrictHostKeyChecking=yes",
+		"-o", "CheckHostIP=no",
+	}
+	if port != 22 {
+		words = append(words, "-p", strconv.Itoa(port))
+	}
+	words = append(words, user+"@"+inst.Name)
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = sshShellQuote(w)
+	}
+	out := strings.Join(q, " ")
+	if command != "" {
+		out += " -- " + sshShellQuote(command)
+	}
+	return out
+}
+
+var sshShellSafe = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+// sshShellQuote quotes s for a POSIX shell.
+func sshShellQuote(s string) string {
+	if sshShellSafe.MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sshTermPrompter asks on the controlling terminal.
+type sshTermPrompter struct{ out io.Writer }
+
+func (p sshTermPrompter) tty() (*os.File, func(), error) {
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		return os.Stdin, func() {}, nil
+	}
+	f, err := os.Open("/dev/tty")
+	if err != nil {
+		return nil, nil, errors.New("the VM asks for an answer (password or verification code) but there is no terminal to ask on")
+	}
+	return f, func() { f.Close() }, nil
+}
+
+func (p sshTermPrompter) ask(question string, echo bool) (string, error) {
+	in, done, err := p.tty()
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	fmt.Fprint(p.out, question)
+	if !echo {
+		b, err := term.ReadPassword(int(in.Fd()))
+		fmt.Fprintln(p.out)
+		return string(b), err
+	}
+	var line []byte
+	buf := make([]byte, 1)
+	for {
+		n, err := in.Read(buf)
+		if n == 1 && buf[0] != '\n' {
+			line = append(line, buf[0])
+			continue
+		}
+		if err != nil && len(line) == 0 {
+			return "", err
+		}
+		return strings.TrimRight(string(line), "\r"), nil
+	}
+}
+
+func (p sshTermPrompter) KeyboardInteractive(_ context.Context, user, instruction string, questions []string, echo []bool) ([]string, error) {
+	if instruction != "" {
+		fmt.Fprintln(p.out, "\r\033[K"+instruction)
+	}
+	answers := make([]string, len(questions))
+	for i, q := range questions {
+		a, err := p.ask(q, i < len(echo) && echo[i])
+		if err != nil {
+			return nil, err
+		}
+		answers[i] = a
+	}
+	return answers, nil
+}
+
+func (p sshTermPrompter) Password(_ context.Context, user string) (string, error) {
+	return p.ask("\r\033[K"+user+"'s password: ", false)
+}
+
+// Adapters from projects.Client to sshclient's interfaces.
+
+type sshCloudMetadata struct{ c *projects.Client }
+
+func (m sshCloudMetadata) ProjectMetadata(ctx context.Context, project string) (map[string]string, error) {
+	return m.c.ProjectMetadata(ctx, project)
+}
+
+func (m sshCloudMetadata) UpdateProjectMetadata(ctx context.Context, project string, update func(map[string]string) (bool, error)) error {
+	return m.c.UpdateProjectMetadata(ctx, project, update)
+}
+
+func (m sshCloudMetadata) UpdateInstanceMetadata(ctx context.Context, project, zone, name string, update func(map[string]string) (bool, error)) error {
+	return m.c.UpdateInstanceMetadata(ctx, project, zone, name, update)
+}
+
+type sshCloudOSLogin struct{ c *projects.Client }
+
+func (o sshCloudOSLogin) ImportSSHPublicKey(ctx context.Context, email, project, key string, expiry time.Time) (sshclient.LoginProfile, error) {
+	p, err := o.c.ImportSSHPublicKey(ctx, email, project, key, expiry)
+	if err != nil {
+		return sshclient.LoginProfile{}, err
+	}
+	return sshLoginProfile(p), nil
+}
+
+func sshLoginProfile(p *projects.LoginProfile) sshclient.LoginProfile {
+	var lp sshclient.LoginProfile
+	for _, a := range p.PosixAccounts {
+		lp.PosixAccounts = append(lp.PosixAccounts, sshclient.PosixAccount{Primary: a.Primary, Username: a.Username, OperatingSystemType: a.OSType})
+	}
+	for _, k := range p.SSHKeys {
+		lp.SSHPublicKeys = append(lp.SSHPublicKeys, k.Key)
+	}
+	return lp
+}
+
+type sshCloudHostKeys struct{ c *projects.Client }
+
+// GuestHostKeys turns guest attributes (key type -> key, with or without
+// the type in the value) into authorized_keys lines.
+func (h sshCloudHostKeys) GuestHostKeys(ctx context.Context, project, zone, name string) ([]string, error) {
+	m, err := h.c.GuestHostKeys(ctx, project, zone, name)
+	if err != nil {
+		return nil, err
+	}
+	var lines []string
+	for typ, v := range m {
+		if strings.Contains(strings.TrimSpace(v), " ") {
+			lines = append(lines, v)
+		} else {
+			lines = append(lines, typ+" "+v)
+		}
+	}
+	return lines, nil
+}
