@@ -1035,7 +1035,7 @@ func (m *Model) statusBar() string {
 	if n := m.loadingCount(); n > 0 {
 		right = fmt.Sprintf("%s loading %d project%s", m.spin.View(), n, plural(n))
 	} else if !m.refreshed.IsZero() {
-		right = "refreshed " + m.refreshed.Local().Format("15:04:05")
+		right = "refreshed " + m.refreshed.In(m.c.Now().Location()).Format("15:04:05")
 	}
 	if n := m.errs.Len(); n > 0 {
 		right += fmt.Sprintf(" · %d error%s", n, plural(n))

@@ -686,6 +686,13 @@ func (m *Model) View() string {
 func (m *Model) renderRow(r Row, selected bool, w int) string {
 	st := m.c.Styles
 	g := m.c.Glyphs()
+	// A one-cell gutter carries a cursor mark, so the selection shows even
+	// where reverse video does not (plain logs, screen readers).
+	gutter := " "
+	if selected {
+		gutter = g.Cursor
+	}
+	w--
 	var line string
 	switch r.Kind {
 	case ProjectRow:
@@ -740,7 +747,7 @@ func (m *Model) renderRow(r Row, selected bool, w int) string {
 	if selected {
 		// Reverse video over the plain text so the selection shows even
 		// without colours.
-		return st.Selected.Render(common.PadRight(ansiStrip(line), w))
+		return gutter + st.Selected.Render(common.PadRight(ansiStrip(line), w))
 	}
-	return line
+	return gutter + line
 }
