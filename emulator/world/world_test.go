@@ -2,6 +2,7 @@ package world
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -210,4 +211,32 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("empty error")
 		}
 	})
+}
+
+// TestReadmeExample keeps the world file example in README.md valid.
+func TestReadmeExample(t *testing.T) {
+	data, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	start := strings.Index(s, "<!-- section:emulator -->")
+	end := strings.Index(s, "<!-- /section:emulator -->")
+	if start < 0 || end < start {
+		t.Fatal("README has no emulator section")
+	}
+	s = s[start:end]
+	i := strings.Index(s, "```yaml\n")
+	if i < 0 {
+		t.Fatal("no YAML example in the emulator section")
+	}
+	s = s[i+len("```yaml\n"):]
+	s = s[:strings.Index(s, "```")]
+	w, err := Parse([]byte(s), "README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.DefaultUser().Email != "alice@example.com" || len(w.Projects[0].Instances) != 2 {
+		t.Fatalf("parsed example: %+v", w)
+	}
 }
