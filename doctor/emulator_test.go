@@ -1,0 +1,383 @@
+package doctor
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"iapterm/emulator/api"
+	"iapterm/emulator/cloud"
+	"iapterm/emulator/relay"
+	"iapterm/emulator/world"
+	"iapterm/endpoint"
+	"iapterm/policy"
+	"iapterm/projects"
+	"iapterm/tunnel"
+)
+
+const (
+	alice      = "alice@example.com"
+	aliceToken = "tok-alice"
+	proj       = "proj"
+	zone       = "us-central1-a"
+	vmSA       = "vm@proj.iam.gserviceaccount.com"
+)
+
+// backend is a loopback TCP server standing behind a VM port: it accepts
+// connections and holds them until the test ends.
+func backend(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				buf := make([]byte, 1024)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						c.Close()
+						return
+					}
+				}
+			}()
+		}
+	}()
+	return l.Addr().String()
+}
+
+func prio(n int) *int { return &n }
+
+// healthyWorld is a VM that passes every check on port 22 (and 3389).
+func healthyWorld(t *testing.T) *world.World {
+	addr := backend(t)
+	return &world.World{
+		Users: []world.User{{Email: alice, Token: aliceToken}},
+		Projects: []world.Project{{
+			ID:       proj,
+			Metadata: map[string]string{"enable-oslogin": "TRUE"},
+			IAM: []world.Binding{
+				{Role: policy.RoleViewer, Members: []string{"user:" + alice}},
+				{Role: policy.RoleOSAdminLogin, Members: []string{"user:" + alice}},
+				{Role: policy.RoleServiceAccountUser, Members: []string{"user:" + alice}},
+				{Role: policy.RoleTunnelResourceAccess, Members: []string{"user:" + alice}},
+			},
+			Firewalls: []world.Firewall{{
+				Name: "allow-iap", SourceRanges: []string{policy.IAPSourceRange},
+				Allowed: []world.Rule{{IPProtocol: "tcp", Ports: []string{"22", "3389"}}},
+			}},
+			Instances: []world.Instance{{
+				Name: "vm", Zone: zone, ServiceAccount: vmSA, Tags: []string{"web"},
+				Backends: map[int]string{22: addr, 3389: addr},
+			}},
+		}},
+	}
+}
+
+type emu struct {
+	eps   endpoint.Endpoints
+	cloud *cloud.Cloud
+}
+
+func startEmulator(t *testing.T, w *world.World, ro relay.Options) emu {
+	t.Helper()
+	c, err := cloud.New(w, cloud.Options{})
+	if err != nil {
+		t.Fatalf("world: %v", err)
+	}
+	a, err := api.New(c, api.Options{AgentDelay: -1, Transition: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.Cloud = c
+	r := relay.New(ro)
+	mux := http.NewServeMux()
+	a.Register(mux)
+	r.Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.Close()
+		r.Close()
+		a.Close()
+	})
+	eps, err := endpoint.Parse(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return emu{eps: eps, cloud: c}
+}
+
+func doctorFor(t *testing.T, e emu, email, token string) *Doctor {
+	t.Helper()
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, TokenType: "Bearer"})
+	client, err := projects.NewClient(context.Background(), e.eps, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Doctor{
+		Cloud:    client,
+		Identity: Identity{Email: email, Source: "test token", Tokens: ts},
+		Prober:   &tunnel.Dialer{Endpoints: e.eps, Tokens: ts, ConnectTimeout: 20 * time.Second},
+		Relay:    TCPRelayChecker{Relay: e.eps.Relay, Proxy: func(*http.Request) (*url.URL, error) { return nil, nil }},
+		Timeout:  30 * time.Second,
+	}
+}
+
+func run(t *testing.T, w *world.World, port int, mod func(*Doctor)) *Report {
+	t.Helper()
+	e := startEmulator(t, w, relay.Options{})
+	d := doctorFor(t, e, alice, aliceToken)
+	if mod != nil {
+		mod(d)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	return d.Run(ctx, Target{Project: proj, Zone: zone, Instance: "vm", Port: port})
+}
+
+func dump(r *Report) string {
+	var b strings.Builder
+	r.Print(&b)
+	return b.String()
+}
+
+func expect(t *testing.T, r *Report, id string, mark Mark, summary, fix string) {
+	t.Helper()
+	c := r.Check(id)
+	if c == nil {
+		t.Fatalf("no %s check:\n%s", id, dump(r))
+	}
+	if c.Mark != mark {
+		t.Fatalf("%s is %s, want %s:\n%s", id, c.Mark, mark, dump(r))
+	}
+	if summary != "" && !strings.Contains(c.Summary, summary) {
+		t.Fatalf("%s summary %q does not contain %q:\n%s", id, c.Summary, summary, dump(r))
+	}
+	if fix != "" && !strings.Contains(c.Fix, fix) {
+		t.Fatalf("%s fix %q does not contain %q:\n%s", id, c.Fix, fix, dump(r))
+	}
+}
+
+func TestHealthyVMPassesEveryCheck(t *testing.T) {
+	r := run(t, healthyWorld(t), 22, nil)
+	for _, c := range r.Checks {
+		if c.Mark != OK {
+			t.Fatalf("%s is %s:\n%s", c.ID, c.Mark, dump(r))
+		}
+	}
+	if !r.CanConnect {
+		t.Fatal("CanConnect false")
+	}
+	if len(r.Checks) != 6 {
+		t.Fatalf("%d checks", len(r.Checks))
+	}
+}
+
+func TestNoFirewallRule(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, "implied deny",
+		"gcloud compute firewall-rules create allow-ingress-from-iap --network=default --direction=INGRESS --action=allow --rules=tcp:22 --source-ranges=35.235.240.0/20 --target-tags=web --project=proj")
+	expect(t, r, CheckTransport, Failed, "4003", "firewall-rules create")
+	if r.CanConnect {
+		t.Fatal("CanConnect with no firewall rule")
+	}
+}
+
+func TestFirewallRuleOnWrongPort(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls[0].Allowed = []world.Rule{{IPProtocol: "tcp", Ports: []string{"3389"}}}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, "cannot reach tcp:22", "--rules=tcp:22")
+	expect(t, r, CheckTransport, Failed, "4003", "")
+}
+
+func TestDenyAtHigherPriority(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{
+		Name: "deny-ssh", Priority: prio(900), SourceRanges: []string{"0.0.0.0/0"},
+		Denied: []world.Rule{{IPProtocol: "tcp", Ports: []string{"22"}}},
+	})
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, `"deny-ssh" (priority 900) denies`, "--priority=899")
+}
+
+func TestMissingTunnelRole(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].IAM = w.Projects[0].IAM[:3]
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckIAP, Failed, "lacks iap.tunnelInstances.accessViaIAP",
+		"gcloud projects add-iam-policy-binding proj --member=user:alice@example.com --role=roles/iap.tunnelResourceAccessor")
+	expect(t, r, CheckTransport, Failed, "4033", "roles/iap.tunnelResourceAccessor")
+}
+
+func TestMissingTunnelRoleDeniedBeforeUpgrade(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].IAM = w.Projects[0].IAM[:3]
+	e := startEmulator(t, w, relay.Options{DenyBeforeUpgrade: true})
+	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckTransport, Failed, "HTTP 403", "roles/iap.tunnelResourceAccessor")
+}
+
+func conditional(w *world.World, expr string) {
+	w.Projects[0].IAM[3].Condition = &world.Condition{Title: "cond", Expression: expr}
+}
+
+func TestConditionOnPort22OnlyWithPort3389(t *testing.T) {
+	w := healthyWorld(t)
+	conditional(w, "destination.port == 22")
+	r := run(t, w, 3389, nil)
+	expect(t, r, CheckIAP, Failed, "`destination.port == 22` is false for destination.port = 3389", "")
+	expect(t, r, CheckSSH, Skipped, "", "")
+	expect(t, r, CheckTransport, Failed, "4033", "")
+	// The same world on port 22 is fine.
+	w2 := healthyWorld(t)
+	conditional(w2, "destination.port == 22")
+	r = run(t, w2, 22, nil)
+	expect(t, r, CheckIAP, OK, "", "")
+}
+
+func TestConditionWithExpiredTime(t *testing.T) {
+	w := healthyWorld(t)
+	conditional(w, `request.time < timestamp("2020-01-01T00:00:00Z")`)
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckIAP, Failed, "`request.time < timestamp(\"2020-01-01T00:00:00Z\")` is false", "")
+	expect(t, r, CheckTransport, Failed, "4033", "")
+}
+
+func TestStoppedVM(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckInstance, Failed, "TERMINATED, not RUNNING", "gcloud compute instances start vm --zone=us-central1-a --project=proj")
+	expect(t, r, CheckTransport, Skipped, "Instance check failed", "")
+}
+
+func TestOSLoginWithoutRoles(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].IAM = []world.Binding{
+		{Role: policy.RoleViewer, Members: []string{"user:" + alice}},
+		{Role: policy.RoleTunnelResourceAccess, Members: []string{"user:" + alice}},
+	}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckSSH, Failed, "OS Login is on but alice@example.com holds neither", "--role=roles/compute.osLogin")
+	if c := r.Check(CheckSSH); !strings.Contains(c.Fix, "gcloud iam service-accounts add-iam-policy-binding "+vmSA) {
+		t.Fatalf("no actAs fix for the VM's service account:\n%s", dump(r))
+	}
+}
+
+func TestSecurityKeyOSLoginUnsupported(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Instances[0].Metadata = map[string]string{"enable-oslogin-sk": "true"}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckSSH, Failed, "does not support", "gcloud compute ssh vm")
+}
+
+func TestMetadataKeysWithoutPermission(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Metadata = nil
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckSSH, Failed, "OS Login is off", "roles/compute.instanceAdmin.v1")
+}
+
+func sharedVPCWorld(t *testing.T, hostRule bool) *world.World {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	w.Projects[0].Instances[0].Network = "projects/host/global/networks/shared"
+	host := world.Project{ID: "host", IAM: []world.Binding{{Role: policy.RoleViewer, Members: []string{"user:" + alice}}}}
+	host.Instances = nil
+	if hostRule {
+		host.Firewalls = []world.Firewall{{Name: "iap", Network: "shared", SourceRanges: []string{policy.IAPSourceRange},
+			Allowed: []world.Rule{{IPProtocol: "tcp", Ports: []string{"22"}}}}}
+	}
+	w.Projects = append(w.Projects, host)
+	return w
+}
+
+func TestSharedVPCNetworkInAnotherProject(t *testing.T) {
+	r := run(t, sharedVPCWorld(t, false), 22, nil)
+	expect(t, r, CheckFirewall, Failed, "", "--network=shared")
+	expect(t, r, CheckFirewall, Failed, "", "--project=host")
+	if c := r.Check(CheckFirewall); !strings.Contains(strings.Join(c.Details, "\n"), "host project host") {
+		t.Fatalf("no shared-VPC note:\n%s", dump(r))
+	}
+	r = run(t, sharedVPCWorld(t, true), 22, nil)
+	expect(t, r, CheckFirewall, OK, "", "")
+	expect(t, r, CheckTransport, OK, "", "")
+}
+
+func TestFixCreatesTheFirewallRule(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	w.Projects[0].IAM = append(w.Projects[0].IAM, world.Binding{Role: "roles/compute.securityAdmin", Members: []string{"user:" + alice}})
+	e := startEmulator(t, w, relay.Options{})
+	d := doctorFor(t, e, alice, aliceToken)
+	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: aliceToken})
+	fc, err := NewComputeFirewallCreator(context.Background(), e.eps, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Creator, d.Fix = fc, true
+	r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckFirewall, OK, "created firewall rule allow-ingress-from-iap", "")
+	expect(t, r, CheckTransport, OK, "", "")
+	// A second run finds the rule in place.
+	r = d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckFirewall, OK, `"allow-ingress-from-iap"`, "")
+}
+
+func TestFixWithoutPermissionKeepsTheCommand(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	e := startEmulator(t, w, relay.Options{})
+	d := doctorFor(t, e, alice, aliceToken)
+	fc, err := NewComputeFirewallCreator(context.Background(), e.eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: aliceToken}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Creator, d.Fix = fc, true
+	r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckFirewall, Failed, "", "gcloud compute firewall-rules create")
+	if c := r.Check(CheckFirewall); !strings.Contains(strings.Join(c.Details, "\n"), "compute.firewalls.create") {
+		t.Fatalf("no explanation of the failed --fix:\n%s", dump(r))
+	}
+}
+
+func TestInstanceNotFound(t *testing.T) {
+	e := startEmulator(t, healthyWorld(t), relay.Options{})
+	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Instance: "nope", Port: 22})
+	expect(t, r, CheckInstance, Failed, "not found", "gcloud compute instances list --project=proj")
+	expect(t, r, CheckFirewall, Skipped, "", "")
+}
+
+func TestZoneIsFoundWhenOmitted(t *testing.T) {
+	e := startEmulator(t, healthyWorld(t), relay.Options{})
+	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Instance: "vm", Port: 22})
+	if r.Zone != zone || !r.CanConnect {
+		t.Fatalf("zone %q:\n%s", r.Zone, dump(r))
+	}
+}
+
+func TestFirewallsUnreadable(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].IAM[0].Role = policy.RoleOSLogin // no firewall or policy reads
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Warning, "cannot read the firewall rules", "")
+	if c := r.Check(CheckFirewall); !strings.Contains(strings.Join(c.Details, "\n"), "gcloud compute firewall-rules create") {
+		t.Fatalf("no command for an unreadable firewall:\n%s", dump(r))
+	}
+}
