@@ -27,17 +27,24 @@ func start(t *testing.T, o Options) (*Server, endpoint.Endpoints) {
 	if o.AgentDelay == 0 {
 		o.AgentDelay = -1
 	}
-	s, err := Start(world.Demo(), o)
+	s, err := Start(demoWorld(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
+	return s, endpointsOf(t, s)
+}
+
+func demoWorld() *world.World { return world.Demo() }
+
+func endpointsOf(t testing.TB, s *Server) endpoint.Endpoints {
+	t.Helper()
 	ep, err := endpoint.Parse(s.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ep.CAFile = s.CAFile()
-	return s, ep
+	return ep
 }
 
 func dialer(ep endpoint.Endpoints, token string) *tunnel.Dialer {

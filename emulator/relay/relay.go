@@ -305,6 +305,9 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *websocket.Con
 		c.NetConn().Close()
 		return nil
 	}
+	// A client message larger than any relay message is a protocol
+	// error, not a reason to buffer it.
+	c.SetReadLimit(tunnel.MaxFrameSize + 64)
 	return c
 }
 

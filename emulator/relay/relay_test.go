@@ -767,6 +767,14 @@ func TestProtocolViolationsClose(t *testing.T) {
 	c = e.connect("vm", 22, tokA)
 	c.write([]byte{0, 4, 0, 0, 0, 0})
 	c.expectClose(CloseInvalidData, "")
+
+	// An oversized message ends that WebSocket (the session stays
+	// resumable).
+	c = e.connect("vm", 22, tokA)
+	c.write(make([]byte, 1<<20))
+	if _, err := c.tryRead(); err == nil {
+		t.Fatal("a 1 MiB message was accepted")
+	}
 }
 
 func TestCloseEndsSessions(t *testing.T) {
