@@ -8,13 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/google"
 
 	"iapterm/endpoint"
 	"iapterm/tunnel"
@@ -62,17 +60,15 @@ stdin and stdout, for use as an OpenSSH ProxyCommand:
 	return cmd
 }
 
-// tokenSource supplies the bearer tokens for the relay: IAPTERM_ACCESS_TOKEN
-// when set, else Application Default Credentials.
+// tokenSource supplies the bearer tokens for the relay from the shared
+// credential resolution (IAPTERM_ACCESS_TOKEN, iapterm's sign-in, then
+// Application Default Credentials).
 func tokenSource(ctx context.Context) (oauth2.TokenSource, error) {
-	if tok := os.Getenv("IAPTERM_ACCESS_TOKEN"); tok != "" {
-		return oauth2.StaticTokenSource(&oauth2.Token{AccessToken: tok, TokenType: "Bearer"}), nil
-	}
-	ts, err := google.DefaultTokenSource(ctx, "https://www.googleapis.com/auth/cloud-platform")
+	creds, _, err := credentials(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("no credentials: set IAPTERM_ACCESS_TOKEN or sign in with Application Default Credentials: %w", err)
+		return nil, err
 	}
-	return ts, nil
+	return creds.TokenSource, nil
 }
 
 func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
