@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"iapterm/auth"
+	"iapterm/projects"
+	"iapterm/sshclient"
+)
+
+func init() { register(newSSHConfigCmd) }
+
+// sshConfigHeader starts every file ssh-config writes; a file without it
+// is never overwritten.
+const sshConfigHeader = "# Written by `iapterm ssh-config`."
+
+type sshConfigFlags struct {
+	projects  []string
+	output    string
+	noPublish bool
+	user      string
+	keyType   string
+}
+
+func newSSHConfigCmd() *cobra.Command {
+	var f sshConfigFlags
+	cmd := &cobra.Command{
+		Use:   "ssh-config",
+		Short: "Write OpenSSH Host blocks for every Linux VM, so `ssh VM` and VS Code Remote-SSH work",
+		Long: `Print (or write to --output) an OpenSSH configuration with one Host block
+per Linux VM of the projects: the connection goes through
+` + "`iapterm tunnel --listen-on-stdin`" + ` as ProxyCommand, with iapterm's key, the
+right user, and host keys checked against iapterm's known_hosts by instance
+ID (HostKeyAlias).
+
+Unless --no-publish is given, iapterm publishes its key for every VM now
+(OS Login or metadata, as iapterm ssh does) and records the host keys the
+VMs' guest agents published. Published keys expire (ssh.key_validity, 30
+days by default): run ssh-config again to renew them.
+
+A file written with --output is replaced atomically, and only if iapterm
+wrote it before. Include it from ~/.ssh/config:
+
+  iapterm ssh-config --project my-proj --output ~/.ssh/iapterm.conf
+  # then, at the top of ~/.ssh/config:
+  Include ~/.ssh/iapterm.conf`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error { return runSSHConfig(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.projects, "project", nil, "project to include (repeatable; default $IAPTERM_PROJECT)")
+	fl.StringVar(&f.output, "output", "", "write to this file instead of stdout")
+	fl.BoolVar(&f.noPublish, "no-publish", false, "do not publish the key now (ssh works only while a published key is valid)")
+	fl.StringVar(&f.user, "user", "", "login name for metadata keys (default: ssh.user, else derived from your email)")
+	fl.StringVar(&f.keyType, "key-type", "", "key to use (default: ssh.key_type)")
+	return cmd
+}
+
+func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
+	ctx := cmd.Context()
+	if len(f.projects) == 0 {
+		if p := os.Getenv("IAPTERM_PROJECT"); p != "" {
+			f.projects = []string{p}
+		} else {
+			return errors.New("give at least one --project PROJECT (or set IAPTERM_PROJECT)")
+		}
+	}
+	if f.output != "" {
+		if err := checkOwnedConfig(f.output); err != nil {
+			return err
+		}
+	}
+	env, err := newSSHEnv(cmd, true)
+	if err != nil {
+		return err
+	}
+	var vms []projects.Instance
+	for _, p := range f.projects {
+		list, warnings, err := env.cloud.ListInstances(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, w := range warnings {
+			fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: warning: %s: %s\n", p, w)
+		}
+		for _, in := range list {
+			if in.OS != projects.Windows {
+				vms = append(vms, in)
+			}
+		}
+	}
+	names := map[string]int{}
+	for _, in := range vms {
+		names[in.Name]++
+	}
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s Projects: %s.\n# Regenerate after adding VMs, and before published keys expire.\n", sshConfigHeader, strings.Join(f.projects, ", "))
+	// Project-wide publications are done once per project.
+	published := map[string]sshclient.Publication{}
+	for i := range vms {
+		in := &vms[i]
+		s, err := env.settings(in, sshFlags{user: f.user, keyType: f.keyType}, func(string) bool { return false })
+		if err != nil {
+			return err
+		}
+		key, err := env.store.Key(s.keyType)
+		if err != nil {
+			return err
+		}
+		user, note := env.configUser(ctx, in, s, key, f.noPublish, published)
+		if note != "" {
+			fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: %s: %s\n", in.Name, note)
+		}
+		t := sshTargetOf(in, s.port)
+		if !f.noPublish {
+			env.recordHostKeys(ctx, t)
+		}
+		hosts := in.Name + "." + in.Zone + "." + in.Project
+		if names[in.Name] == 1 {
+			hosts = in.Name + " " + hosts
+		}
+		fmt.Fprintf(&b, "\nHost %s\n", hosts)
+		if note != "" {
+			fmt.Fprintf(&b, "  # %s\n", strings.ReplaceAll(note, "\n", " "))
+		}
+		fmt.Fprintf(&b, "  HostName %s\n", in.Name)
+		if s.port != 22 {
+			fmt.Fprintf(&b, "  Port %s\n", strconv.Itoa(s.port))
+		}
+		if user != "" {
+			fmt.Fprintf(&b, "  User %s\n", user)
+		}
+		fmt.Fprintf(&b, "  IdentityFile %s\n  IdentitiesOnly yes\n", sshConfigValue(key.Path))
+		fmt.Fprintf(&b, "  HostKeyAlias %s\n  UserKnownHostsFile %s\n", sshclient.HostKeyAlias(t), sshConfigValue(env.known.Path))
+		fmt.Fprintf(&b, "  StrictHostKeyChecking accept-new\n  HashKnownHosts no\n  CheckHostIP no\n")
+		fmt.Fprintf(&b, "  ProxyCommand %s\n", sshProxyCommand(in))
+	}
+	if f.output == "" {
+		_, err := cmd.OutOrStdout().Write(b.Bytes())
+		return err
+	}
+	abs, err := filepath.Abs(f.output)
+	if err != nil {
+		return err
+	}
+	if err := auth.WriteFileAtomic(abs, b.Bytes(), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", abs, err)
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Wrote %d Host blocks to %s.\nAdd this line at the top of ~/.ssh/config (before any Host block) if it is not there yet:\n\n", len(vms), abs)
+	fmt.Fprintf(cmd.OutOrStdout(), "Include %s\n", sshConfigValue(abs))
+	return nil
+}
+
+// checkOwnedConfig refuses to replace a file that ssh-config did not write.
+func checkOwnedConfig(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 || bytes.HasPrefix(data, []byte(sshConfigHeader)) {
+		return nil
+	}
+	return fmt.Errorf("%s exists and was not written by iapterm ssh-config; it was left alone: choose another --output (and Include it from there)", path)
+}
+
+// configUser publishes the key for one VM (once per project where the
+// publication is project-wide) and returns the login name; note explains a
+// failure, which leaves the block usable once the problem is fixed.
+func (e *sshEnv) configUser(ctx context.Context, in *projects.Instance, s sshSettings, key *sshclient.Key, noPublish bool, published map[string]sshclient.Publication) (user, note string) {
+	conn, err := e.connector(s, key)
+	if err != nil {
+		return s.user, err.Error()
+	}
+	projectMeta, err := e.cloud.ProjectMetadata(ctx, in.Project)
+	if err != nil {
+		return s.user, err.Error()
+	}
+	gs := sshclient.ReadGuestSettings(in.Metadata, projectMeta)
+	osLogin := (gs.OSLogin && s.publish != "metadata") || s.publish == "oslogin"
+	class := ""
+	switch {
+	case osLogin:
+		class = "oslogin/" + in.Project
+	case !gs.BlockProjectKeys && !gs.LegacySSHKeys:
+		class = "project/" + in.Project + "/" + s.user + "/" + string(key.Type)
+	}
+	if p, ok := published[class]; ok && class != "" {
+		return p.Username, ""
+	}
+	if noPublish {
+		if osLogin {
+			lp, err := e.cloud.LoginProfile(ctx, e.creds.Email, in.Project)
+			if err != nil {
+				return "", err.Error()
+			}
+			return lp.Username(), ""
+		}
+		if s.user != "" {
+			return s.user, ""
+		}
+		return sshclient.UsernameFromEmail(e.creds.Email), ""
+	}
+	opts := conn.Options
+	opts.Username = s.user
+	pub, err := conn.Publisher.Publish(ctx, sshTargetOf(in, s.port), key.AuthorizedKey(), opts)
+	if err != nil {
+		return s.user, "key not published: " + err.Error()
+	}
+	if pub.Method != sshclient.MethodInstanceMetadata && class != "" {
+		published[class] = pub
+	}
+	return pub.Username, ""
+}
+
+// recordHostKeys stores the host keys the guest agent published, so
+// OpenSSH checks them from the first connection.
+func (e *sshEnv) recordHostKeys(ctx context.Context, t sshclient.Target) {
+	lines, err := sshCloudHostKeys{e.cloud}.GuestHostKeys(ctx, t.Project, t.Zone, t.Instance)
+	if err != nil {
+		return
+	}
+	if keys := sshclient.ParseHostKeys(lines); len(keys) > 0 {
+		e.known.Replace(sshclient.HostKeyAlias(t), keys)
+	}
+}
