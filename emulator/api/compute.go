@@ -401,8 +401,13 @@ func (a *API) listInstances(w http.ResponseWriter, r *http.Request, who caller, 
 
 // knownZone accepts well-formed zone names that have no instances.
 func knownZone(z string) bool {
-	return regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`).MatchString(z)
+	return zoneRE.MatchString(z)
 }
+
+var (
+	zoneRE         = regexp.MustCompile(`^[a-z]+-[a-z]+[0-9]+-[a-z]$`)
+	firewallNameRE = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+)
 
 func (a *API) instanceMethod(w http.ResponseWriter, r *http.Request, who caller, p, zone, name string, verb []string) {
 	res := "projects/" + p + "/zones/" + zone + "/instances/" + name
@@ -653,7 +658,7 @@ func (a *API) insertFirewall(w http.ResponseWriter, r *http.Request, who caller,
 	for _, x := range body.Denied {
 		f.Denied = append(f.Denied, world.Rule{IPProtocol: x.IPProtocol, Ports: x.Ports})
 	}
-	if !regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`).MatchString(f.Name) {
+	if !firewallNameRE.MatchString(f.Name) {
 		writeError(w, newError(400, "invalid", "Invalid value for field 'resource.name': '"+f.Name+"'. Must be a match of regex '(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)'", false))
 		return
 	}
