@@ -257,3 +257,55 @@ func (p *cdpPage) eval(t *testing.T, ctx context.Context, expr string) string {
 	t.Fatal(fmt.Errorf("page did not reach the expected state: %w", ctx.Err()))
 	return ""
 }
+
+// TestInstancesAndProjectsCLI runs the inventory commands against the demo
+// world with the emulator's token.
+func TestInstancesAndProjectsCLI(t *testing.T) {
+	emu := startEmulator(t)
+	home := t.TempDir()
+	env := append(clientEnvWithoutToken(emu, home), "IAPTERM_ACCESS_TOKEN="+emu.Token)
+
+	out := run(t, env, "projects", "search", "ACME")
+	for _, id := range []string{"acme-prod", "acme-dev"} {
+		if !strings.Contains(out, id) {
+			t.Errorf("projects search ACME lacks %s:\n%s", id, out)
+		}
+	}
+
+	cmd := exec.Command(iaptermBin, "instances", "list", "--json", "-p", "acme-prod,acme-analytics", "-p", "no-such-project")
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("instances list: %v\n%s", err, stderr.String())
+	}
+	var list []struct {
+		Project, Zone, Name, Status, OS, InternalIP string
+	}
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatalf("instances list --json: %v\n%s", err, data)
+	}
+	oses := map[string]bool{}
+	for _, in := range list {
+		oses[in.OS] = true
+		if in.Project == "" || in.Zone == "" || in.Name == "" || in.InternalIP == "" {
+			t.Errorf("incomplete instance %+v", in)
+		}
+	}
+	if len(list) == 0 || !oses["windows"] || !oses["linux"] {
+		t.Errorf("instances: %+v", list)
+	}
+	warn := stderr.String()
+	if !strings.Contains(warn, "warning: acme-analytics: asia-northeast1-a is unreachable") || !strings.Contains(warn, "warning: no-such-project:") {
+		t.Errorf("warnings on stderr:\n%s", warn)
+	}
+	if st, err := os.Stat(filepath.Join(home, "cache", "iapterm", "inventory.json")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("inventory cache: %v, %v", st, err)
+	}
+
+	table := run(t, env, "instances", "list")
+	if !strings.HasPrefix(table, "PROJECT") || !strings.Contains(table, "web-1") {
+		t.Errorf("instances list table:\n%s", table)
+	}
+}
