@@ -7,17 +7,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/oauth2"
 
 	"iapterm/auth"
 	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/tunnel"
 	"iapterm/ui"
-	"iapterm/ui/common"
+	"iapterm/ui/backend"
 )
 
 func init() { register(newUICmd) }
@@ -41,6 +40,9 @@ type tuiOptions struct {
 	ASCII bool
 	// Label replaces the endpoint description in the status bar (e.g. "demo emulator").
 	Label string
+	// Demo starts the emulator with the demo world in-process and uses it
+	// (no Google account needed); the UI state file is a separate one.
+	Demo bool
 }
 
 func newUICmd() *cobra.Command {
@@ -65,47 +67,69 @@ Press ? inside for every key.`,
 	fl.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the inventory cache")
 	fl.BoolVar(&o.NoMouse, "no-mouse", false, "do not capture the mouse (keeps the terminal's own text selection)")
 	fl.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII characters")
+	fl.BoolVar(&o.Demo, "demo", false, "start the built-in emulator with the demo world and explore it (no Google account needed)")
 	return cmd
 }
 
 // runTUI resolves the endpoint and credentials, builds the backends and runs
 // the UI until the user quits. Tunnels opened in the UI close on return.
 func runTUI(ctx context.Context, o tuiOptions) error {
-	eps, err := endpoint.FromEnv(o.Endpoint)
-	if err != nil {
-		return err
-	}
 	// Logs go to a file: anything written to the terminal would tear the UI.
 	restoreLog := logToFile()
 	defer restoreLog()
 
-	store, err := auth.DefaultStore()
+	var (
+		eps           endpoint.Endpoints
+		ts            oauth2.TokenSource
+		email, source string
+	)
+	if o.Demo {
+		s, err := startDemo(ctx)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if eps, err = demoEndpoints(s); err != nil {
+			return err
+		}
+		email = s.Cloud().DefaultUser().Email
+		ts, source = demoTokens{s, email}, "demo"
+		o.NoCache, o.AddAllProjects = true, true
+		if o.Label == "" {
+			o.Label = "demo emulator " + s.Endpoint()
+		}
+		if o.StatePath == "" {
+			p, err := ui.DefaultStatePath()
+			if err != nil {
+				return err
+			}
+			o.StatePath = filepath.Join(filepath.Dir(p), "ui-state-demo.json")
+		}
+	} else {
+		var err error
+		if eps, err = endpoint.FromEnv(o.Endpoint); err != nil {
+			return err
+		}
+		store, err := auth.DefaultStore()
+		if err != nil {
+			return err
+		}
+		creds, err := auth.Resolve(ctx, eps, store)
+		if err != nil {
+			return err
+		}
+		ts, email, source = creds.TokenSource, creds.Email, creds.Source
+	}
+	client, err := projects.NewClient(ctx, eps, ts)
 	if err != nil {
 		return err
 	}
-	creds, err := auth.Resolve(ctx, eps, store)
-	if err != nil {
-		return err
-	}
-	client, err := projects.NewClient(ctx, eps, creds.TokenSource)
-	if err != nil {
-		return err
-	}
-	d := &tunnel.Dialer{Endpoints: eps, Tokens: creds.TokenSource, UserAgent: "iapterm/" + version, Logger: slog.Default()}
+	d := &tunnel.Dialer{Endpoints: eps, Tokens: ts, UserAgent: "iapterm/" + version, Logger: slog.Default()}
 	pool := tunnel.NewPool(d, tunnel.WithDefaultLocalPorts())
-
-	be := common.Backend{
-		Inventory: inventoryAdapter{client},
-		Searcher:  client,
-		Actions:   lifecycleAdapter{client},
-		Serial:    serialAdapter{client},
-		Tunnels:   &poolAdapter{pool: pool, dialer: d, held: map[string]*tunnel.Tunnel{}},
-	}
 	// The cache holds Google's inventory only: an emulator's world is not
 	// worth remembering and must not mix with the real one.
-	if !o.NoCache && !eps.IsEmulator() {
-		be.Cache = cacheAdapter{}
-	}
+	be := backend.New(client, pool, d, !o.NoCache && !eps.IsEmulator())
+
 	label := o.Label
 	if label == "" {
 		label = eps.Describe()
@@ -123,8 +147,8 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 	return ui.Run(ctx, ui.Options{
 		Backend:       be,
 		StatePath:     o.StatePath,
-		Account:       creds.Email,
-		AccountSource: creds.Source,
+		Account:       email,
+		AccountSource: source,
 		Endpoint:      label,
 		Projects:      initial,
 		ASCII:         o.ASCII,
@@ -152,134 +176,4 @@ func logToFile() (restore func()) {
 			f.Close()
 		}
 	}
-}
-
-// inventoryAdapter loads projects with their details and instances.
-type inventoryAdapter struct{ c *projects.Client }
-
-func (a inventoryAdapter) Load(ctx context.Context, ids []string) (projects.Inventory, error) {
-	var list []projects.Project
-	for _, id := range ids {
-		p, err := a.c.Project(ctx, id)
-		if err != nil {
-			return projects.Inventory{}, err
-		}
-		list = append(list, *p)
-	}
-	inv, err := a.c.Inventory(ctx, list)
-	if err != nil {
-		return projects.Inventory{}, err
-	}
-	return *inv, nil
-}
-
-type lifecycleAdapter struct{ c *projects.Client }
-
-func (a lifecycleAdapter) Lifecycle(ctx context.Context, inst projects.Instance, op common.Lifecycle) error {
-	f := map[common.Lifecycle]func(context.Context, string, string, string) error{
-		common.OpStart:   a.c.Start,
-		common.OpStop:    a.c.Stop,
-		common.OpReset:   a.c.Reset,
-		common.OpSuspend: a.c.Suspend,
-		common.OpResume:  a.c.Resume,
-	}[op]
-	if f == nil {
-		return fmt.Errorf("unknown instance operation %q", op)
-	}
-	return f(ctx, inst.Project, inst.Zone, inst.Name)
-}
-
-type serialAdapter struct{ c *projects.Client }
-
-func (a serialAdapter) SerialPort(ctx context.Context, inst projects.Instance, port int, start int64) (string, int64, error) {
-	return a.c.SerialPort(ctx, inst.Project, inst.Zone, inst.Name, port, start)
-}
-
-type cacheAdapter struct{}
-
-func (cacheAdapter) LoadCache() (projects.Inventory, error) {
-	inv, err := projects.LoadCache()
-	if err != nil || inv == nil {
-		return projects.Inventory{}, err
-	}
-	return *inv, nil
-}
-
-func (cacheAdapter) SaveCache(inv projects.Inventory) error { return projects.SaveCache(&inv) }
-
-// poolAdapter holds one reference on each tunnel the UI opened, until the
-// user closes it in the tunnels panel or quits.
-type poolAdapter struct {
-	pool   *tunnel.Pool
-	dialer *tunnel.Dialer
-	mu     sync.Mutex
-	held   map[string]*tunnel.Tunnel
-}
-
-// probeTimeout bounds the connection test before a new tunnel is shown.
-const probeTimeout = 30 * time.Second
-
-func (p *poolAdapter) Open(ctx context.Context, t common.TunnelTarget, localPort int) (common.TunnelInfo, error) {
-	target := tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port}
-	tn, err := p.pool.Acquire(ctx, target, localPort)
-	if err != nil {
-		return common.TunnelInfo{}, err
-	}
-	key := target.Key()
-	p.mu.Lock()
-	_, had := p.held[key]
-	if had {
-		p.mu.Unlock()
-		tn.Release() // already held once: one reference is enough
-	} else {
-		p.held[key] = tn
-		p.mu.Unlock()
-		// Test the path before showing an address that would not work, so
-		// a missing role or firewall rule shows up now with its fix.
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := p.dialer.Probe(pctx, target)
-		cancel()
-		if err != nil {
-			p.Close(key)
-			return common.TunnelInfo{}, err
-		}
-	}
-	for _, info := range p.List() {
-		if info.Key == key {
-			return info, nil
-		}
-	}
-	return common.TunnelInfo{}, fmt.Errorf("the tunnel to %s closed as it opened", target)
-}
-
-func (p *poolAdapter) List() []common.TunnelInfo {
-	list := p.pool.List()
-	out := make([]common.TunnelInfo, 0, len(list))
-	for _, t := range list {
-		out = append(out, common.TunnelInfo{
-			Key:         t.Key,
-			Target:      common.TunnelTarget{Project: t.Target.Project, Zone: t.Target.Zone, Instance: t.Target.Instance, Port: t.Target.Port},
-			LocalAddr:   t.LocalAddr,
-			BytesIn:     t.BytesIn,
-			BytesOut:    t.BytesOut,
-			ActiveConns: int(t.ActiveConns),
-			TotalConns:  int(t.TotalConns),
-			Opened:      t.Opened,
-		})
-	}
-	return out
-}
-
-func (p *poolAdapter) Close(key string) error {
-	p.mu.Lock()
-	delete(p.held, key)
-	p.mu.Unlock()
-	return p.pool.CloseTunnel(key)
-}
-
-func (p *poolAdapter) CloseAll() error {
-	p.mu.Lock()
-	p.held = map[string]*tunnel.Tunnel{}
-	p.mu.Unlock()
-	return p.pool.Close()
 }
