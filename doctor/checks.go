@@ -47,11 +47,12 @@ type FirewallFix struct {
 // network project's rules (to avoid a name clash); blocking is the DENY
 // rule that wins today, if any (the new rule must come before it).
 func PlanFirewallFix(inst *projects.Instance, port int, existing []projects.Firewall, blocking *policy.FirewallRule) FirewallFix {
-	netProject := policy.NetworkProject(inst.Network, inst.Project)
-	netName := policy.NetworkName(policy.NetworkKey(inst.Network, inst.Project))
-	if inst.Network == "" {
-		netName = "default"
+	network := inst.Network
+	if network == "" {
+		network = "default"
 	}
+	netProject := policy.NetworkProject(network, inst.Project)
+	netName := policy.NetworkName(network)
 	name := FirewallRuleName
 	if slices.ContainsFunc(existing, func(f projects.Firewall) bool { return f.Name == name }) {
 		name = fmt.Sprintf("%s-%d", FirewallRuleName, port)
@@ -277,8 +278,17 @@ func (d *Doctor) checkIAP(ctx context.Context, t Target, inst *projects.Instance
 		c.Mark = OK
 		c.Summary = fmt.Sprintf("%s may tunnel to port %d: %s", email, t.Port, res.Summary)
 	case policy.Unknown:
+		if has && len(res.Requirements) == 0 {
+			// Only group membership was unknown, and IAP resolved it.
+			c.Mark = OK
+			c.Summary = fmt.Sprintf("%s may tunnel to port %d: granted through a group, as testIamPermissions confirms", email, t.Port)
+			break
+		}
 		c.Mark = Warning
 		c.Summary = fmt.Sprintf("cannot tell whether %s may tunnel to port %d: it depends on group membership or access levels iapterm cannot see", email, t.Port)
+		if len(res.Requirements) > 0 {
+			c.Summary = fmt.Sprintf("%s may tunnel to port %d only from a device that satisfies %s, which iapterm cannot verify", email, t.Port, strings.Join(res.Requirements, ", "))
+		}
 	default:
 		switch {
 		case len(conditionFailures) > 0:
