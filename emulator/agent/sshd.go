@@ -368,25 +368,27 @@ func (s *session) sftp() uint32 {
 	return 0
 }
 
-// shellPath is the real shell sessions run.
-func shellPath() (string, []string) {
+// shellPath is the real shell sessions run, with the flag that runs a
+// command and the arguments of an interactive shell (bash skips the host's
+// rc files so the prompt shows the VM's name).
+func shellPath() (sh string, cmdFlag []string, interactive []string) {
 	if runtime.GOOS == "windows" {
 		if c := os.Getenv("COMSPEC"); c != "" {
-			return c, []string{"/c"}
+			return c, []string{"/c"}, nil
 		}
-		return "cmd.exe", []string{"/c"}
+		return "cmd.exe", []string{"/c"}, nil
 	}
 	if p, err := exec.LookPath("bash"); err == nil {
-		return p, []string{"-c"}
+		return p, []string{"-c"}, []string{"--norc", "--noprofile"}
 	}
-	return "/bin/sh", []string{"-c"}
+	return "/bin/sh", []string{"-c"}, nil
 }
 
 func (s *session) run(command string) uint32 {
-	sh, flag := shellPath()
+	sh, flag, interactive := shellPath()
 	var cmd *exec.Cmd
 	if command == "" {
-		cmd = exec.Command(sh)
+		cmd = exec.Command(sh, interactive...)
 	} else {
 		cmd = exec.Command(sh, append(flag, command)...)
 	}
