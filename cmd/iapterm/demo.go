@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
@@ -24,11 +25,15 @@ func runRoot(cmd *cobra.Command, args []string) error {
 	return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
 
+// demoTokenTTL is the lifetime of the demo's tokens: a demo left open over
+// lunch keeps working with the token it printed.
+const demoTokenTTL = 12 * time.Hour
+
 // startDemo starts the emulator in-process with the demo world on a free
 // loopback port. It stops when ctx ends (or on Close). Its logs go to
 // slog's default logger.
 func startDemo(ctx context.Context) (*emulator.Server, error) {
-	s, err := emulator.Start(world.Demo(), emulator.Options{Logger: slog.Default()})
+	s, err := emulator.Start(world.Demo(), emulator.Options{Logger: slog.Default(), TokenTTL: demoTokenTTL})
 	if err != nil {
 		return nil, fmt.Errorf("starting the demo emulator: %w", err)
 	}
@@ -122,14 +127,14 @@ Try it from another terminal; first set the environment:
   iapterm ssh %s --project %s --zone %s --export-key
   ssh -i ~/.ssh/iapterm_ed25519 -p %d %s@127.0.0.1   # OpenSSH through this demo's tunnel
 
-The access token is valid for an hour. Press Ctrl-C to stop the demo.
+The access token is valid for %s. Press Ctrl-C to stop the demo.
 `, len(s.Cloud().Projects()), len(s.Cloud().AllInstances()), user,
 		l.Port(), t.Instance, t.Port, t.Project, t.Zone,
 		s.Endpoint(), s.Token(),
 		t.Instance, t.Project, t.Zone,
 		t.Instance, t.Project, t.Zone,
 		t.Instance, t.Project, t.Zone,
-		l.Port(), demoUsername(user))
+		l.Port(), demoUsername(user), demoTokenTTL)
 	<-ctx.Done()
 	return nil
 }
