@@ -145,3 +145,26 @@ func TestDefaultStoreHonoursEnv(t *testing.T) {
 		t.Fatalf("DefaultStore = %+v", s)
 	}
 }
+
+func FuzzStoreFile(f *testing.F) {
+	f.Add([]byte(`{"version":1,"accounts":{"google":{"email":"a@x","refreshToken":"r"}}}`))
+	f.Add([]byte(`{"accounts":null}`))
+	f.Add([]byte(`[`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		file := filepath.Join(t.TempDir(), "credentials.json")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s := NewFileStore(file)
+		si, _, err := s.Load("google")
+		if err == nil && si != nil && si.RefreshToken == "" {
+			t.Fatal("loaded a sign-in without a refresh token")
+		}
+		if err != nil {
+			// An unreadable file is never overwritten.
+			if _, serr := s.Save("google", SignIn{RefreshToken: "x"}); serr == nil {
+				t.Fatal("saved over an unreadable credentials file")
+			}
+		}
+	})
+}

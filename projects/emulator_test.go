@@ -322,7 +322,7 @@ func (e *env) clientFor(t *testing.T, email string) *projects.Client {
 	return c
 }
 
-func TestExpiredAndRevokedCredentials(t *testing.T) {
+func TestExpiredToken(t *testing.T) {
 	w, err := world.Parse([]byte(testWorld), "test.yaml")
 	if err != nil {
 		t.Fatal(err)
