@@ -1,0 +1,408 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"iapterm/auth"
+	"iapterm/endpoint"
+	"iapterm/projects"
+	"iapterm/rdp"
+	"iapterm/tunnel"
+)
+
+func init() { register(newRDPCmd) }
+
+// rdpFlags are the flags of `iapterm rdp` (and some of `iapterm open`).
+type rdpFlags struct {
+	project, zone   string
+	user, domain    string
+	port, localPort int
+	client          string
+	generate        bool
+	admin           bool
+	savePassword    bool
+	passwordStdin   bool
+	timeout         time.Duration
+	size            string
+	fullScreen      bool
+	colorDepth      int
+	audio           string
+	clipboard       bool
+	drives          bool
+	printers        bool
+	smartcards      bool
+	nla             bool
+	adminSession    bool
+	checkCert       bool
+	yes             bool
+}
+
+func newRDPCmd() *cobra.Command {
+	var f rdpFlags
+	cmd := &cobra.Command{
+		Use:   "rdp INSTANCE",
+		Short: "Open a tunnel to a VM's RDP port and launch your RDP client on it",
+		Long: `Open an IAP tunnel to the VM's RDP port on a loopback port, launch the RDP
+client found on this machine (FreeRDP, Remmina, Windows App, mstsc) against
+it, and keep the tunnel open until the client exits.
+
+The password comes, in this order, from --password-stdin, from new
+credentials (--generate-credentials), from the OS keyring (saved earlier
+with --save-password), or from a prompt. It is given to FreeRDP on its
+stdin and never on a command line. mstsc, Windows App and Remmina cannot be
+given a password safely: type it in the client.`,
+		Example: `  iapterm rdp win-1 --project my-project --zone us-central1-a --user alice
+  iapterm rdp win-1 --project my-project --user alice --generate-credentials --save-password
+  echo "$PASSWORD" | iapterm rdp win-1 --project my-project --user alice --password-stdin`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := f.settings(cmd)
+			if err != nil {
+				return err
+			}
+			return runRDP(cmd, rdpRun{flags: f, instance: args[0], settings: s})
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.project, "project", "", "project of the instance (required)")
+	fl.StringVar(&f.zone, "zone", "", "zone of the instance (default: found by name)")
+	fl.StringVar(&f.user, "user", "", "Windows username")
+	fl.StringVar(&f.domain, "domain", "", "Windows domain (NetBIOS name)")
+	fl.IntVar(&f.port, "port", rdp.DefaultPort, "the VM's RDP port")
+	fl.IntVar(&f.localPort, "local-port", 0, "local port of the tunnel (default: a stable port for this VM)")
+	fl.StringVar(&f.client, "client", "", "RDP client program or macOS .app (default: $IAPTERM_RDP_CLIENT, else discovered)")
+	fl.BoolVar(&f.generate, "generate-credentials", false, "create the account or reset its password through the guest agent first")
+	fl.BoolVar(&f.admin, "admin", false, "with --generate-credentials: add the account to Administrators")
+	fl.BoolVar(&f.savePassword, "save-password", false, "save the password in the OS keyring (service iapterm-rdp)")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
+	fl.DurationVar(&f.timeout, "timeout", rdp.DefaultCredentialTimeout, "how long to wait for the guest agent with --generate-credentials")
+	fl.StringVar(&f.size, "size", "auto", "desktop size: auto (follow the window), screen, or WIDTHxHEIGHT")
+	fl.BoolVar(&f.fullScreen, "full-screen", false, "start in full screen")
+	fl.IntVar(&f.colorDepth, "color-depth", 24, "colour depth: 16, 24 or 32")
+	fl.StringVar(&f.audio, "audio", "local", "where audio plays: local, remote or off")
+	fl.BoolVar(&f.clipboard, "clipboard", true, "share the clipboard")
+	fl.BoolVar(&f.drives, "drives", false, "share your home directory as a drive")
+	fl.BoolVar(&f.printers, "printers", false, "share local printers")
+	fl.BoolVar(&f.smartcards, "smartcards", false, "share smart cards")
+	fl.BoolVar(&f.nla, "nla", true, "allow Network Level Authentication")
+	fl.BoolVar(&f.adminSession, "admin-session", false, "connect to the admin (console) session")
+	fl.BoolVar(&f.checkCert, "check-certificate", false, "check the server certificate (it never matches 127.0.0.1, so clients will warn or refuse)")
+	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask before resetting a password")
+	return cmd
+}
+
+// settings turns the display flags into rdp.Settings.
+func (f rdpFlags) settings(cmd *cobra.Command) (rdp.Settings, error) {
+	s := rdp.DefaultSettings()
+	s.Username, s.Domain, s.Port = f.user, f.domain, f.port
+	switch strings.ToLower(f.size) {
+	case "auto", "":
+		s.DesktopSize = rdp.DesktopAutoAdjust
+	case "screen":
+		s.DesktopSize = rdp.DesktopScreenSize
+	default:
+		w, h, ok := strings.Cut(strings.ToLower(f.size), "x")
+		wi, err1 := strconv.Atoi(w)
+		hi, err2 := strconv.Atoi(h)
+		if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
+			return s, fmt.Errorf("--size %q: use auto, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", f.size)
+		}
+		s.DesktopSize, s.Width, s.Height = rdp.DesktopClientSize, wi, hi
+	}
+	s.FullScreen = f.fullScreen
+	switch f.colorDepth {
+	case 16:
+		s.ColorDepth = rdp.HighColor
+	case 24:
+		s.ColorDepth = rdp.TrueColor
+	case 32:
+		s.ColorDepth = rdp.DeepColor
+	default:
+		return s, fmt.Errorf("--color-depth %d: use 16, 24 or 32", f.colorDepth)
+	}
+	switch strings.ToLower(f.audio) {
+	case "local":
+		s.AudioMode = rdp.PlayLocally
+	case "remote":
+		s.AudioMode = rdp.PlayOnServer
+	case "off", "none":
+		s.AudioMode = rdp.DoNotPlay
+	default:
+		return s, fmt.Errorf("--audio %q: use local, remote or off", f.audio)
+	}
+	s.RedirectClipboard, s.RedirectDrives, s.RedirectPrinters, s.RedirectSmartCards = f.clipboard, f.drives, f.printers, f.smartcards
+	if !f.nla {
+		s.NLA = rdp.NLADisabled
+	}
+	s.AdminSession = f.adminSession
+	s.IgnoreCertificate = !f.checkCert
+	if f.generate {
+		s.CredentialGeneration = rdp.CredentialsForce
+	}
+	return s, s.Validate()
+}
+
+// rdpRun is one `iapterm rdp` or `iapterm open` invocation.
+type rdpRun struct {
+	flags    rdpFlags
+	instance string
+	settings rdp.Settings
+}
+
+// cloudSession is what the RDP commands need from the signed-in user.
+type cloudSession struct {
+	eps   endpoint.Endpoints
+	creds *auth.Credentials
+	api   *projects.Client
+}
+
+func openCloud(ctx context.Context) (*cloudSession, error) {
+	eps, err := endpoint.FromEnv(global.endpoint)
+	if err != nil {
+		return nil, err
+	}
+	store, err := auth.DefaultStore()
+	if err != nil {
+		return nil, err
+	}
+	creds, err := auth.Resolve(ctx, eps, store)
+	if err != nil {
+		return nil, err
+	}
+	api, err := projects.NewClient(ctx, eps, creds.TokenSource)
+	if err != nil {
+		return nil, err
+	}
+	return &cloudSession{eps: eps, creds: creds, api: api}, nil
+}
+
+// metadataAPI adapts projects.Client to rdp.MetadataAPI.
+type metadataAPI struct{ c *projects.Client }
+
+func (m metadataAPI) UpdateInstanceMetadata(ctx context.Context, project, zone, name string, update func(map[string]string) (bool, error)) error {
+	return m.c.UpdateInstanceMetadata(ctx, project, zone, name, update)
+}
+
+func (m metadataAPI) SerialPort(ctx context.Context, project, zone, name string, port int, start int64) (string, int64, error) {
+	return m.c.SerialPort(ctx, project, zone, name, port, start)
+}
+
+// stdinIsTerminal reports whether prompts can be answered.
+func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// ask asks a yes/no question on stderr; def is the answer to an empty line.
+func ask(in *bufio.Reader, w io.Writer, question string, def bool) bool {
+	hint := "[y/N]"
+	if def {
+		hint = "[Y/n]"
+	}
+	fmt.Fprintf(w, "%s %s ", question, hint)
+	line, err := in.ReadString('\n')
+	if err != nil && line == "" {
+		return def
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "":
+		return def
+	case "y", "yes":
+		return true
+	}
+	return false
+}
+
+func runRDP(cmd *cobra.Command, r rdpRun) error {
+	ctx := cmd.Context()
+	f := r.flags
+	stderr := cmd.ErrOrStderr()
+	stdin := bufio.NewReader(cmd.InOrStdin())
+	if f.project == "" {
+		return errors.New("--project is required: iapterm rdp INSTANCE --project PROJECT [--zone ZONE]")
+	}
+	s := r.settings
+
+	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: f.client})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "RDP client: %s\n", client)
+
+	var password string
+	if f.passwordStdin {
+		line, err := stdin.ReadString('\n')
+		if err != nil && line == "" {
+			return fmt.Errorf("--password-stdin: no password on stdin: %w", err)
+		}
+		password = strings.TrimRight(line, "\r\n")
+		if password == "" {
+			return errors.New("--password-stdin: the first line of stdin is empty")
+		}
+	}
+
+	cloud, err := openCloud(ctx)
+	if err != nil {
+		return err
+	}
+	inst, err := cloud.api.Resolve(ctx, f.project, f.zone, r.instance)
+	if err != nil {
+		return err
+	}
+	if !inst.Running() {
+		return fmt.Errorf("instance %s is %s, not RUNNING: start it first", inst.Key(), inst.Status)
+	}
+	if inst.OS != projects.Windows && s.CredentialGeneration == rdp.CredentialsForce {
+		return fmt.Errorf("instance %s is not a Windows VM: Windows credentials cannot be generated for it", inst.Key())
+	}
+
+	generate := s.CredentialGeneration == rdp.CredentialsForce
+	if password == "" && !generate && s.Username != "" {
+		if pw, found, err := rdp.LoadPassword(inst.Project, inst.Zone, inst.Name, s.Username); err != nil {
+			fmt.Fprintf(stderr, "iapterm: %v (continuing without a saved password)\n", err)
+		} else if found {
+			password = pw
+			fmt.Fprintln(stderr, "Using the password saved in the OS keyring.")
+		}
+	}
+	if password == "" && !generate && inst.OS == projects.Windows && stdinIsTerminal() {
+		switch s.CredentialGeneration {
+		case rdp.CredentialsAllow, rdp.CredentialsAllowIfNoneFound:
+			generate = ask(stdin, stderr, "No saved password. Generate new Windows credentials?", false)
+		}
+	}
+	if generate {
+		if s.Username == "" {
+			s.Username = rdp.SuggestUsername(cloud.creds.Email)
+			if s.Username == "" {
+				return errors.New("no Windows username: give one with --user")
+			}
+		}
+		creds, err := generateCredentials(ctx, cmd, cloud, inst, s.Username, f, stdin)
+		if err != nil {
+			return err
+		}
+		password = creds.Password
+		// Shown once: it is not stored anywhere unless saved above.
+		fmt.Fprintf(cmd.OutOrStdout(), "Username: %s\nPassword: %s\n", creds.Username, creds.Password)
+		if !client.PasswordOnStdin() {
+			// The user must type it: offer the clipboard.
+			rdp.CopyToClipboard(stderr, creds.Password)
+			fmt.Fprintln(stderr, "The password was also sent to the terminal clipboard (OSC 52) for pasting into the client.")
+		}
+	}
+	if password == "" && client.PasswordOnStdin() && s.Username != "" && stdinIsTerminal() && !f.passwordStdin {
+		fmt.Fprintf(stderr, "Password for %s on %s (empty: type it in the client): ", s.Username, inst.Name)
+		b, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(stderr)
+		if err != nil {
+			return fmt.Errorf("reading the password: %w", err)
+		}
+		password = string(b)
+	}
+	if password != "" && f.savePassword && !generate {
+		if err := rdp.SavePassword(inst.Project, inst.Zone, inst.Name, s.Username, password); err != nil {
+			fmt.Fprintf(stderr, "iapterm: %v\n", err)
+		} else {
+			fmt.Fprintln(stderr, "Password saved in the OS keyring.")
+		}
+	}
+	launchPassword := password
+	if !client.PasswordOnStdin() {
+		launchPassword = ""
+	}
+
+	d := &tunnel.Dialer{
+		Endpoints: cloud.eps,
+		Tokens:    cloud.creds.TokenSource,
+		UserAgent: "iapterm/" + version,
+		Logger:    slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+	}
+	pool := tunnel.NewPool(d, tunnel.WithDefaultLocalPorts(), tunnel.WithListenOptions(tunnel.ListenOptions{
+		TestConnection: true,
+		OnConnError:    func(err error) { fmt.Fprintln(stderr, "iapterm: tunnel:", err) },
+	}))
+	defer pool.Close()
+	target := tunnel.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name}
+	forward := func(ctx context.Context, remotePort int) (string, func(), error) {
+		t := target
+		t.Port = remotePort
+		fmt.Fprintln(stderr, "Opening the tunnel and testing that it connects.")
+		tn, err := pool.Acquire(ctx, t, f.localPort)
+		if err != nil {
+			return "", nil, err
+		}
+		return rdp.LoopbackAddr(tn.Port()), tn.Release, nil
+	}
+
+	sess, err := rdp.Launch(ctx, rdp.LaunchOptions{
+		Client:   client,
+		Settings: s,
+		Password: launchPassword,
+		Forward:  forward,
+		Name:     inst.Name,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Tunnel: %s -> %s port %d\n", sess.Addr, inst.Name, s.Port)
+	fmt.Fprintf(stderr, "Started %s (pid %d); its output goes to %s. The tunnel closes when it exits; Ctrl-C ends both.\n", client, sess.PID, sess.LogPath)
+	err = sess.Wait()
+	if ctx.Err() != nil {
+		fmt.Fprintln(stderr, "Stopped the client and closed the tunnel.")
+		return exitError{code: 130}
+	}
+	fmt.Fprintln(stderr, "The client exited; tunnel closed.")
+	return err
+}
+
+// generateCredentials asks before resetting (on a terminal), runs the
+// guest-agent exchange with progress on stderr, and saves the password
+// when asked to.
+func generateCredentials(ctx context.Context, cmd *cobra.Command, cloud *cloudSession, inst *projects.Instance, user string, f rdpFlags, stdin *bufio.Reader) (rdp.Credentials, error) {
+	stderr := cmd.ErrOrStderr()
+	if err := rdp.ValidateUsername(user); err != nil {
+		return rdp.Credentials{}, err
+	}
+	if !f.yes && stdinIsTerminal() {
+		fmt.Fprintf(stderr, "This creates the Windows account %q on %s if it does not exist, or resets its password.\n"+
+			"Resetting a password makes data Windows encrypted with the old one (EFS files, saved credentials) unreadable.\n", user, inst.Name)
+		if !ask(stdin, stderr, "Continue?", true) {
+			return rdp.Credentials{}, exitError{code: 1, msg: "cancelled"}
+		}
+	}
+	creds, err := rdp.GenerateCredentials(ctx, metadataAPI{cloud.api}, rdp.CredentialRequest{
+		Project:  inst.Project,
+		Zone:     inst.Zone,
+		Instance: inst.Name,
+		Username: user,
+		Email:    cloud.creds.Email,
+		Admin:    f.admin,
+		Timeout:  f.timeout,
+		Progress: func(s string) { fmt.Fprintln(stderr, s+"...") },
+	})
+	if err != nil {
+		return rdp.Credentials{}, err
+	}
+	save := f.savePassword
+	if !save && stdinIsTerminal() {
+		save = ask(stdin, stderr, "Save the password in the OS keyring?", false)
+	}
+	if save {
+		if err := rdp.SavePassword(inst.Project, inst.Zone, inst.Name, creds.Username, creds.Password); err != nil {
+			fmt.Fprintf(stderr, "iapterm: %v\n", err)
+		} else {
+			fmt.Fprintln(stderr, "Password saved in the OS keyring.")
+		}
+	}
+	return creds, nil
+}
