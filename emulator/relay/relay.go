@@ -156,6 +156,7 @@ func New(o Options) *Handler {
 		conns:    map[*websocket.Conn]struct{}{},
 	}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
+	o.Cloud.OnChange(h.instancesChanged)
 	h.upgrader = websocket.Upgrader{
 		Subprotocols: []string{Subprotocol},
 		// Larger than any relay message, so gorilla never splits one into
@@ -218,6 +219,25 @@ func (h *Handler) Close() error {
 		<-done
 	}
 	return nil
+}
+
+// instancesChanged cuts the backend of sessions whose VM stopped or
+// vanished, as a shutting-down guest would: the client then gets the data
+// already read, and 4010.
+func (h *Handler) instancesChanged() {
+	h.mu.Lock()
+	ss := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		ss = append(ss, s)
+	}
+	h.mu.Unlock()
+	for _, s := range ss {
+		in, err := h.o.Cloud.Instance(s.inst.Project, s.inst.Zone, s.inst.Name)
+		if err != nil || in.Status != "RUNNING" {
+			s.log.Info("instance stopped: closing the backend connection", "status", in.Status)
+			s.backend.Close()
+		}
+	}
 }
 
 func (h *Handler) track(c *websocket.Conn) bool {

@@ -793,3 +793,15 @@ func TestCloseEndsSessions(t *testing.T) {
 		t.Fatal("sessions left after Close")
 	}
 }
+
+func TestInstanceStopEndsSessions(t *testing.T) {
+	e := newEnv(t, Options{}, map[string]func(net.Conn){"p/us-east1-b/vm:22": echo})
+	c := e.connect("vm", 22, tokA)
+	c.send([]byte("before"))
+	c.readData(6)
+	if _, err := e.cloud.SetStatus("p", "us-east1-b", "vm", "STOPPING"); err != nil {
+		t.Fatal(err)
+	}
+	c.expectClose(CloseDestinationReadFailed, "destination read failed")
+	e.expectClose("/v4/connect", connectQuery("vm", 22), tokA, CloseFailedToConnect, "failed to connect to backend")
+}
