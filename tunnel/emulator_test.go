@@ -258,3 +258,71 @@ func TestEmulatorPoolEcho(t *testing.T) {
 		return st.BytesIn == int64(len(data)) && st.BytesOut == int64(len(data))
 	}, func() string { return fmt.Sprintf("stats %+v", tn.Stats()) })
 }
+
+// BenchmarkEmulatorListener copies through a local listener, the emulator's
+// relay and a backend that discards: the whole path of `iapterm tunnel`.
+func BenchmarkEmulatorListener(b *testing.B) {
+	for _, dir := range []string{"upload", "download"} {
+		b.Run(dir, func(b *testing.B) {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ln.Close()
+			go func() {
+				for {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					go func() {
+						defer c.Close()
+						if dir == "upload" {
+							io.Copy(io.Discard, c)
+						} else {
+							io.Copy(c, zeroReader{})
+						}
+					}()
+				}
+			}()
+			w, err := world.Parse([]byte(emuWorld), "bench.yaml")
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv, err := emulator.Start(w, emulator.Options{Backends: map[string]string{"tun-ok/us-central1-a/vm-1:7": ln.Addr().String()}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer srv.Close()
+			eps, _ := endpoint.Parse(srv.Endpoint())
+			d := &tunnel.Dialer{Endpoints: eps, Tokens: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token()})}
+			l, err := tunnel.Listen(context.Background(), d, okTarget, "localhost:0", tunnel.ListenOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			c, err := net.Dial("tcp", l.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			buf := make([]byte, 1<<20)
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			for range b.N {
+				if dir == "upload" {
+					_, err = c.Write(buf)
+				} else {
+					_, err = io.ReadFull(c, buf)
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) { clear(p); return len(p), nil }

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Throughput of `iapterm tunnel` against the emulator (iperf3 behind it),
+# compared with iperf3 directly on loopback, and the client's resident memory
+# per idle tunnel connection.
+#
+# Usage: scripts/bench-tunnel.sh [SECONDS] [IDLE_CONNECTIONS]
+set -euo pipefail
+
+secs=${1:-10}
+idle=${2:-1000}
+cd "$(dirname "$0")/.."
+
+for p in iperf3 python3; do
+	command -v "$p" >/dev/null || { echo "bench-tunnel: $p is required (Debian package ${p})" >&2; exit 1; }
+done
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# wait_line FILE REGEX: print the first capture of REGEX once FILE has it.
+wait_line() {
+	for _ in $(seq 1 300); do
+		if v=$(sed -nE "s/$2/\1/p" "$1" | head -n1) && [ -n "$v" ]; then echo "$v"; return 0; fi
+		sleep 0.1
+	done
+	echo "bench-tunnel: timed out waiting for /$2/ in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+go build -o "$work/iapterm" ./cmd/iapterm
+
+iperf_port=$(freeport)
+iperf3 -s -p "$iperf_port" >"$work/iperf3-server.log" 2>&1 &
+pids+=($!)
+
+# A trivial echo server for the idle-connection test.
+echo_port=$(freeport)
+python3 - "$echo_port" >"$work/echo.log" 2>&1 <<'EOF' &
+import asyncio, resource, sys
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+async def handle(r, w):
+    while data := await r.read(65536):
+        w.write(data)
+        await w.drain()
+    w.close()
+async def main():
+    srv = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=4096)
+    async with srv:
+        await srv.serve_forever()
+asyncio.run(main())
+EOF
+pids+=($!)
+
+cat >"$work/world.yaml" <<EOF
+users:
+  - email: bench@example.com
+projects:
+  - id: bench
+    iapTunnelIam:
+      - role: roles/iap.tunnelResourceAccessor
+        members: [user:bench@example.com]
+    firewalls:
+      - name: allow-iap
+        sourceRanges: [35.235.240.0/20]
+        allowed: [{IPProtocol: tcp}]
+    instances:
+      - name: bench-vm
+        zone: us-central1-a
+        backends:
+          5201: 127.0.0.1:$iperf_port
+          7: 127.0.0.1:$echo_port
+EOF
+
+"$work/iapterm" emulator --world "$work/world.yaml" >"$work/emulator.out" 2>"$work/emulator.err" &
+emu_pid=$!
+pids+=($emu_pid)
+endpoint=$(wait_line "$work/emulator.out" '^IAPTERM_ENDPOINT=(.*)$')
+token=$(wait_line "$work/emulator.out" '^IAPTERM_ACCESS_TOKEN=(.*)$')
+export IAPTERM_ENDPOINT="$endpoint" IAPTERM_ACCESS_TOKEN="$token"
+
+"$work/iapterm" tunnel bench-vm 5201 --project bench --zone us-central1-a >"$work/tunnel.out" 2>"$work/tunnel.err" &
+tun_pid=$!
+pids+=($tun_pid)
+tport=$(wait_line "$work/tunnel.out" '^Listening on port \[([0-9]+)\]\.$')
+
+# iperf3 prints the receiver's rate in Gbits/sec or Mbits/sec; report Mbit/s.
+rate() {
+	python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))'
+}
+
+# cpu PID: user+system CPU time of PID in clock ticks.
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+sleep 1
+direct_up=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J | rate)
+direct_down=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -R -J | rate)
+c0=$(cpu "$tun_pid"); e0=$(cpu "$emu_pid")
+tunnel_up=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -J | rate)
+tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
+c1=$(cpu "$tun_pid"); e1=$(cpu "$emu_pid")
+
+ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
+echo "machine: $(uname -m) $(uname -s), $(nproc) cores, $(go version | cut -d' ' -f3)"
+echo "iperf3, ${secs}s per run, Mbit/s (receiver):"
+printf '  %-26s %8s %8s\n' "" upload download
+printf '  %-26s %8s %8s\n' "direct loopback" "$direct_up" "$direct_down"
+printf '  %-26s %8s %8s\n' "through iapterm tunnel" "$tunnel_up" "$tunnel_down"
+printf '  %-26s %8s %8s\n' "ratio tunnel/direct" "$(ratio "$tunnel_up" "$direct_up")" "$(ratio "$tunnel_down" "$direct_down")"
+tick=$(getconf CLK_TCK)
+echo "CPU during the two tunnel runs ($((2 * secs))s wall): client $(python3 -c "print('%.1f' % (($c1 - $c0) / $tick))")s, emulator $(python3 -c "print('%.1f' % (($e1 - $e0) / $tick))")s; load average $(cut -d' ' -f1 /proc/loadavg)"
+
+# Idle connections: open them all, make sure each session is up (one byte
+# echoed end to end), then read the client's resident memory.
+"$work/iapterm" tunnel bench-vm 7 --project bench --zone us-central1-a >"$work/idle.out" 2>"$work/idle.err" &
+idle_pid=$!
+pids+=($idle_pid)
+iport=$(wait_line "$work/idle.out" '^Listening on port \[([0-9]+)\]\.$')
+rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+sleep 1
+before=$(rss "$idle_pid")
+python3 - "$iport" "$idle" "$idle_pid" "$before" <<'EOF'
+import resource, socket, sys, time
+port, n, pid, before = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"x")
+    if s.recv(1) != b"x":
+        sys.exit("connection %d: no echo" % i)
+    socks.append(s)
+time.sleep(2)
+def rss():
+    for line in open("/proc/%s/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+after = rss()
+print("idle connections: %d open through one listener" % n)
+print("  client RSS (VmRSS of the iapterm tunnel process): %d KiB before, %d KiB with %d idle connections" % (before, after, n))
+print("  per connection: %.1f KiB" % ((after - before) / n))
+for s in socks:
+    s.close()
+EOF
