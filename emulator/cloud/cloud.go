@@ -28,7 +28,10 @@ import (
 var ErrNotFound = errors.New("not found")
 
 // ErrFingerprintMismatch is returned by metadata writes whose fingerprint is
-// not the current one (Compute answers 412 conditionNotMet).
+// not the current one (Compute answers 412 conditionNotMet). Its text is
+// Compute's message, word for word.
+//
+//lint:ignore ST1005 the text is the wire message clients see
 var ErrFingerprintMismatch = errors.New("Supplied fingerprint does not match current metadata fingerprint.")
 
 // ErrNoBackend means nothing stands behind an instance port.
