@@ -9,8 +9,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -522,5 +525,72 @@ func TestConnectTimeoutAndContext(t *testing.T) {
 	_, err = f.dialer().Dial(ctx, testTarget)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Dial error %v, want context.Canceled", err)
+	}
+}
+
+// connectProxy is an HTTP CONNECT proxy that counts the tunnels it opened.
+func connectProxy(t *testing.T) (*url.URL, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodConnect {
+			http.Error(w, "CONNECT only", http.StatusMethodNotAllowed)
+			return
+		}
+		up, err := net.Dial("tcp", r.Host)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		n.Add(1)
+		w.WriteHeader(http.StatusOK)
+		c, rw, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			up.Close()
+			return
+		}
+		go func() { io.Copy(up, rw); up.Close() }()
+		io.Copy(c, up)
+		c.Close()
+	}))
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	return u, &n
+}
+
+func TestDialThroughHTTPProxy(t *testing.T) {
+	f := newFakeRelay(t)
+	proxy, used := connectProxy(t)
+	d := f.dialer(func(d *tunnel.Dialer) { d.Proxy = http.ProxyURL(proxy) })
+	s, err := d.Dial(context.Background(), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Write([]byte("via proxy"))
+	if _, err := io.ReadFull(s, make([]byte, 9)); err != nil {
+		t.Fatal(err)
+	}
+	if used.Load() != 1 {
+		t.Errorf("proxy opened %d tunnels, want 1", used.Load())
+	}
+}
+
+func TestWriteAfterRelayEndedFails(t *testing.T) {
+	f := newFakeRelay(t)
+	f.script = func(c *websocket.Conn, _ *http.Request) {
+		send(c, tunnel.AppendConnectSuccessSID(nil, "s1"))
+		closeWith(c, tunnel.CloseDestinationReadFailed, "destination read failed")
+		c.ReadMessage()
+	}
+	s, err := f.dialer().Dial(context.Background(), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := io.ReadAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("too late")); !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("Write after the relay ended: %v", err)
 	}
 }
