@@ -31,7 +31,7 @@ reauthentication settings across the resource hierarchy.`,
 type policyTestFlags struct {
 	file, member, permission, destIP, at, url string
 	port                                      int
-	levels                                    []string
+	levels, groups                            []string
 	json                                      bool
 }
 
@@ -62,6 +62,7 @@ Exit status: 0 granted, 1 denied or undecidable, 2 the policy file cannot be use
 	fl.StringVar(&f.destIP, "dest-ip", "", "destination internal IP (destination.ip)")
 	fl.StringVar(&f.at, "time", "", "request time, RFC 3339 (default now)")
 	fl.StringArrayVar(&f.levels, "access-level", nil, "access level the device satisfies (accessPolicies/N/accessLevels/NAME); repeatable. Given at least once, the list is taken as complete")
+	fl.StringArrayVar(&f.groups, "in-group", nil, "a group the member belongs to (EMAIL); repeatable. Given at least once, the list is taken as complete; otherwise group bindings are \"cannot tell\"")
 	fl.StringVar(&f.url, "url", "", "IAP web request URL (request.host, request.path)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
 	_ = cmd.MarkFlagRequired("policy")
@@ -127,13 +128,24 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	if perm == "" {
 		perm = policy.PermTunnelAccess
 	}
-	res := policy.SimulateWith(p, f.member, perm, req, policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0})
+	opts := policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0}
+	if len(f.groups) > 0 {
+		opts.Groups = func(group, _ string) (bool, bool) {
+			for _, g := range f.groups {
+				if strings.EqualFold(strings.TrimPrefix(g, "group:"), group) {
+					return true, true
+				}
+			}
+			return false, true
+		}
+	}
+	res := policy.SimulateWith(p, f.member, perm, req, opts)
 	// For web requests, IAP evaluates the condition on both paths.
 	if f.url != "" && res.Verdict == policy.Granted {
 		norm, _ := policy.NormalizePath(req.Path)
 		r2 := req
 		r2.Path = norm
-		res2 := policy.SimulateWith(p, f.member, perm, r2, policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0})
+		res2 := policy.SimulateWith(p, f.member, perm, r2, opts)
 		if res2.Verdict != policy.Granted {
 			res = res2
 			res.Summary += fmt.Sprintf(" (the path as sent passes, but its normalised form %q does not)", norm)

@@ -39,6 +39,8 @@ func TestPolicyTestCommand(t *testing.T) {
 		{"granted", []string{"--policy", td("port22.json"), "--member", "user:alice@example.com", "--port", "22"}, 0, "GRANTED"},
 		{"denied with clause", []string{"--policy", td("port22.json"), "--member", "user:alice@example.com", "--port", "3389"}, 1, "`destination.port == 22` is false for destination.port = 3389"},
 		{"group cannot tell", []string{"--policy", td("port22.json"), "--member", "bob@example.com", "--port", "22"}, 1, "cannot tell whether user:bob@example.com is in group:admins@example.com"},
+		{"group given", []string{"--policy", td("port22.json"), "--member", "bob@example.com", "--port", "22", "--in-group", "admins@example.com"}, 0, "GRANTED"},
+		{"other group given", []string{"--policy", td("port22.json"), "--member", "bob@example.com", "--port", "22", "--in-group", "ops@example.com"}, 1, "DENIED"},
 		{"access level unverifiable", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--dest-ip", "10.0.0.1"}, 1, "requires access level accessPolicies/1234/accessLevels/corp_devices"},
 		{"access level given", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--dest-ip", "10.0.0.1", "--access-level", "accessPolicies/1234/accessLevels/corp_devices"}, 0, "GRANTED"},
 		{"expired time", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "--time", "yesterday"}, 2, "RFC 3339"},
