@@ -300,8 +300,9 @@ func TestInstancesAndProjectsCLI(t *testing.T) {
 	if !strings.Contains(warn, "warning: acme-analytics: asia-northeast1-a is unreachable") || !strings.Contains(warn, "warning: no-such-project:") {
 		t.Errorf("warnings on stderr:\n%s", warn)
 	}
-	if st, err := os.Stat(filepath.Join(home, "cache", "iapterm", "inventory.json")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("inventory cache: %v, %v", st, err)
+	// An emulator's inventory never lands in the (Google) explorer cache.
+	if _, err := os.Stat(filepath.Join(home, "cache", "iapterm", "inventory.json")); !os.IsNotExist(err) {
+		t.Errorf("inventory cache written for an emulator: %v", err)
 	}
 
 	table := run(t, env, "instances", "list")

@@ -74,11 +74,16 @@ func newInstancesCmd() *cobra.Command {
 		Short: "List the instances of some projects (every visible project when --project is not given)",
 		Long: `Lists instances with one aggregated call per project, several projects at
 once. Projects or zones that cannot be read are reported on stderr and do not
-stop the others. The result is also kept as the explorer's inventory cache.`,
+stop the others. Against Google, the result is also kept as the explorer's
+inventory cache.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, _, err := apiClient(ctx)
+			creds, eps, err := credentials(ctx)
+			if err != nil {
+				return err
+			}
+			c, err := projects.NewClient(ctx, eps, creds.TokenSource)
 			if err != nil {
 				return err
 			}
@@ -111,8 +116,12 @@ stop the others. The result is also kept as the explorer's inventory cache.`,
 			if err != nil {
 				return err
 			}
-			if err := projects.SaveCache(inv); err != nil {
-				fmt.Fprintln(errw, "warning: could not save the inventory cache:", err)
+			// The cache holds Google's inventory only: an emulator's world
+			// must not show up in the explorer's next start against Google.
+			if !eps.IsEmulator() {
+				if err := projects.SaveCache(inv); err != nil {
+					fmt.Fprintln(errw, "warning: could not save the inventory cache:", err)
+				}
 			}
 			for _, id := range slices.Sorted(maps.Keys(inv.Warnings)) {
 				for _, w := range inv.Warnings[id] {
