@@ -111,6 +111,11 @@ type (
 	Prober interface {
 		Probe(ctx context.Context, t tunnel.Target) error
 	}
+	// InstanceStarter starts or resumes an instance and waits (for --start).
+	InstanceStarter interface {
+		Start(ctx context.Context, project, zone, name string) error
+		Resume(ctx context.Context, project, zone, name string) error
+	}
 	// FirewallCreator creates a firewall rule in a project (for --fix).
 	FirewallCreator interface {
 		CreateFirewall(ctx context.Context, project string, fw projects.Firewall) error
@@ -153,6 +158,10 @@ type Doctor struct {
 	// Creator, with Fix set, creates the missing firewall rule.
 	Creator FirewallCreator
 	Fix     bool
+	// Starter, with Start set, starts a stopped (or resumes a suspended)
+	// instance before the other checks.
+	Starter InstanceStarter
+	Start   bool
 	// Groups resolves group membership for bindings on groups.
 	Groups func(group, member string) (isMember, known bool)
 	// AccessLevels the device is known to satisfy; nil means unknown.
@@ -298,6 +307,14 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 	if inst.ExternalIP != "" {
 		c.Details = append(c.Details, "external IP "+inst.ExternalIP+": IAP is optional for this VM, it is also reachable directly if its firewall allows")
 	}
+	if d.Start && d.Starter != nil && inst.Status != "RUNNING" {
+		if started, note := d.startInstance(ctx, inst); started != nil {
+			inst = started
+			c.Details = append(c.Details, note)
+		} else {
+			c.Details = append(c.Details, note)
+		}
+	}
 	switch inst.Status {
 	case "RUNNING":
 		c.Mark, c.Summary = OK, where+" is RUNNING"
@@ -305,13 +322,39 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 		c.Mark, c.Summary = Warning, fmt.Sprintf("%s is %s: it is starting; connections fail until it boots", where, inst.Status)
 	case "SUSPENDED", "SUSPENDING":
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s", inst.Name, inst.Zone, inst.Project)
+		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s (or iapterm doctor --start)", inst.Name, inst.Zone, inst.Project)
 	default:
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s, not RUNNING", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s", inst.Name, inst.Zone, inst.Project)
+		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or iapterm doctor --start)", inst.Name, inst.Zone, inst.Project)
 		c.Details = append(c.Details, "or start it from the explorer (iapterm ui)")
 	}
 	return inst, c
+}
+
+// startInstance starts or resumes inst and reads it again; it returns nil
+// and the reason when that did not work.
+func (d *Doctor) startInstance(ctx context.Context, inst *projects.Instance) (*projects.Instance, string) {
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	var err error
+	verb := "started"
+	switch inst.Status {
+	case "SUSPENDED":
+		verb = "resumed"
+		err = d.Starter.Resume(sctx, inst.Project, inst.Zone, inst.Name)
+	case "TERMINATED", "STOPPED":
+		err = d.Starter.Start(sctx, inst.Project, inst.Zone, inst.Name)
+	default:
+		return nil, fmt.Sprintf("--start: an instance that is %s cannot be started now", inst.Status)
+	}
+	if err != nil {
+		return nil, "--start: " + err.Error()
+	}
+	again, err := d.Cloud.Resolve(sctx, inst.Project, inst.Zone, inst.Name)
+	if err != nil {
+		return nil, fmt.Sprintf("--start: %s the instance, but reading it again failed: %v", verb, err)
+	}
+	return again, fmt.Sprintf("--start: %s the instance (it was %s)", verb, inst.Status)
 }
 
 // Print writes the report as one line per check, with details and fixes

@@ -267,6 +267,26 @@ func TestStoppedVM(t *testing.T) {
 	expect(t, r, CheckTransport, Skipped, "Instance check failed", "")
 }
 
+func TestStartStartsAStoppedVM(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	w.Projects[0].IAM = append(w.Projects[0].IAM, world.Binding{Role: "roles/compute.instanceAdmin.v1", Members: []string{"user:" + alice}})
+	r := run(t, w, 22, func(d *Doctor) { d.Starter, d.Start = d.Cloud.(*projects.Client), true })
+	expect(t, r, CheckInstance, OK, "RUNNING", "")
+	if c := r.Check(CheckInstance); !strings.Contains(strings.Join(c.Details, "\n"), "--start: started the instance (it was TERMINATED)") {
+		t.Fatalf("details:\n%s", dump(r))
+	}
+	expect(t, r, CheckTransport, OK, "", "")
+	// Without the permission the failure is explained and the command kept.
+	w = healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	r = run(t, w, 22, func(d *Doctor) { d.Starter, d.Start = d.Cloud.(*projects.Client), true })
+	expect(t, r, CheckInstance, Failed, "TERMINATED", "gcloud compute instances start vm")
+	if c := r.Check(CheckInstance); !strings.Contains(strings.Join(c.Details, "\n"), "compute.instances.start") {
+		t.Fatalf("details:\n%s", dump(r))
+	}
+}
+
 func TestOSLoginWithoutRoles(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].IAM = []world.Binding{

@@ -17,6 +17,7 @@ type doctorFlags struct {
 	project, zone string
 	port          int
 	json, fix     bool
+	start         bool
 	levels        []string
 }
 
@@ -39,7 +40,8 @@ Exit status: 0 when nothing blocks the connection, 1 otherwise.`,
 		Example: `  iapterm doctor web-1 --project my-project --zone us-central1-a
   iapterm doctor my-project/us-central1-a/db-1 --port 5432
   iapterm doctor web-1 --project my-project --json
-  iapterm doctor web-1 --project my-project --fix     # create the missing firewall rule`,
+  iapterm doctor web-1 --project my-project --fix     # create the missing firewall rule
+  iapterm doctor web-1 --project my-project --start   # start the VM first if it is stopped`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runDoctor(cmd, f, args[0]) },
 	}
@@ -49,6 +51,7 @@ Exit status: 0 when nothing blocks the connection, 1 otherwise.`,
 	fl.IntVar(&f.port, "port", 22, "the VM port to check")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	fl.BoolVar(&f.fix, "fix", false, "create the missing firewall rule for IAP when you are allowed to")
+	fl.BoolVar(&f.start, "start", false, "start the instance first when it is stopped (or resume it when suspended)")
 	fl.StringArrayVar(&f.levels, "access-level", nil, "access level your device satisfies (accessPolicies/N/accessLevels/NAME); repeatable")
 	return cmd
 }
@@ -84,6 +87,7 @@ func runDoctor(cmd *cobra.Command, f doctorFlags, arg string) error {
 		return err
 	}
 	d.Cloud = client
+	d.Starter, d.Start = client, f.start
 	d.Relay = doctor.TCPRelayChecker{Relay: eps.Relay}
 	if d.Identity.Tokens != nil {
 		d.Prober = &tunnel.Dialer{Endpoints: eps, Tokens: d.Identity.Tokens, UserAgent: "iapterm/" + version}
