@@ -217,8 +217,16 @@ func (s *SSHServer) handleConn(v *vmSSH, cfg *ssh.ServerConfig, c net.Conn) {
 	home := filepath.Join(s.dir, sanitize(v.key), sanitize(sc.User()))
 	var wg sync.WaitGroup
 	for nc := range chans {
+		if nc.ChannelType() == "direct-tcpip" {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				forwardLocal(nc)
+			}()
+			continue
+		}
 		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels are supported")
+			nc.Reject(ssh.UnknownChannelType, "only session and direct-tcpip channels are supported")
 			continue
 		}
 		ch, creqs, err := nc.Accept()
@@ -456,4 +464,52 @@ func exitStatus(err error) uint32 {
 
 func vmName(key string) string {
 	return key[strings.LastIndexByte(key, '/')+1:]
+}
+
+// forwardLocal serves a direct-tcpip channel (ssh -L, VS Code Remote-SSH)
+// to a port of the VM itself: the emulated VM is this machine, so only
+// loopback destinations are allowed.
+func forwardLocal(nc ssh.NewChannel) {
+	var req struct {
+		Host       string
+		Port       uint32
+		OriginHost string
+		OriginPort uint32
+	}
+	if err := ssh.Unmarshal(nc.ExtraData(), &req); err != nil {
+		nc.Reject(ssh.ConnectionFailed, "malformed direct-tcpip request")
+		return
+	}
+	ip := net.ParseIP(req.Host)
+	if req.Host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		nc.Reject(ssh.Prohibited, "the emulated VM forwards only to its own loopback addresses")
+		return
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(req.Host, fmt.Sprint(req.Port)), 10*time.Second)
+	if err != nil {
+		nc.Reject(ssh.ConnectionFailed, err.Error())
+		return
+	}
+	defer c.Close()
+	ch, reqs, err := nc.Accept()
+	if err != nil {
+		return
+	}
+	defer ch.Close()
+	go ssh.DiscardRequests(reqs)
+	done := make(chan struct{}, 2)
+	go func() {
+		io.Copy(ch, c)
+		ch.CloseWrite()
+		done <- struct{}{}
+	}()
+	go func() {
+		io.Copy(c, ch)
+		if tc, ok := c.(*net.TCPConn); ok {
+			tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}()
+	<-done
+	<-done
 }

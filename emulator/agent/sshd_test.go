@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net"
 	"strings"
 	"testing"
 
@@ -168,5 +170,45 @@ func TestSSHServerTwoFactor(t *testing.T) {
 	if err == nil {
 		c.Close()
 		t.Fatal("login without the second factor succeeded")
+	}
+}
+
+func TestSSHServerForwardsToLoopbackOnly(t *testing.T) {
+	signer, _ := newKey(t)
+	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write([]byte("pong"))
+		c.Close()
+	}()
+	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	conn, err := c.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(conn)
+	conn.Close()
+	if string(b) != "pong" {
+		t.Fatalf("forwarded read %q", b)
+	}
+	if conn, err := c.Dial("tcp", "192.0.2.1:80"); err == nil {
+		conn.Close()
+		t.Fatal("forward to a non-loopback address allowed")
 	}
 }

@@ -54,6 +54,8 @@ type API struct {
 	oslogin *osLogin
 	oauth   *oauthState
 
+	hostKeys hostKeyProber
+
 	mu      sync.Mutex
 	idKey   *rsa.PrivateKey
 	ctx     context.Context

@@ -398,3 +398,31 @@ func items(kv ...string) []*compute.MetadataItems {
 	}
 	return out
 }
+
+func TestOAuthUntickedScope(t *testing.T) {
+	e := newEnv(t, Options{})
+	verifier := oauth2.GenerateVerifier()
+	conf := &oauth2.Config{ClientID: "cid", RedirectURL: "http://localhost:5555/",
+		Scopes:   []string{"openid", "https://www.googleapis.com/auth/cloud-platform"},
+		Endpoint: oauth2.Endpoint{AuthURL: e.srv.URL + "/o/oauth2/v2/auth", TokenURL: e.srv.URL + "/token", AuthStyle: oauth2.AuthStyleInParams}}
+	u, _ := url.Parse(conf.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	form := u.Query()
+	form.Set("login", "bob@example.com")
+	form.Set("action", "allow")
+	form.Set("scopes_form", "1")
+	form["grant_scope"] = []string{"openid"}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.PostForm(e.srv.URL+"/o/oauth2/v2/auth", form)
+	if err != nil || resp.StatusCode != 302 {
+		t.Fatalf("consent: %v %v", resp, err)
+	}
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	tok, err := conf.Exchange(context.Background(), loc.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.Extra("scope") != "openid" {
+		t.Fatalf("granted scope %v, err %v", tok.Extra("scope"), err)
+	}
+	_, m := e.raw("GET", "/oauth2/v2/userinfo", tok.AccessToken, "")
+	if m["email"] != "bob@example.com" {
+		t.Fatalf("userinfo %v", m)
+	}
+}

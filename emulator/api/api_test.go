@@ -18,6 +18,7 @@ import (
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 
+	"iapterm/emulator/agent"
 	"iapterm/emulator/cloud"
 	"iapterm/emulator/world"
 )
@@ -495,5 +496,31 @@ func TestFirewallsAndGuestAttributes(t *testing.T) {
 		&compute.TestPermissionsRequest{Permissions: []string{"compute.instances.get", "compute.instances.setMetadata", "compute.instances.osLogin"}}).Do()
 	if err != nil || fmt.Sprint(perms.Permissions) != "[compute.instances.get compute.instances.osLogin]" {
 		t.Fatalf("testIamPermissions %v %v", perms, err)
+	}
+}
+
+func TestGuestAttributesOfARealSSHServer(t *testing.T) {
+	e := newEnv(t, Options{})
+	other, err := agent.NewSSHServer(e.api.agent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	addr, _ := other.Addr("elsewhere")
+	if err := e.c.SetBackend("proj-a/us-central1-a/vm-2:22", addr); err != nil {
+		t.Fatal(err)
+	}
+	s := e.computeSvc("alice-token")
+	ga, err := s.Instances.GetGuestAttributes("proj-a", "us-central1-a", "vm-2").QueryPath("hostkeys/").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hk, _ := other.HostKey("elsewhere")
+	if len(ga.QueryValue.Items) != 1 || ga.QueryValue.Items[0].Value != strings.Fields(string(marshalAuthorized(hk)))[1] {
+		t.Fatalf("guest attributes %+v", ga.QueryValue.Items)
+	}
+	v, err := s.Instances.GetGuestAttributes("proj-a", "us-central1-a", "vm-2").VariableKey("hostkeys/ssh-ed25519").Do()
+	if err != nil || v.VariableValue != ga.QueryValue.Items[0].Value {
+		t.Fatalf("variableKey: %+v %v", v, err)
 	}
 }

@@ -1,14 +1,20 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"iapterm/emulator/cloud"
 	"iapterm/emulator/world"
@@ -726,34 +732,114 @@ func (a *API) guestAttributes(w http.ResponseWriter, r *http.Request, in cloud.I
 	notFound := func() {
 		writeError(w, newError(404, "notFound", "The resource '"+in.ResourceName()+"/guestAttributes/"+path+variable+"' was not found", false))
 	}
-	addr, _ := a.c.Backend(in.Project, in.Zone, in.Name, 22)
-	if in.Status != "RUNNING" || addr != world.BuiltinSSH || in.IsWindows() {
+	if in.Status != "RUNNING" || in.IsWindows() {
 		notFound()
 		return
 	}
-	hk, err := a.ssh.HostKey(in.Key())
-	if err != nil {
+	// The guest agent publishes the host keys of the VM's SSH server: the
+	// built-in server's, or those a real sshd behind port 22 presents.
+	var keys []ssh.PublicKey
+	switch addr, _ := a.c.Backend(in.Project, in.Zone, in.Name, 22); addr {
+	case "":
+	case world.BuiltinSSH:
+		if hk, err := a.ssh.HostKey(in.Key()); err == nil {
+			keys = append(keys, hk)
+		}
+	default:
+		keys = a.hostKeys.probe(r.Context(), addr)
+	}
+	if len(keys) == 0 {
 		notFound()
 		return
 	}
-	typ := hk.Type()
-	val := base64.StdEncoding.EncodeToString(hk.Marshal())
 	type item struct {
 		Namespace string `json:"namespace"`
 		Key       string `json:"key"`
 		Value     string `json:"value"`
 	}
+	var items []item
+	for _, k := range keys {
+		items = append(items, item{Namespace: "hostkeys", Key: k.Type(), Value: base64.StdEncoding.EncodeToString(k.Marshal())})
+	}
 	out := map[string]any{"kind": "compute#guestAttributes", "selfLink": instanceURL(in) + "/getGuestAttributes"}
 	switch {
-	case variable == "hostkeys/"+typ:
-		out["variableKey"] = variable
-		out["variableValue"] = val
+	case strings.HasPrefix(variable, "hostkeys/"):
+		found := false
+		for _, it := range items {
+			if "hostkeys/"+it.Key == variable {
+				out["variableKey"] = variable
+				out["variableValue"] = it.Value
+				found = true
+			}
+		}
+		if !found {
+			notFound()
+			return
+		}
 	case variable == "" && (path == "hostkeys/" || path == "hostkeys" || path == ""):
 		out["queryPath"] = path
-		out["queryValue"] = map[string]any{"items": []item{{Namespace: "hostkeys", Key: typ, Value: val}}}
+		out["queryValue"] = map[string]any{"items": items}
 	default:
 		notFound()
 		return
 	}
 	writeJSON(w, 200, out)
+}
+
+// hostKeyProber learns the host keys of real SSH servers behind VM ports
+// by handshaking once per key type; answers are cached per address.
+type hostKeyProber struct {
+	mu    sync.Mutex
+	cache map[string][]ssh.PublicKey
+}
+
+var probeAlgorithms = []string{ssh.KeyAlgoED25519, ssh.KeyAlgoECDSA256, ssh.KeyAlgoRSASHA512}
+
+func (p *hostKeyProber) probe(ctx context.Context, addr string) []ssh.PublicKey {
+	p.mu.Lock()
+	keys, ok := p.cache[addr]
+	p.mu.Unlock()
+	if ok {
+		return keys
+	}
+	for _, algo := range probeAlgorithms {
+		if k := probeOne(ctx, addr, algo); k != nil {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) > 0 {
+		p.mu.Lock()
+		if p.cache == nil {
+			p.cache = map[string][]ssh.PublicKey{}
+		}
+		p.cache[addr] = keys
+		p.mu.Unlock()
+	}
+	return keys
+}
+
+var errGotHostKey = errors.New("host key received")
+
+func probeOne(ctx context.Context, addr, algo string) ssh.PublicKey {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	var got ssh.PublicKey
+	ssh.NewClientConn(c, addr, &ssh.ClientConfig{
+		User:              "hostkey-probe",
+		HostKeyAlgorithms: []string{algo},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			got = k
+			return errGotHostKey
+		},
+	})
+	return got
 }

@@ -101,8 +101,8 @@ var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <style>body{font-family:sans-serif;max-width:34em;margin:3em auto}label{display:block;margin:.4em 0}button{margin-right:1em;padding:.4em 1.2em}</style>
 </head><body>
 <h1>Sign in to the emulated Google Cloud</h1>
-<p>The application <code>{{.ClientID}}</code> asks for access to:</p>
-<ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<p>The application <code>{{.ClientID}}</code> asks for access to your account.</p>
+
 <form method="post" action="/o/oauth2/v2/auth">
 <input type="hidden" name="client_id" value="{{.ClientID}}">
 <input type="hidden" name="redirect_uri" value="{{.RedirectURI}}">
@@ -111,6 +111,10 @@ var consentPage = template.Must(template.New("consent").Parse(`<!DOCTYPE html>
 <input type="hidden" name="state" value="{{.State}}">
 <input type="hidden" name="code_challenge" value="{{.Challenge}}">
 <input type="hidden" name="code_challenge_method" value="S256">
+<input type="hidden" name="scopes_form" value="1">
+<fieldset><legend>Permissions (untick to refuse one)</legend>
+{{range .Scopes}}<label><input type="checkbox" name="grant_scope" value="{{.}}" checked> <code>{{.}}</code></label>
+{{end}}</fieldset>
 <fieldset><legend>Choose an account</legend>
 {{range $i, $u := .Users}}<label><input type="radio" name="login" value="{{$u.Email}}"{{if $u.Checked}} checked{{end}}> {{$u.Email}}{{if $u.Name}} ({{$u.Name}}){{end}}</label>
 {{end}}</fieldset>
@@ -170,13 +174,28 @@ func (a *API) authorize(w http.ResponseWriter, r *http.Request) {
 			oauthPageError(w, "Choose one of the listed accounts.")
 			return
 		}
+		scope := ar.Scope
+		if r.PostForm.Get("scopes_form") != "" {
+			// The page's checkboxes: users can refuse scopes, and clients
+			// must check what was granted.
+			var granted []string
+			for _, sc := range strings.Fields(ar.Scope) {
+				for _, g := range r.PostForm["grant_scope"] {
+					if g == sc {
+						granted = append(granted, sc)
+						break
+					}
+				}
+			}
+			scope = strings.Join(granted, " ")
+		}
 		code := randomString("4/emu-", 24)
 		a.oauth.mu.Lock()
 		a.oauth.codes[code] = &authCode{clientID: ar.ClientID, redirectURI: ar.RedirectURI, challenge: ar.Challenge,
-			scope: ar.Scope, email: u.Email, expires: a.c.Now().Add(codeTTL)}
+			scope: scope, email: u.Email, expires: a.c.Now().Add(codeTTL)}
 		a.oauth.mu.Unlock()
 		q.Set("code", code)
-		q.Set("scope", ar.Scope)
+		q.Set("scope", scope)
 	}
 	if ar.State != "" {
 		q.Set("state", ar.State)
