@@ -91,7 +91,7 @@ type emu struct {
 	eps endpoint.Endpoints
 }
 
-func startEmulator(t *testing.T) *emu {
+func startEmulator(t testing.TB) *emu {
 	t.Helper()
 	w, err := world.Parse([]byte(testWorld), "test.yaml")
 	if err != nil {
@@ -118,7 +118,7 @@ type user struct {
 	prompt *codePrompter
 }
 
-func (e *emu) user(t *testing.T, email, token string) *user {
+func (e *emu) user(t testing.TB, email, token string) *user {
 	t.Helper()
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token})
 	cloud, err := projects.NewClient(context.Background(), e.eps, ts)

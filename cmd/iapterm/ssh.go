@@ -319,7 +319,8 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 		if ctx.Err() != nil {
 			return exitError{code: 130}
 		}
-		return err
+		// 255 like OpenSSH, so scripts can tell it from the command's status.
+		return exitError{code: 255, msg: err.Error()}
 	}
 	defer client.Close()
 	command := strings.Join(args[1:], " ")
