@@ -12,6 +12,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+	// Conditions like request.time.getHours("Europe/Berlin") need the
+	// time zone database, which Windows and minimal images lack.
+	_ "time/tzdata"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"

@@ -287,7 +287,10 @@ func roleGrants(bindingRole, want string) Tri {
 		if bindingRole == want {
 			return Yes
 		}
-		if !KnownRole(bindingRole) || !KnownRole(want) {
+		if !KnownRole(bindingRole) {
+			return CannotTell
+		}
+		if !KnownRole(want) {
 			return No
 		}
 		for _, perm := range RolePermissions(want) {

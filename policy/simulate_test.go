@@ -126,6 +126,16 @@ func TestSimulatePort22Example(t *testing.T) {
 	if r := Simulate(p, "alice@example.com", RoleTunnelResourceAccess, Request{DestinationPort: 22, Time: now}); r.Verdict != Granted {
 		t.Fatalf("by role: %+v", r)
 	}
+	// By role, through a custom role: cannot tell.
+	custom := &Policy{Bindings: []Binding{{Role: "projects/p/roles/tunnel", Members: []string{"user:alice@example.com"}}}}
+	if r := Simulate(custom, "alice@example.com", RoleTunnelResourceAccess, Request{}); r.Verdict != Unknown {
+		t.Fatalf("custom role by role: %+v", r)
+	}
+	// By role, through a broader role.
+	owner := &Policy{Bindings: []Binding{{Role: RoleOwner, Members: []string{"user:alice@example.com"}}}}
+	if r := Simulate(owner, "alice@example.com", RoleTunnelResourceAccess, Request{}); r.Verdict != Granted {
+		t.Fatalf("owner by role: %+v", r)
+	}
 	// Wrong permission.
 	if r := Simulate(p, "alice@example.com", PermSetMetadata, Request{DestinationPort: 22, Time: now}); r.Verdict != Denied || r.Bindings[0].RoleGrants != No {
 		t.Fatalf("setMetadata: %+v", r)
