@@ -169,15 +169,7 @@ type cloudSession struct {
 }
 
 func openCloud(ctx context.Context) (*cloudSession, error) {
-	eps, err := endpoint.FromEnv(global.endpoint)
-	if err != nil {
-		return nil, err
-	}
-	store, err := auth.DefaultStore()
-	if err != nil {
-		return nil, err
-	}
-	creds, err := auth.Resolve(ctx, eps, store)
+	creds, eps, err := credentials(ctx)
 	if err != nil {
 		return nil, err
 	}
