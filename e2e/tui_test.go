@@ -92,7 +92,7 @@ var tunnelOpenRE = regexp.MustCompile(`Tunnel open: 127\.0\.0\.1:(\d+) → dev-a
 
 func TestTUIDemo(t *testing.T) {
 	home := t.TempDir()
-	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TERM=xterm-256color"}
+	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TERM=xterm-256color", "LANG=C.UTF-8", "LC_ALL="}
 	// After the UI ends the shell reports the exit status and whether the
 	// terminal is back in cooked mode with echo.
 	script := fmt.Sprintf("%s ui --demo; echo EXITED rc=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 600", iaptermBin)

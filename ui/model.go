@@ -174,9 +174,6 @@ func New(ctx context.Context, opts Options) *Model {
 	m.explorer.SetProjects(ids)
 	m.explorer.SetCollapsed(st.Collapsed)
 	m.explorer.SetOSFilter(!st.HideLinux, !st.HideWindows)
-	if st.Filter != "" {
-		m.explorer.SetFilter(st.Filter)
-	}
 	m.explorer.Select(st.Selected)
 	return m
 }
@@ -433,7 +430,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		return nil
 
 	case common.LifecycleDoneMsg:
-		m.setNotice(fmt.Sprintf("%s requested for %s", titleCase(string(msg.Op)), msg.Instance.Name), false)
+		m.setNotice(fmt.Sprintf("%s %s: done", titleCase(string(msg.Op)), msg.Instance.Name), false)
 		ids := []string{msg.Instance.Project}
 		// The status changes over the next seconds: look again shortly.
 		return tea.Batch(m.refresh(ids), common.After(5*time.Second, func(time.Time) tea.Msg { return refreshDueMsg{ids: ids} }))

@@ -19,7 +19,6 @@ type State struct {
 	Selected    string   `json:"selected,omitempty"`
 	HideLinux   bool     `json:"hideLinux,omitempty"`
 	HideWindows bool     `json:"hideWindows,omitempty"`
-	Filter      string   `json:"filter,omitempty"`
 }
 
 const stateVersion = 1

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
@@ -144,6 +146,9 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 			initial = append(initial, p.ID)
 		}
 	}
+	if !o.ASCII && !utf8Locale() {
+		o.ASCII = true
+	}
 	return ui.Run(ctx, ui.Options{
 		Backend:       be,
 		StatePath:     o.StatePath,
@@ -154,6 +159,21 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		ASCII:         o.ASCII,
 		Mouse:         !o.NoMouse,
 	})
+}
+
+// utf8Locale reports whether the locale promises UTF-8, so the tree can use
+// its symbols; without one it draws ASCII. Windows terminals are UTF-8.
+func utf8Locale() bool {
+	if runtime.GOOS == "windows" {
+		return true
+	}
+	for _, k := range []string{"LC_ALL", "LC_CTYPE", "LANG"} {
+		if v := os.Getenv(k); v != "" {
+			v = strings.ToLower(v)
+			return strings.Contains(v, "utf-8") || strings.Contains(v, "utf8")
+		}
+	}
+	return false
 }
 
 // logToFile sends slog to iapterm's log file for the life of the UI.

@@ -57,12 +57,17 @@ func init() {
 					prompt += "\n" + s.warn
 				}
 				do := lifecycleCmd(c, inst, s)
+				started := func() tea.Msg {
+					return common.InfoShownMsg{Text: fmt.Sprintf("%s %s…", s.verb, inst.Name)}
+				}
 				return func() tea.Msg {
 					return common.ConfirmRequestedMsg{
 						Title:  s.name + " instance",
 						Prompt: prompt,
 						Yes:    s.name,
-						Cmd:    func() common.Msg { return do() },
+						// Say at once that it started: the operation
+						// returns only when Compute has finished it.
+						Cmd: func() common.Msg { return tea.BatchMsg{started, do} },
 					}
 				}
 			},
