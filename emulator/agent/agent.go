@@ -56,6 +56,9 @@ type Agent struct {
 	windows map[string]*windowsState
 	timers  map[*time.Timer]struct{}
 	closed  bool
+	// seq numbers snapshots so a late timer never applies an older one
+	// over a newer one.
+	seq, appliedSeq uint64
 }
 
 // New returns an agent that has already applied the current state.
@@ -90,13 +93,17 @@ func (a *Agent) Changed() {
 			osl[vm.Key] = a.src.OSLoginKeys(vm.Key)
 		}
 	}
-	if a.delay < 0 {
-		a.applySnapshot(vms, osl)
-		return
-	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
+		return
+	}
+	a.seq++
+	seq := a.seq
+	if a.delay < 0 {
+		a.mu.Unlock()
+		a.applySnapshot(seq, vms, osl)
+		a.mu.Lock()
 		return
 	}
 	var t *time.Timer
@@ -106,7 +113,7 @@ func (a *Agent) Changed() {
 		delete(a.timers, t)
 		a.mu.Unlock()
 		if live {
-			a.applySnapshot(vms, osl)
+			a.applySnapshot(seq, vms, osl)
 		}
 	})
 	a.timers[t] = struct{}{}
@@ -131,10 +138,14 @@ func (a *Agent) apply() {
 			osl[vm.Key] = a.src.OSLoginKeys(vm.Key)
 		}
 	}
-	a.applySnapshot(vms, osl)
+	a.mu.Lock()
+	a.seq++
+	seq := a.seq
+	a.mu.Unlock()
+	a.applySnapshot(seq, vms, osl)
 }
 
-func (a *Agent) applySnapshot(vms []VM, osl map[string][]Key) {
+func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 	now := a.now()
 	type serialOut struct {
 		vm    string
@@ -142,6 +153,11 @@ func (a *Agent) applySnapshot(vms []VM, osl map[string][]Key) {
 	}
 	var outs []serialOut
 	a.mu.Lock()
+	if seq < a.appliedSeq {
+		a.mu.Unlock()
+		return
+	}
+	a.appliedSeq = seq
 	for _, vm := range vms {
 		if !vm.Running {
 			delete(a.keys, vm.Key)

@@ -262,7 +262,18 @@ type session struct {
 	term    string
 	size    *pty.Winsize
 	ptmx    *os.File
+	cmd     *exec.Cmd
 	started bool
+}
+
+// kill ends the session's process when the client went away before it
+// exited, so no shell waits forever on a closed channel.
+func (s *session) kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil {
+		s.cmd.Process.Kill()
+	}
 }
 
 func (s *session) serve(reqs <-chan *ssh.Request) {
@@ -272,6 +283,7 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		select {
 		case r, ok := <-reqs:
 			if !ok {
+				s.kill()
 				return
 			}
 			s.request(r, done)
@@ -410,6 +422,7 @@ func (s *session) run(command string) uint32 {
 	if term != "" {
 		cmd.Env = append(cmd.Env, "TERM="+term)
 	}
+	s.cmd = cmd
 	s.mu.Unlock()
 
 	if size != nil {

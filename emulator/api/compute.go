@@ -280,6 +280,7 @@ func (a *API) aggregatedInstances(w http.ResponseWriter, r *http.Request, who ca
 		return
 	}
 	all = filterInstances(all, r.URL.Query().Get("filter"))
+	all = slices.DeleteFunc(all, func(in cloud.Instance) bool { return slices.Contains(pr.UnreachableZones, in.Zone) })
 	out := aggregatedJSON{
 		Kind: "compute#instanceAggregatedList", ID: "projects/" + p + "/aggregated/instances",
 		Items: map[string]scopedInstances{}, SelfLink: computeBase + "projects/" + p + "/aggregated/instances",
@@ -555,8 +556,12 @@ func (a *API) lifecycle(w http.ResponseWriter, who caller, in cloud.Instance, me
 			case <-a.ctx.Done():
 			}
 		}
-		if _, err := a.c.SetStatus(in.Project, in.Zone, in.Name, wk.to); err == nil && wk.to == "RUNNING" {
-			a.serial.append(in.Key(), 1, "\r\n"+bootLog(in))
+		// Another lifecycle call may have taken over meanwhile: only the
+		// latest transition completes.
+		if cur, err := a.c.Instance(in.Project, in.Zone, in.Name); err == nil && (wk.via == "" || cur.Status == wk.via) {
+			if _, err := a.c.SetStatus(in.Project, in.Zone, in.Name, wk.to); err == nil && wk.to == "RUNNING" {
+				a.serial.append(in.Key(), 1, "\r\n"+bootLog(in))
+			}
 		}
 		a.ops.finish(op, a.c.Now())
 	}()

@@ -1,0 +1,50 @@
+//go:build unix
+
+package agent
+
+import (
+	"bufio"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+// A client that goes away must not leave its shell running.
+func TestSSHServerKillsProcessesOfClosedSessions(t *testing.T) {
+	signer, _ := newKey(t)
+	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.NewSession()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("echo $$; exec sleep 60"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("pid line %q", line)
+	}
+	c.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Fatal("the session's process outlived its client")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
