@@ -340,6 +340,24 @@ func TestSharedVPCNetworkInAnotherProject(t *testing.T) {
 	expect(t, r, CheckTransport, OK, "", "")
 }
 
+func TestSharedVPCFallsBackToTheHostProjectsRules(t *testing.T) {
+	// The user may not call getEffectiveFirewalls on the VM, but may list
+	// the host project's rules.
+	w := sharedVPCWorld(t, false)
+	w.Projects[0].IAM[0].Role = policy.RoleOSLogin
+	w.Projects[1].IAM[0].Role = "roles/compute.securityAdmin"
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, "projects/host/global/networks/shared", "--network=shared --direction=INGRESS --action=allow --rules=tcp:22 --source-ranges=35.235.240.0/20 --target-tags=web --project=host")
+	if c := r.Check(CheckFirewall); !strings.Contains(strings.Join(c.Details, "\n"), "firewall rules of project host") {
+		t.Fatalf("did not fall back to the host project's rules:\n%s", dump(r))
+	}
+	w = sharedVPCWorld(t, true)
+	w.Projects[0].IAM[0].Role = policy.RoleOSLogin
+	w.Projects[1].IAM[0].Role = "roles/compute.securityAdmin"
+	r = run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, OK, `"iap"`, "")
+}
+
 func TestFixCreatesTheFirewallRule(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Firewalls = nil

@@ -42,7 +42,12 @@ Exit status: 0 when nothing blocks the connection, 1 otherwise.`,
   iapterm doctor web-1 --project my-project --json
   iapterm doctor web-1 --project my-project --fix     # create the missing firewall rule
   iapterm doctor web-1 --project my-project --start   # start the VM first if it is stopped`,
-		Args: cobra.ExactArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return exitError{2, "give one instance: iapterm doctor INSTANCE --project PROJECT [--zone ZONE] [--port N]"}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runDoctor(cmd, f, args[0]) },
 	}
 	fl := cmd.Flags()

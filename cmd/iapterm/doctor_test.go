@@ -103,6 +103,9 @@ func TestDoctorCommand(t *testing.T) {
 	if code != 1 || !strings.Contains(out, `"canConnect": false`) || !strings.Contains(out, `"mark": "failed"`) {
 		t.Fatalf("json: exit %d\n%s", code, out)
 	}
+	if out, code = policyRunCLI(t, "--endpoint", url, "doctor"); code != 2 {
+		t.Fatalf("no instance: exit %d\n%s", code, out)
+	}
 	out, code = policyRunCLI(t, "--endpoint", url, "doctor", "vm")
 	if code != 2 || !strings.Contains(out, "--project") {
 		t.Fatalf("no project: exit %d\n%s", code, out)
