@@ -259,7 +259,7 @@ func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyC
 	// The handshake has no context: closing the conn unblocks it.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	timer := time.AfterFunc(timeout, func() { conn.Close() })
-	addr := net.JoinHostPort(t.Instance, strconv.Itoa(t.port()))
+	addr := net.JoinHostPort(t.Instance, strconv.Itoa(t.SSHPort()))
 	sc, chans, reqs, err := ssh.NewClientConn(conn, addr, cfg)
 	timer.Stop()
 	if !stop() {

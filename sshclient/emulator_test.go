@@ -134,7 +134,7 @@ func (e *emu) user(t testing.TB, email, token string) *user {
 	u.conn = &sshclient.Connector{
 		Dialer: sshclient.DialerFunc(func(ctx context.Context, tg sshclient.Target) (net.Conn, error) {
 			u.dials.Add(1)
-			return d.Dial(ctx, tunnel.Target{Project: tg.Project, Zone: tg.Zone, Instance: tg.Instance, Port: 22})
+			return d.Dial(ctx, tunnel.Target{Project: tg.Project, Zone: tg.Zone, Instance: tg.Instance, Port: tg.SSHPort()})
 		}),
 		Key:        key,
 		Publisher:  &sshclient.Publisher{Metadata: metadata{cloud}, OSLogin: osLogin{cloud}, Permissions: cloud},
@@ -289,6 +289,19 @@ func TestEmulatorMetadataConflictRetried(t *testing.T) {
 	pm, _ := alice.cloud.ProjectMetadata(context.Background(), "proj-meta")
 	if pm["unrelated"] != "written concurrently" || !strings.Contains(pm["ssh-keys"], alice.conn.Key.AuthorizedKey()) {
 		t.Fatalf("metadata after the race: %v", pm)
+	}
+}
+
+// A tunnel refusal (close 4033) reaches the caller with its explanation.
+func TestEmulatorTunnelDenied(t *testing.T) {
+	e := startEmulator(t)
+	bob := e.user(t, "bob@example.com", "tok-bob")
+	bob.conn.Publisher = nil // bob may not even read proj-osl
+	bob.conn.HostKeys = nil
+	bob.conn.User = "bob"
+	_, err := bob.conn.Connect(context.Background(), sshclient.Target{Project: "proj-osl", Zone: "europe-west1-b", Instance: "vm-osl"})
+	if !errors.Is(err, tunnel.ErrNotAuthorized) || !strings.Contains(err.Error(), "roles/iap.tunnelResourceAccessor") {
+		t.Fatalf("err = %v", err)
 	}
 }
 

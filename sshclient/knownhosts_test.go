@@ -105,3 +105,34 @@ func TestKnownHostsUnreadable(t *testing.T) {
 		t.Fatal("no error for an unreadable known_hosts")
 	}
 }
+
+func FuzzKnownHosts(f *testing.F) {
+	f.Add("compute.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFcuXjJ2m1mh1cR4Sx+Sh8tW6mKRm4kD8t6p6zY0Hq3B\n# c\n")
+	f.Add("|1|x|y ssh-rsa AAAA\n@revoked * ssh-ed25519 AAAA\n\n\n")
+	f.Add("compute.1,compute.2 ssh-ed25519 !!!")
+	f.Fuzz(func(t *testing.T, content string) {
+		path := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		kh := &KnownHosts{Path: path}
+		if _, err := kh.Lookup("compute.1"); err != nil {
+			t.Fatal(err)
+		}
+		key := newHostKey(t)
+		err := kh.Check("vm", "compute.fuzz", key)
+		if err != nil {
+			t.Fatalf("a new alias was refused: %v", err)
+		}
+		// Every non-blank line that was there is still there.
+		data, _ := os.ReadFile(path)
+		for _, line := range strings.Split(content, "\n") {
+			if strings.TrimSpace(line) != "" && !strings.Contains(string(data), line) {
+				t.Fatalf("line %q lost", line)
+			}
+		}
+		if keys, _ := kh.Lookup("compute.fuzz"); len(keys) != 1 {
+			t.Fatalf("recorded key not found: %d", len(keys))
+		}
+	})
+}

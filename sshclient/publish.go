@@ -28,7 +28,8 @@ type Target struct {
 // Key identifies the VM for connection reuse.
 func (t Target) Key() string { return t.Project + "/" + t.Zone + "/" + t.Instance }
 
-func (t Target) port() int {
+// SSHPort is Port, or 22 when unset.
+func (t Target) SSHPort() int {
 	if t.Port == 0 {
 		return 22
 	}

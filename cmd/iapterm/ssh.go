@@ -257,7 +257,7 @@ func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connec
 	}
 	c := &sshclient.Connector{
 		Dialer: sshclient.DialerFunc(func(ctx context.Context, t sshclient.Target) (net.Conn, error) {
-			return e.dialer.Dial(ctx, tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port})
+			return e.dialer.Dial(ctx, tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.SSHPort()})
 		}),
 		Key:              key,
 		Publisher:        &sshclient.Publisher{Metadata: sshCloudMetadata{e.cloud}, OSLogin: sshCloudOSLogin{e.cloud}, Permissions: e.cloud},
