@@ -43,6 +43,9 @@ type LaunchOptions struct {
 	TempDir string
 	// Env is the client's environment; default os.Environ().
 	Env []string
+	// ExtraArgs are appended to FreeRDP's or Remmina's arguments (e.g.
+	// "+auth-only", "/kbd:0x407"). A password argument is refused.
+	ExtraArgs []string
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
 }
@@ -199,6 +202,9 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 			return nil, errors.New("the password has a line break or NUL, which FreeRDP cannot read from stdin: type it in the client instead")
 		}
 	}
+	if err := checkExtraArgs(c, opts.ExtraArgs); err != nil {
+		return nil, err
+	}
 	env := opts.Env
 	if env == nil {
 		env = os.Environ()
@@ -244,7 +250,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 	var stdin []byte
 	switch c.Kind {
 	case FreeRDP:
-		argv = FreeRDPArgs(c.Major, addr, s, opts.Password != "")
+		argv = append(FreeRDPArgs(c.Major, addr, s, opts.Password != ""), opts.ExtraArgs...)
 		if opts.Password != "" {
 			stdin = []byte(opts.Password + "\n")
 		}
@@ -270,7 +276,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 		}
 		switch c.Kind {
 		case Remmina:
-			argv = []string{"-c", file}
+			argv = append([]string{"-c", file}, opts.ExtraArgs...)
 		case MSTSC:
 			argv = []string{file}
 		case WindowsApp:
@@ -395,4 +401,25 @@ func openLog(dir, name string) (string, *os.File, error) {
 		return "", nil, fmt.Errorf("opening the client log: %w", err)
 	}
 	return p, f, nil
+}
+
+// checkExtraArgs refuses extra arguments for clients that take none and
+// any that would put a password on the command line.
+func checkExtraArgs(c Client, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if c.Kind != FreeRDP && c.Kind != Remmina {
+		return fmt.Errorf("%s takes its settings from a .rdp file: extra client arguments are not supported for it", c)
+	}
+	for _, a := range args {
+		l := strings.ToLower(strings.TrimLeft(a, "/-+"))
+		if strings.HasPrefix(l, "p:") || strings.HasPrefix(l, "gp:") || strings.HasPrefix(l, "pth:") || strings.Contains(l, "password") {
+			return fmt.Errorf("extra client argument %q would put a password on the command line, where other users can read it: use --password-stdin or the keyring", strings.SplitN(a, ":", 2)[0])
+		}
+		if strings.ContainsAny(a, "\x00\n") {
+			return fmt.Errorf("extra client argument %q has a control character", a)
+		}
+	}
+	return nil
 }

@@ -219,6 +219,11 @@ func TestLaunchErrors(t *testing.T) {
 		"call FindClient":                     func(o *LaunchOptions) { o.Client = Client{} },
 		"out of range":                        func(o *LaunchOptions) { o.Settings.Port = 99999 },
 		"neither DISPLAY nor WAYLAND_DISPLAY": func(o *LaunchOptions) { o.Env = []string{"HOME=/"} },
+		"would put a password on the command line": func(o *LaunchOptions) { o.ExtraArgs = []string{"/p:secret"} },
+		"not supported for it": func(o *LaunchOptions) {
+			o.Client = Client{Kind: MSTSC, Path: "mstsc"}
+			o.ExtraArgs = []string{"/admin"}
+		},
 		"opening the tunnel": func(o *LaunchOptions) {
 			o.Forward = func(context.Context, int) (string, func(), error) { return "", nil, errors.New("denied") }
 		},
@@ -282,5 +287,26 @@ func TestLaunchStopAndCancel(t *testing.T) {
 	<-sess.Done()
 	if sess.State() != StateStopped || ft2.released.Load() != 1 {
 		t.Fatalf("after cancel: state %v released %d", sess.State(), ft2.released.Load())
+	}
+}
+
+func TestLaunchExtraArgs(t *testing.T) {
+	self, _ := os.Executable()
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "r.json")
+	sess, err := Launch(context.Background(), LaunchOptions{
+		Client: Client{Kind: FreeRDP, Path: self, Major: 2}, Settings: DefaultSettings(), Forward: (&fakeTunnel{}).forward,
+		LogDir: dir, ExtraArgs: []string{"+auth-only", "/kbd:0x407"},
+		Env: append(os.Environ(), "IAPTERM_FAKE_RDP="+rec, "IAPTERM_FAKE_RDP_EXIT=0", "DISPLAY=:99"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sess.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	args := readRecord(t, rec).Args
+	if len(args) < 2 || args[len(args)-2] != "+auth-only" || args[len(args)-1] != "/kbd:0x407" {
+		t.Fatalf("args %q", args)
 	}
 }

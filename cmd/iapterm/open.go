@@ -70,6 +70,7 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 	fl.BoolVar(&f.admin, "admin", false, "when credentials are generated: add the account to Administrators")
 	fl.DurationVar(&f.timeout, "timeout", rdp.DefaultCredentialTimeout, "how long to wait for the guest agent when credentials are generated")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask before resetting a password")
+	fl.StringArrayVar(&f.clientArgs, "client-arg", nil, "extra argument for FreeRDP or Remmina (repeatable; never a password)")
 	return cmd
 }
 

@@ -47,6 +47,7 @@ type rdpFlags struct {
 	adminSession    bool
 	checkCert       bool
 	yes             bool
+	clientArgs      []string
 }
 
 func newRDPCmd() *cobra.Command {
@@ -100,6 +101,7 @@ given a password safely: type it in the client.`,
 	fl.BoolVar(&f.adminSession, "admin-session", false, "connect to the admin (console) session")
 	fl.BoolVar(&f.checkCert, "check-certificate", false, "check the server certificate (it never matches 127.0.0.1, so clients will warn or refuse)")
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask before resetting a password")
+	fl.StringArrayVar(&f.clientArgs, "client-arg", nil, "extra argument for FreeRDP or Remmina, e.g. --client-arg=/kbd:0x407 (repeatable; never a password)")
 	return cmd
 }
 
@@ -337,11 +339,13 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}
 
 	sess, err := rdp.Launch(ctx, rdp.LaunchOptions{
-		Client:   client,
-		Settings: s,
-		Password: launchPassword,
-		Forward:  forward,
-		Name:     inst.Name,
+		Client:    client,
+		Settings:  s,
+		Password:  launchPassword,
+		Forward:   forward,
+		Name:      inst.Name,
+		ExtraArgs: f.clientArgs,
+		Logger:    slog.New(slog.DiscardHandler),
 	})
 	if err != nil {
 		return err
