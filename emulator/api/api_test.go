@@ -524,3 +524,68 @@ func TestGuestAttributesOfARealSSHServer(t *testing.T) {
 		t.Fatalf("variableKey: %+v %v", v, err)
 	}
 }
+
+func TestInstanceFilters(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.computeSvc("alice-token")
+	tests := []struct {
+		filter string
+		want   int
+	}{
+		{"", 6},
+		{"status = RUNNING", 5},
+		{`status != "RUNNING"`, 1},
+		{"(status = RUNNING) (name = vm-1)", 1},
+		{"name eq vm-.*", 5},
+		{"labels.whatever = x", 6},
+	}
+	for _, tt := range tests {
+		l, err := s.Instances.AggregatedList("proj-a").Filter(tt.filter).Do()
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, sc := range l.Items {
+			n += len(sc.Instances)
+		}
+		if n != tt.want {
+			t.Errorf("filter %q: %d instances, want %d", tt.filter, n, tt.want)
+		}
+	}
+	l, err := s.Instances.List("proj-a", "us-central1-b").Filter("status = TERMINATED").Do()
+	if err != nil || len(l.Items) != 1 || l.Items[0].Name != "vm-3" {
+		t.Fatalf("zonal list: %+v %v", l, err)
+	}
+	if _, err := s.Instances.List("proj-a", "nowhere").Do(); err == nil {
+		t.Fatal("list of an unknown zone succeeded")
+	}
+}
+
+func BenchmarkAggregatedList(b *testing.B) {
+	w, _ := world.Parse([]byte(testWorld), "test.yaml")
+	for i := range 500 {
+		w.Projects[0].Instances = append(w.Projects[0].Instances, world.Instance{Name: fmt.Sprintf("bulk-%d", i), Zone: "us-west1-a"})
+	}
+	w.ApplyDefaults()
+	c, err := cloud.New(w, cloud.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := New(c, Options{AgentDelay: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	mux := http.NewServeMux()
+	a.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	s, _ := compute.NewService(context.Background(), option.WithEndpoint(srv.URL+"/compute/v1/"),
+		option.WithTokenSource(oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "alice-token"})))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.Instances.AggregatedList("proj-a").MaxResults(500).Do(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -54,9 +54,15 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(code)
 	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
+	if _, compact := w.(compactWriter); !compact {
+		enc.SetIndent("", "  ")
+	}
 	enc.Encode(v)
 }
+
+// compactWriter marks responses to requests with prettyPrint=false (what
+// the Go clients send): no indentation, as Google does.
+type compactWriter struct{ http.ResponseWriter }
 
 // computeNotFound maps cloud lookups to Compute's 404.
 func computeErr(err error) *apiError {
@@ -111,6 +117,9 @@ func (a *API) authed(h handler) http.Handler {
 			}
 			writeError(w, e)
 			return
+		}
+		if r.URL.Query().Get("prettyPrint") == "false" {
+			w = compactWriter{w}
 		}
 		h(w, r, caller{email: t.Email})
 	})
