@@ -559,8 +559,13 @@ func (a *API) lifecycle(w http.ResponseWriter, who caller, in cloud.Instance, me
 		// Another lifecycle call may have taken over meanwhile: only the
 		// latest transition completes.
 		if cur, err := a.c.Instance(in.Project, in.Zone, in.Name); err == nil && (wk.via == "" || cur.Status == wk.via) {
-			if _, err := a.c.SetStatus(in.Project, in.Zone, in.Name, wk.to); err == nil && wk.to == "RUNNING" {
-				a.serial.append(in.Key(), 1, "\r\n"+bootLog(in))
+			if _, err := a.c.SetStatus(in.Project, in.Zone, in.Name, wk.to); err == nil {
+				switch wk.to {
+				case "RUNNING":
+					a.serial.append(in.Key(), 1, "\r\n"+bootLog(in))
+				case "TERMINATED":
+					a.serial.append(in.Key(), 1, "\r\n[  OK  ] Reached target poweroff.target - System Power Off.\r\nreboot: Power down\r\n")
+				}
 			}
 		}
 		a.ops.finish(op, a.c.Now())
