@@ -26,7 +26,7 @@ import (
 // ---- backends ----
 
 // serve runs handle for every connection to a fresh loopback listener.
-func serve(t *testing.T, handle func(net.Conn)) string {
+func serve(t testing.TB, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -73,13 +73,13 @@ const (
 )
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	h     *Handler
 	cloud *cloud.Cloud
 	url   string // ws://127.0.0.1:PORT
 }
 
-func newEnv(t *testing.T, o Options, backends map[string]func(net.Conn)) *env {
+func newEnv(t testing.TB, o Options, backends map[string]func(net.Conn)) *env {
 	t.Helper()
 	w := &world.World{
 		Users: []world.User{{Email: "a@example.com", Token: tokA}, {Email: "b@example.com", Token: tokB}},
@@ -130,7 +130,7 @@ func newEnv(t *testing.T, o Options, backends map[string]func(net.Conn)) *env {
 // wireChecker parses the raw bytes the server sends and flags every frame
 // that breaks section 6 of the protocol reference.
 type wireChecker struct {
-	t          *testing.T
+	t          testing.TB
 	mu         sync.Mutex
 	buf        []byte
 	headerDone bool
@@ -207,7 +207,7 @@ func (c *teeConn) Read(p []byte) (int, error) {
 // client is one relay session as a strict client sees it; it checks every
 // rule on ACKs and message order across reconnects.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	e      *env
 	ws     *websocket.Conn
 	sid    string
@@ -804,4 +804,72 @@ func TestInstanceStopEndsSessions(t *testing.T) {
 	}
 	c.expectClose(CloseDestinationReadFailed, "destination read failed")
 	e.expectClose("/v4/connect", connectQuery("vm", 22), tokA, CloseFailedToConnect, "failed to connect to backend")
+}
+
+// withT is e for one fuzz input.
+func (e *env) withT(t testing.TB) *env {
+	c := *e
+	c.t = t
+	return &c
+}
+
+// FuzzClientMessages sends arbitrary sequences of client messages, valid and
+// not, and checks that the server never breaks a rule of what it sends and
+// always ends the exchange.
+func FuzzClientMessages(f *testing.F) {
+	e := newEnv(f, Options{DetachTimeout: 100 * time.Millisecond, AckIdle: time.Millisecond},
+		map[string]func(net.Conn){"p/us-east1-b/vm:22": echo})
+	f.Add([]byte{0, 3, 'a', 'b', 'c', 3, 0})
+	f.Add([]byte{1, 8, 0, 0, 0, 0, 0, 0, 0, 9})
+	f.Add([]byte{2, 6, 0, 4, 0, 0, 0, 0})
+	f.Add([]byte{2, 3, 0, 99, 1, 0, 1, 'x', 3, 0})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		e := e.withT(t)
+		c := e.connect("vm", 22, tokA)
+		defer c.ws.Close()
+		account := func(msg []byte) {
+			if fr, err := tunnel.Decode(msg); err == nil && fr.Tag == tunnel.TagData {
+				c.sent = append(c.sent, fr.Data...)
+				c.bounds[uint64(len(c.sent))] = true
+			}
+		}
+		for len(data) >= 2 {
+			kind, n := data[0]%4, min(int(data[1]), len(data)-2)
+			p := data[2 : 2+n]
+			data = data[2+n:]
+			var msg []byte
+			switch kind {
+			case 0:
+				if len(p) == 0 {
+					continue
+				}
+				msg = tunnel.AppendData(nil, p)
+			case 1:
+				var v uint64
+				for _, b := range p {
+					v = v<<8 | uint64(b)
+				}
+				msg = tunnel.AppendAck(nil, v)
+			case 2:
+				msg = p
+			case 3:
+				msg = tunnel.AppendAck(nil, uint64(c.recv.Len()))
+			}
+			account(msg)
+			if c.write(msg) != nil {
+				break
+			}
+		}
+		c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+		for {
+			_, err := c.tryRead()
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the server never closed: %v", err)
+			}
+			if err != nil {
+				break
+			}
+		}
+	})
 }
