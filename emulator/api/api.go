@@ -55,6 +55,9 @@ type API struct {
 	oauth   *oauthState
 
 	hostKeys hostKeyProber
+	// transitionGate, when set by tests, ends each lifecycle transition
+	// on a receive instead of after Options.Transition.
+	transitionGate chan struct{}
 
 	mu      sync.Mutex
 	idKey   *rsa.PrivateKey

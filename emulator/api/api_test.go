@@ -373,7 +373,9 @@ func TestServiceAccountAccessDenied(t *testing.T) {
 }
 
 func TestLifecycleWalks(t *testing.T) {
-	e := newEnv(t, Options{Transition: 100 * time.Millisecond})
+	e := newEnv(t, Options{})
+	gate := make(chan struct{})
+	e.api.transitionGate = gate
 	s := e.computeSvc("alice-token")
 	tests := []struct {
 		method, name, zone, via, final string
@@ -403,6 +405,10 @@ func TestLifecycleWalks(t *testing.T) {
 		if op.Status == "DONE" || in.Status != tt.via {
 			t.Fatalf("%s: right after, operation %s and status %s; want RUNNING and %s", tt.method, op.Status, in.Status, tt.via)
 		}
+		if got, _ := s.ZoneOperations.Get("proj-a", tt.zone, op.Name).Do(); got.Status != "RUNNING" {
+			t.Fatalf("%s: operation %s before the transition ended", tt.method, got.Status)
+		}
+		gate <- struct{}{}
 		for op.Status != "DONE" {
 			if op, err = s.ZoneOperations.Wait("proj-a", tt.zone, op.Name).Do(); err != nil {
 				t.Fatal(err)

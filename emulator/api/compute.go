@@ -550,7 +550,13 @@ func (a *API) lifecycle(w http.ResponseWriter, who caller, in cloud.Instance, me
 	a.pending.Add(1)
 	go func() {
 		defer a.pending.Done()
-		if d := a.opts.Transition; d > 0 {
+		switch d := a.opts.Transition; {
+		case a.transitionGate != nil:
+			select {
+			case <-a.transitionGate:
+			case <-a.ctx.Done():
+			}
+		case d > 0:
 			select {
 			case <-time.After(d):
 			case <-a.ctx.Done():
