@@ -134,6 +134,9 @@ type op struct {
 	notFound string // full 404 text; defaults to what + " not found"
 	perm     string
 	role     string
+	// hidden403 notes that Google answers 403, not 404, for projects the
+	// caller cannot see, so a 403 may also mean a mistyped ID.
+	hidden403 bool
 }
 
 func (o op) translate(err error) error {
@@ -182,6 +185,9 @@ func (o op) translate(err error) error {
 		if role != "" {
 			e.msg += "; ask for role " + role
 		}
+		if o.hidden403 {
+			e.msg += " (or the project ID is wrong: Google answers the same for projects that do not exist)"
+		}
 	case ge.Code == http.StatusPreconditionFailed:
 		e.msg = fmt.Sprintf("%s changed while iapterm was updating it; try again", o.what)
 	default:
@@ -205,9 +211,10 @@ func instanceOp(project, zone, name, perm, role string) op {
 
 func projectOp(project, perm, role string) op {
 	return op{
-		what:     "project " + project,
-		notFound: fmt.Sprintf("project %s not found (or you cannot see it)", project),
-		perm:     perm,
-		role:     role,
+		what:      "project " + project,
+		notFound:  fmt.Sprintf("project %s not found (or you cannot see it)", project),
+		perm:      perm,
+		role:      role,
+		hidden403: true,
 	}
 }
