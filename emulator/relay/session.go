@@ -104,8 +104,13 @@ func (s *session) readBackend() {
 		buf := make([]byte, tunnel.MaxDataPayload)
 		n, err := s.backend.Read(buf)
 		if n > 0 {
+			data := buf[:n:n]
+			if n < tunnel.MaxDataPayload/4 {
+				// Kept until acknowledged: do not pin 16 KiB for a few bytes.
+				data = append([]byte(nil), data...)
+			}
 			s.mu.Lock()
-			s.buf = append(s.buf, chunk{off: s.sent, data: buf[:n:n]})
+			s.buf = append(s.buf, chunk{off: s.sent, data: data})
 			s.sent += uint64(n)
 			s.cond.Broadcast()
 			s.mu.Unlock()
@@ -422,7 +427,7 @@ func (s *session) fail(a *attachment, code int) {
 
 func (s *session) writeLoop(a *attachment) {
 	defer s.h.untrack(a.ws)
-	var ackBuf []byte
+	var ackBuf, frameBuf []byte
 	for {
 		s.mu.Lock()
 		for !a.dead && !s.closed && a.closeCode == 0 && !s.ackDueLocked() && a.next >= s.sent && !s.eof {
@@ -482,7 +487,9 @@ func (s *session) writeLoop(a *attachment) {
 		}
 		if data != nil {
 			s.h.sleep()
-			if err := a.ws.WriteMessage(websocket.BinaryMessage, tunnel.AppendData(nil, data)); err != nil {
+			// WriteMessage copies the frame: the buffer can be reused.
+			frameBuf = tunnel.AppendData(frameBuf[:0], data)
+			if err := a.ws.WriteMessage(websocket.BinaryMessage, frameBuf); err != nil {
 				s.detach(a, err.Error())
 				return
 			}
