@@ -108,6 +108,9 @@ func applyMutation(md *compute.Metadata, mutate MutateFunc) (*compute.Metadata, 
 	if !changed || maps.Equal(before, items) {
 		return nil, false, nil
 	}
+	if err := validateMetadata(items); err != nil {
+		return nil, false, err
+	}
 	out := &compute.Metadata{Kind: "compute#metadata", Fingerprint: md.Fingerprint}
 	placed := map[string]bool{}
 	for _, it := range md.Items {
@@ -129,6 +132,43 @@ func applyMutation(md *compute.Metadata, mutate MutateFunc) (*compute.Metadata, 
 		out.ForceSendFields = []string{"Items"}
 	}
 	return out, true, nil
+}
+
+// Compute's metadata limits.
+const (
+	maxMetadataValue = 256 << 10
+	maxMetadataTotal = 512 << 10
+)
+
+// validateMetadata checks Compute's limits before writing, so the user gets
+// a clear error instead of a 400.
+func validateMetadata(items map[string]string) error {
+	total := 0
+	for k, v := range items {
+		if !validMetadataKey(k) {
+			return fmt.Errorf("metadata key %q is invalid: use 1 to 128 letters, digits, '-' or '_'", k)
+		}
+		if len(v) > maxMetadataValue {
+			return fmt.Errorf("metadata value of %q is %d bytes; Compute allows at most 256 KiB per value", k, len(v))
+		}
+		total += len(k) + len(v)
+	}
+	if total > maxMetadataTotal {
+		return fmt.Errorf("metadata would be %d bytes; Compute allows at most 512 KB in total: remove unused entries (e.g. expired ssh-keys)", total)
+	}
+	return nil
+}
+
+func validMetadataKey(k string) bool {
+	if len(k) == 0 || len(k) > 128 {
+		return false
+	}
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // requestID makes a write idempotent if the library retries it.

@@ -157,6 +157,21 @@ func TestApplyMutation(t *testing.T) {
 			t.Errorf("%s: items %v fingerprint %q", tt.name, kv, out.Fingerprint)
 		}
 	}
+	for name, mutate := range map[string]MutateFunc{
+		"bad key":   func(m map[string]string) (bool, error) { m["bad key"] = "x"; return true, nil },
+		"long key":  func(m map[string]string) (bool, error) { m[strings.Repeat("k", 129)] = "x"; return true, nil },
+		"big value": func(m map[string]string) (bool, error) { m["k"] = strings.Repeat("v", 256<<10+1); return true, nil },
+		"big total": func(m map[string]string) (bool, error) {
+			for i := range 3 {
+				m[fmt.Sprintf("k%d", i)] = strings.Repeat("v", 200<<10)
+			}
+			return true, nil
+		},
+	} {
+		if _, _, err := applyMutation(md, mutate); err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
 	boom := errors.New("boom")
 	if _, _, err := applyMutation(nil, func(map[string]string) (bool, error) { return true, boom }); !errors.Is(err, boom) {
 		t.Errorf("mutate error lost: %v", err)
