@@ -334,3 +334,79 @@ func TestRDPSessionPasswordReachesServer(t *testing.T) {
 	runRDPSession(t, r, password, "access granted): username "+rdpUser, importBin, filepath.Join(dir, "rdp-session.png"))
 	runRDPSession(t, r, "wrong-"+password, "AUTHFAIL: user="+rdpUser, "", "")
 }
+
+// TestRDPOpenLink: `iapterm open` connects from an iap-rdp:/// link, with
+// the link's parameters reaching the client's command line.
+func TestRDPOpenLink(t *testing.T) {
+	r, password := setupRDP(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	link := "iap-rdp:///acme-dev/us-east1-b/dev-win?username=" + rdpUser + "&ColorDepth=HighColor&AudioMode=2&RedirectClipboard=0&ConnectionBar=1"
+	cmd := exec.CommandContext(ctx, iaptermBin, "open", link, "--password-stdin", "--client", r.xfreerdp, "--client-arg", "+auth-only")
+	cmd.Env = r.env
+	cmd.Stdin = strings.NewReader(password + "\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("iapterm open: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Ignoring ConnectionBar") {
+		t.Errorf("no note about the ignored parameter:\n%s", out)
+	}
+	logs, _ := filepath.Glob(filepath.Join(r.cache, "iapterm", "logs", "rdp-dev-win-*.log"))
+	if len(logs) != 1 {
+		t.Fatalf("client logs: %v", logs)
+	}
+	data, _ := os.ReadFile(logs[0])
+	first, _, _ := strings.Cut(string(data), "\n")
+	for _, want := range []string{"/u:" + rdpUser, "/bpp:16", "/audio-mode:2", "-clipboard"} {
+		if !strings.Contains(first, want) {
+			t.Errorf("client command line lacks %s: %q", want, first)
+		}
+	}
+
+	bad := exec.Command(iaptermBin, "open", "iap-rdp:///acme-dev/us-east1-b/dev-win?Password=hunter2")
+	bad.Env = r.env
+	out, err = bad.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "never carry passwords") || strings.Contains(string(out), "hunter2") {
+		t.Errorf("a link with a password: %v\n%s", err, out)
+	}
+}
+
+// TestWindowsCredentialsCLI: `iapterm windows-credentials` against the
+// emulator's simulated guest agent prints a username and a password.
+func TestWindowsCredentialsCLI(t *testing.T) {
+	emu := startEmulator(t)
+	home := t.TempDir()
+	env := append(emu.Env(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, "config"), "IAPTERM_KEYRING=file")
+	cmd := exec.Command(iaptermBin, "windows-credentials", "dev-win", "--project", "acme-dev", "--zone", "us-east1-b", "--user", "alice", "--admin", "--yes", "--timeout", "1m")
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("windows-credentials: %v\n%s", err, stderr.String())
+	}
+	m := regexp.MustCompile(`^Username: alice\nPassword: (\S{15,})\n$`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("stdout %q", stdout.String())
+	}
+	if strings.Contains(stderr.String(), m[1]) {
+		t.Error("the password is on stderr too")
+	}
+	if !strings.Contains(stderr.String(), "Waiting for the guest agent") {
+		t.Errorf("no progress on stderr:\n%s", stderr.String())
+	}
+
+	// A Linux VM and a bad username are refused with clear messages.
+	for args, want := range map[string]string{
+		"dev-alice --user alice":               "not a Windows VM",
+		"dev-win --user a/b":                   "does not allow",
+		"dev-win --user averyveryverylongname": "at most 20",
+	} {
+		c := exec.Command(iaptermBin, append([]string{"windows-credentials", "--project", "acme-dev", "--yes"}, strings.Fields(args)...)...)
+		c.Env = env
+		out, err := c.CombinedOutput()
+		if err == nil || !strings.Contains(string(out), want) {
+			t.Errorf("windows-credentials %s: %v\n%s", args, err, out)
+		}
+	}
+}
