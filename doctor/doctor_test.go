@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"iapterm/emulator/relay"
+	"iapterm/emulator"
 	"iapterm/emulator/world"
 	"iapterm/policy"
 	"iapterm/projects"
@@ -170,7 +170,7 @@ func TestHTTP403WithPermissionSuggestsProxy(t *testing.T) {
 	// A relay that refuses the upgrade although IAM allows it behaves like
 	// a proxy that blocks WebSockets.
 	w := healthyWorld(t)
-	e := startEmulator(t, w, relay.Options{})
+	e := startEmulator(t, w, emulator.Options{})
 	d := doctorFor(t, e, alice, aliceToken)
 	d.Prober = proberFunc(func(ctx context.Context, tt tunnel.Target) error {
 		return &tunnel.HandshakeError{Status: 403, Target: tt}
@@ -185,7 +185,7 @@ func (f proberFunc) Probe(ctx context.Context, t tunnel.Target) error { return f
 
 func TestRelayUnreachable(t *testing.T) {
 	w := healthyWorld(t)
-	e := startEmulator(t, w, relay.Options{})
+	e := startEmulator(t, w, emulator.Options{})
 	d := doctorFor(t, e, alice, aliceToken)
 	d.Relay = TCPRelayChecker{Relay: "ws://127.0.0.1:1/v4/"}
 	r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})

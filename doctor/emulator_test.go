@@ -4,17 +4,16 @@ import (
 	"context"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
-	"iapterm/emulator/api"
-	"iapterm/emulator/cloud"
-	"iapterm/emulator/relay"
+	"iapterm/emulator"
 	"iapterm/emulator/world"
 	"iapterm/endpoint"
 	"iapterm/policy"
@@ -87,37 +86,37 @@ func healthyWorld(t *testing.T) *world.World {
 	}
 }
 
-type emu struct {
-	eps   endpoint.Endpoints
-	cloud *cloud.Cloud
+var closing sync.WaitGroup
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	closing.Wait()
+	os.Exit(code)
 }
 
-func startEmulator(t *testing.T, w *world.World, ro relay.Options) emu {
+type emu struct {
+	eps endpoint.Endpoints
+}
+
+// startEmulator serves w (control plane and relay) on loopback.
+func startEmulator(t *testing.T, w *world.World, o emulator.Options) emu {
 	t.Helper()
-	c, err := cloud.New(w, cloud.Options{})
+	s, err := emulator.Start(w, o)
 	if err != nil {
-		t.Fatalf("world: %v", err)
+		t.Fatalf("emulator: %v", err)
 	}
-	a, err := api.New(c, api.Options{AgentDelay: -1, Transition: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ro.Cloud = c
-	r := relay.New(ro)
-	mux := http.NewServeMux()
-	a.Register(mux)
-	r.Register(mux)
-	srv := httptest.NewServer(mux)
+	// Close waits up to 5 s for client connections that never sent a
+	// request (the HTTP client's spare dials); close in the background and
+	// let TestMain wait for all of them once.
 	t.Cleanup(func() {
-		srv.Close()
-		r.Close()
-		a.Close()
+		closing.Add(1)
+		go func() { defer closing.Done(); s.Close() }()
 	})
-	eps, err := endpoint.Parse(srv.URL)
+	eps, err := endpoint.Parse(s.Endpoint())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return emu{eps: eps, cloud: c}
+	return emu{eps: eps}
 }
 
 func doctorFor(t *testing.T, e emu, email, token string) *Doctor {
@@ -138,7 +137,7 @@ func doctorFor(t *testing.T, e emu, email, token string) *Doctor {
 
 func run(t *testing.T, w *world.World, port int, mod func(*Doctor)) *Report {
 	t.Helper()
-	e := startEmulator(t, w, relay.Options{})
+	e := startEmulator(t, w, emulator.Options{})
 	d := doctorFor(t, e, alice, aliceToken)
 	if mod != nil {
 		mod(d)
@@ -228,7 +227,7 @@ func TestMissingTunnelRole(t *testing.T) {
 func TestMissingTunnelRoleDeniedBeforeUpgrade(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].IAM = w.Projects[0].IAM[:3]
-	e := startEmulator(t, w, relay.Options{DenyBeforeUpgrade: true})
+	e := startEmulator(t, w, emulator.Options{DenyBeforeUpgrade: true})
 	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
 	expect(t, r, CheckTransport, Failed, "HTTP 403", "roles/iap.tunnelResourceAccessor")
 }
@@ -362,7 +361,7 @@ func TestFixCreatesTheFirewallRule(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Firewalls = nil
 	w.Projects[0].IAM = append(w.Projects[0].IAM, world.Binding{Role: "roles/compute.securityAdmin", Members: []string{"user:" + alice}})
-	e := startEmulator(t, w, relay.Options{})
+	e := startEmulator(t, w, emulator.Options{})
 	d := doctorFor(t, e, alice, aliceToken)
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: aliceToken})
 	fc, err := NewComputeFirewallCreator(context.Background(), e.eps, ts)
@@ -381,7 +380,7 @@ func TestFixCreatesTheFirewallRule(t *testing.T) {
 func TestFixWithoutPermissionKeepsTheCommand(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Firewalls = nil
-	e := startEmulator(t, w, relay.Options{})
+	e := startEmulator(t, w, emulator.Options{})
 	d := doctorFor(t, e, alice, aliceToken)
 	fc, err := NewComputeFirewallCreator(context.Background(), e.eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: aliceToken}))
 	if err != nil {
@@ -396,14 +395,14 @@ func TestFixWithoutPermissionKeepsTheCommand(t *testing.T) {
 }
 
 func TestInstanceNotFound(t *testing.T) {
-	e := startEmulator(t, healthyWorld(t), relay.Options{})
+	e := startEmulator(t, healthyWorld(t), emulator.Options{})
 	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Instance: "nope", Port: 22})
 	expect(t, r, CheckInstance, Failed, "not found", "gcloud compute instances list --project=proj")
 	expect(t, r, CheckFirewall, Skipped, "", "")
 }
 
 func TestZoneIsFoundWhenOmitted(t *testing.T) {
-	e := startEmulator(t, healthyWorld(t), relay.Options{})
+	e := startEmulator(t, healthyWorld(t), emulator.Options{})
 	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Instance: "vm", Port: 22})
 	if r.Zone != zone || !r.CanConnect {
 		t.Fatalf("zone %q:\n%s", r.Zone, dump(r))

@@ -2,14 +2,10 @@ package main
 
 import (
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"iapterm/emulator/api"
-	"iapterm/emulator/cloud"
-	"iapterm/emulator/relay"
+	"iapterm/emulator"
 	"iapterm/emulator/world"
 )
 
@@ -17,21 +13,12 @@ import (
 // returns its URL.
 func doctorEmulator(t *testing.T, w *world.World) string {
 	t.Helper()
-	c, err := cloud.New(w, cloud.Options{})
+	s, err := emulator.Start(w, emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := api.New(c, api.Options{AgentDelay: -1, Transition: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := relay.New(relay.Options{Cloud: c})
-	mux := http.NewServeMux()
-	a.Register(mux)
-	r.Register(mux)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(func() { srv.Close(); r.Close(); a.Close() })
-	return srv.URL
+	t.Cleanup(func() { s.Close() })
+	return s.Endpoint()
 }
 
 func TestDoctorCommand(t *testing.T) {
