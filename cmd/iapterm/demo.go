@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/oauth2"
+	"golang.org/x/term"
 
 	"iapterm/emulator"
 	"iapterm/emulator/world"
@@ -17,10 +19,18 @@ import (
 	"iapterm/tunnel"
 )
 
+// demoUI, when set (by the file that owns the terminal UI, in an init
+// function), runs the interactive demo: the UI against startDemo's
+// emulator. Without it, or without a terminal, --demo runs runDemo.
+var demoUI func(ctx context.Context) error
+
 // runRoot runs when iapterm is called without a subcommand.
 func runRoot(cmd *cobra.Command, args []string) error {
 	if !global.demo {
 		return cmd.Help()
+	}
+	if demoUI != nil && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
+		return demoUI(cmd.Context())
 	}
 	return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 }
