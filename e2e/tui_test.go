@@ -112,8 +112,16 @@ func TestTUIDemo(t *testing.T) {
 		return strings.Contains(s, "λ dev-alice") && !strings.Contains(s, "web-1") && !strings.Contains(s, "acme-prod")
 	})
 
-	// enter on a Linux VM opens a tunnel to port 22 and shows its address.
+	// enter on a Linux VM hands the terminal to an SSH session on it, and
+	// the explorer comes back when the session ends.
 	p.keys("Down", "Down", "Enter", "Enter")
+	p.waitText("dev-alice:~")
+	p.text("echo hello-$((6*7)); exit")
+	p.keys("Enter")
+	p.waitText("SSH to dev-alice: session ended", "λ dev-alice")
+
+	// c opens a tunnel to port 22 and shows its address.
+	p.keys("c")
 	scr = p.waitFor("the tunnel address", func(s string) bool { return tunnelOpenRE.MatchString(s) })
 	port := tunnelOpenRE.FindStringSubmatch(scr)[1]
 

@@ -40,7 +40,7 @@ type harness struct {
 func newHarness(t testing.TB, opts Options) *harness {
 	t.Helper()
 	fake := newFake(loadFixture(t))
-	if opts.Backend == (common.Backend{}) {
+	if opts.Backend.Inventory == nil {
 		opts.Backend = fake.backend()
 	}
 	if opts.StatePath == "" {

@@ -429,6 +429,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.setNotice(text, false)
 		return nil
 
+	case actions.SessionEndedMsg:
+		m.setNotice(msg.Title+": session ended", false)
+		m.updateMarkers()
+		return nil
+
 	case common.LifecycleDoneMsg:
 		m.setNotice(fmt.Sprintf("%s %s: done", titleCase(string(msg.Op)), msg.Instance.Name), false)
 		ids := []string{msg.Instance.Project}

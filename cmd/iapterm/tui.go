@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -84,7 +85,11 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		eps           endpoint.Endpoints
 		ts            oauth2.TokenSource
 		email, source string
+		childEnv      func() []string // what `iapterm ssh` run from the UI needs
 	)
+	if o.Endpoint != "" {
+		childEnv = func() []string { return []string{endpoint.EnvEndpoint + "=" + o.Endpoint} }
+	}
 	if o.Demo {
 		s, err := startDemo(ctx)
 		if err != nil {
@@ -96,6 +101,16 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		}
 		email = s.Cloud().DefaultUser().Email
 		ts, source = demoTokens{s, email}, "demo"
+		childEnv = func() []string {
+			env := []string{endpoint.EnvEndpoint + "=" + s.Endpoint()}
+			if tok, err := s.TokenFor(email); err == nil {
+				env = append(env, auth.EnvAccessToken+"="+tok)
+			}
+			if s.CAFile() != "" {
+				env = append(env, endpoint.EnvCAFile+"="+s.CAFile())
+			}
+			return env
+		}
 		o.NoCache, o.AddAllProjects = true, true
 		if o.Label == "" {
 			o.Label = "demo emulator " + s.Endpoint()
@@ -131,6 +146,16 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 	// The cache holds Google's inventory only: an emulator's world is not
 	// worth remembering and must not mix with the real one.
 	be := backend.New(client, pool, d, !o.NoCache && !eps.IsEmulator())
+	if self, err := os.Executable(); err == nil {
+		be.Self = func(args ...string) *exec.Cmd {
+			cmd := exec.CommandContext(ctx, self, args...)
+			cmd.Env = os.Environ()
+			if childEnv != nil {
+				cmd.Env = append(cmd.Env, childEnv()...)
+			}
+			return cmd
+		}
+	}
 
 	label := o.Label
 	if label == "" {

@@ -6,6 +6,7 @@ package common
 
 import (
 	"context"
+	"os/exec"
 	"time"
 
 	"iapterm/projects"
@@ -107,4 +108,8 @@ type Backend struct {
 	Actions   InstanceActions
 	Serial    SerialReader
 	Tunnels   TunnelPool
+	// Self builds a command that runs iapterm itself with args (e.g. "ssh",
+	// NAME, "--project", P), set up to reach the same endpoint; the UI hands
+	// it the terminal. Nil: connecting opens a tunnel and shows its address.
+	Self func(args ...string) *exec.Cmd
 }
