@@ -6,7 +6,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,6 +24,7 @@ import (
 	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/rdp"
+	"iapterm/tunnel"
 )
 
 const testToken = "rdp-test-token"
@@ -29,6 +35,8 @@ func testWorld() *world.World {
 		Projects: []world.Project{{
 			ID:  "rdp-proj",
 			IAM: []world.Binding{{Role: "roles/owner", Members: []string{"user:alice@example.com"}}},
+			Firewalls: []world.Firewall{{Name: "allow-iap-rdp", SourceRanges: []string{"35.235.240.0/20"},
+				Allowed: []world.Rule{{IPProtocol: "tcp", Ports: []string{"3389"}}}}},
 			Instances: []world.Instance{
 				{Name: "win-1", Zone: "us-central1-a", OS: "windows"},
 				{Name: "win-stopped", Zone: "us-central1-a", OS: "windows", Status: "TERMINATED"},
@@ -65,7 +73,13 @@ func (m *metadataAPI) SerialPort(ctx context.Context, p, z, n string, port int, 
 
 func startEmulator(t *testing.T) *projects.Client {
 	t.Helper()
-	s, err := emulator.Start(testWorld(), emulator.Options{AgentDelay: 20 * time.Millisecond})
+	c, _ := startEmulatorEndpoints(t, nil)
+	return c
+}
+
+func startEmulatorEndpoints(t *testing.T, backends map[string]string) (*projects.Client, endpoint.Endpoints) {
+	t.Helper()
+	s, err := emulator.Start(testWorld(), emulator.Options{AgentDelay: 20 * time.Millisecond, Backends: backends})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +92,7 @@ func startEmulator(t *testing.T) *projects.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c
+	return c, eps
 }
 
 func request(name, hash string) rdp.CredentialRequest {
@@ -191,5 +205,71 @@ func TestCredentialsCancelled(t *testing.T) {
 	_, err := rdp.GenerateCredentials(ctx, &metadataAPI{c: c}, req)
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestLaunchThroughEmulatorTunnel: Launch with a PoolForwarder opens a real
+// relay tunnel; the (fake) client reaches the VM's port 3389 through it,
+// and the tunnel is closed when the client exits.
+func TestLaunchThroughEmulatorTunnel(t *testing.T) {
+	// A stand-in RDP server that greets every connection with a line.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			io.WriteString(c, "RDP-STAND-IN\n")
+			c.Close()
+		}
+	}()
+	_, eps := startEmulatorEndpoints(t, map[string]string{"rdp-proj/us-central1-a/win-1:3389": ln.Addr().String()})
+	d := &tunnel.Dialer{Endpoints: eps, Tokens: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: testToken})}
+	pool := tunnel.NewPool(d)
+	defer pool.Close()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rec := filepath.Join(dir, "record.json")
+	s := rdp.DefaultSettings()
+	s.Username = "alice"
+	sess, err := rdp.Launch(context.Background(), rdp.LaunchOptions{
+		Client:   rdp.Client{Kind: rdp.FreeRDP, Path: self, Major: 3},
+		Settings: s,
+		Password: "pw",
+		Forward:  rdp.PoolForwarder(pool, tunnel.Target{Project: "rdp-proj", Zone: "us-central1-a", Instance: "win-1"}, 0),
+		Name:     "win-1",
+		LogDir:   dir,
+		Env:      append(os.Environ(), "IAPTERM_FAKE_RDP="+rec, "IAPTERM_FAKE_RDP_EXIT=0", "IAPTERM_FAKE_RDP_DIAL=1", "DISPLAY=:99"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if open := pool.List(); len(open) != 1 || open[0].LocalAddr != sess.Addr || open[0].Target.Port != 3389 {
+		t.Errorf("pool while the client runs: %+v (session addr %s)", open, sess.Addr)
+	}
+	if err := sess.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r struct{ Banner, Stdin string }
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Banner != "RDP-STAND-IN\n" || r.Stdin != "pw\n" {
+		t.Fatalf("client saw banner %q and stdin %q", r.Banner, r.Stdin)
+	}
+	if open := pool.List(); len(open) != 0 {
+		t.Fatalf("tunnel still open after the client exited: %+v", open)
 	}
 }

@@ -1,10 +1,12 @@
 package rdp
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -35,6 +37,7 @@ type fakeRecord struct {
 	FileMode string
 	DirMode  string
 	Setsid   bool
+	Banner   string
 }
 
 func fakeClient(out string) int {
@@ -57,6 +60,20 @@ func fakeClient(out string) int {
 		rec.Stdin = string(b)
 	}
 	rec.Setsid = isSessionLeader()
+	if os.Getenv("IAPTERM_FAKE_RDP_DIAL") != "" {
+		// Connect to the address given with /v: and keep the first line
+		// the server sends, to prove the tunnel works.
+		for _, a := range os.Args[1:] {
+			if addr, ok := strings.CutPrefix(a, "/v:"); ok {
+				if c, err := net.DialTimeout("tcp", addr, 30*time.Second); err == nil {
+					c.SetReadDeadline(time.Now().Add(30 * time.Second))
+					line, _ := bufio.NewReader(c).ReadString('\n')
+					rec.Banner = line
+					c.Close()
+				}
+			}
+		}
+	}
 	data, _ := json.Marshal(rec)
 	os.WriteFile(out, data, 0o600)
 	code := os.Getenv("IAPTERM_FAKE_RDP_EXIT")

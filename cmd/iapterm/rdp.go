@@ -327,16 +327,8 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}))
 	defer pool.Close()
 	target := tunnel.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name}
-	forward := func(ctx context.Context, remotePort int) (string, func(), error) {
-		t := target
-		t.Port = remotePort
-		fmt.Fprintln(stderr, "Opening the tunnel and testing that it connects.")
-		tn, err := pool.Acquire(ctx, t, f.localPort)
-		if err != nil {
-			return "", nil, err
-		}
-		return rdp.LoopbackAddr(tn.Port()), tn.Release, nil
-	}
+	fmt.Fprintln(stderr, "Opening the tunnel and testing that it connects.")
+	forward := rdp.PoolForwarder(pool, target, f.localPort)
 
 	sess, err := rdp.Launch(ctx, rdp.LaunchOptions{
 		Client:    client,
