@@ -63,7 +63,9 @@ func (p *tmuxPane) text(s string) { p.run("send-keys", "-t", p.session, "-l", s)
 // waitFor polls the screen until match accepts it.
 func (p *tmuxPane) waitFor(what string, match func(string) bool) string {
 	p.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: the first SSH connection makes a key and waits for the
+	// guest agent to apply it.
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		s := p.capture()
 		if match(s) {

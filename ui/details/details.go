@@ -6,6 +6,9 @@ import (
 	"sort"
 	"strings"
 
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+
 	"iapterm/projects"
 	"iapterm/ui/common"
 )
@@ -67,11 +70,24 @@ func (m *Model) View() string {
 func (m *Model) lines() []string {
 	st := m.c.Styles
 	var out []string
+	valueW := m.c.Width - labelWidth
 	field := func(name, value string) {
 		if value == "" {
 			return
 		}
-		out = append(out, st.Label.Render(common.PadRight(name, labelWidth))+value)
+		// Long values (DNS names, service accounts) wrap under themselves
+		// rather than lose their end.
+		lines := []string{value}
+		if valueW >= 8 && lipgloss.Width(value) > valueW {
+			lines = strings.Split(ansi.Hardwrap(value, valueW, true), "\n")
+		}
+		for i, l := range lines {
+			label := ""
+			if i == 0 {
+				label = name
+			}
+			out = append(out, st.Label.Render(common.PadRight(label, labelWidth))+l)
+		}
 	}
 	switch {
 	case m.inst != nil:
@@ -194,7 +210,7 @@ func joinBools(m map[string]bool) string {
 func flag(md map[string]string, k string) string {
 	v, ok := md[k]
 	if !ok {
-		return "not set"
+		return "not set on the VM"
 	}
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "true", "1", "yes", "y", "on":
