@@ -55,7 +55,7 @@ type State int
 
 const (
 	StateRunning State = iota // the client process is running, the tunnel is open
-	StateExited               // the client exited with status 0
+	StateExited               // the client exited with status 0, or FreeRDP reported a deliberate disconnect or logoff
 	StateFailed               // the client exited non-zero or could not be waited for
 	StateStopped              // Stop was called or the launch context was cancelled
 )
@@ -94,8 +94,9 @@ type Session struct {
 // Done is closed when the client has exited and the tunnel is released.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// Wait blocks until the client exits. It returns nil on exit status 0 or
-// after Stop, else an *ExitError.
+// Wait blocks until the client exits. It returns nil on exit status 0,
+// on FreeRDP's disconnect/logoff statuses (1, 2, 11) and after Stop, else
+// an *ExitError.
 func (s *Session) Wait() error {
 	<-s.done
 	s.mu.Lock()
@@ -144,7 +145,7 @@ func (e *ExitError) Error() string {
 }
 
 // FreeRDPExitReason explains the exit statuses of FreeRDP's clients that
-// users meet most often; "" when unknown.
+// users meet most often (FreeRDP's XF_EXIT_* codes); "" when unknown.
 func FreeRDPExitReason(code int) string {
 	switch code {
 	case 1:
@@ -155,21 +156,33 @@ func FreeRDPExitReason(code int) string {
 		return "idle timeout"
 	case 5:
 		return "another session replaced this one"
+	case 11:
+		return "disconnected by the user"
 	case 128:
 		return "bad command-line arguments: this FreeRDP build may not know an option; see the log"
-	case 131:
+	case 131, 141, 147:
 		return "connection failed: is the VM's RDP service running and listening on the port?"
-	case 132:
+	case 132, 134, 154:
 		return "authentication failed: wrong username or password"
 	case 133:
 		return "security negotiation failed: try --nla=false"
-	case 134:
-		return "logon failed: wrong username or password"
 	case 135:
 		return "account locked out"
+	case 143:
+		return "TLS connection failed"
+	case 148, 149, 152:
+		return "the password has expired or must be changed: generate new credentials"
+	case 151:
+		return "account disabled"
+	case 155:
+		return "access denied: is the user allowed to log on through Remote Desktop?"
 	}
 	return ""
 }
+
+// freeRDPNormalEnd reports the statuses with which FreeRDP ends a session
+// the user or the server closed on purpose.
+func freeRDPNormalEnd(code int) bool { return code == 1 || code == 2 || code == 11 }
 
 // Launch opens the tunnel, starts the client detached from the terminal
 // (its own session and process group, output to a log file) and returns
@@ -347,6 +360,10 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 			sess.state = StateFailed
 			var ee *exec.ExitError
 			if errors.As(werr, &ee) {
+				if c.Kind == FreeRDP && freeRDPNormalEnd(ee.ExitCode()) {
+					sess.state = StateExited
+					break
+				}
 				sess.err = &ExitError{Client: c, Code: ee.ExitCode(), LogPath: logPath}
 			} else {
 				sess.err = fmt.Errorf("waiting for %s: %w", c, werr)

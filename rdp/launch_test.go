@@ -273,6 +273,19 @@ func TestLaunchExitStatus(t *testing.T) {
 	}
 }
 
+func TestLaunchFreeRDPDisconnectIsNormal(t *testing.T) {
+	for _, code := range []string{"1", "2", "11"} {
+		sess, _, _, _ := launchFake(t, FreeRDP, code, DefaultSettings(), "")
+		if err := sess.Wait(); err != nil || sess.State() != StateExited {
+			t.Errorf("status %s: %v, state %v", code, err, sess.State())
+		}
+	}
+	sess, _, _, _ := launchFake(t, MSTSC, "1", DefaultSettings(), "")
+	if err := sess.Wait(); err == nil {
+		t.Error("mstsc status 1 treated as normal")
+	}
+}
+
 func TestLaunchStopAndCancel(t *testing.T) {
 	sess, ft, _, _ := launchFake(t, FreeRDP, "wait", DefaultSettings(), "")
 	if sess.State() != StateRunning {
