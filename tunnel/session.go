@@ -588,8 +588,19 @@ func (s *Session) serve(conn *websocket.Conn) error {
 		close(dead)
 	}()
 	werr := s.writeLoop(conn, dead)
+	if werr != nil {
+		// A write usually fails because the relay closed (gorilla refuses
+		// writes once the close handshake began): give the reader a moment
+		// to return the close code, which decides between resume and end.
+		conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+		<-dead
+	}
 	conn.Close()
 	<-dead
+	var ce *CloseError
+	if errors.As(rerr, &ce) || errors.Is(rerr, ErrProtocol) {
+		return rerr
+	}
 	if werr != nil {
 		return werr
 	}

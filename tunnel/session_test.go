@@ -594,3 +594,43 @@ func TestWriteAfterRelayEndedFails(t *testing.T) {
 		t.Errorf("Write after the relay ended: %v", err)
 	}
 }
+
+// A close code that arrives while the client is busy writing still decides
+// the session's fate (writes fail once the close handshake began).
+func TestFatalCloseWhileWriting(t *testing.T) {
+	for range 5 {
+		f := newFakeRelay(t)
+		f.script = func(c *websocket.Conn, r *http.Request) {
+			if r.URL.Path != "/v4/connect" {
+				closeWith(c, 4047, "")
+				return
+			}
+			send(c, tunnel.AppendConnectSuccessSID(nil, "s1"))
+			readFrame(c)
+			closeWith(c, tunnel.CloseSIDUnknown, "")
+			for {
+				if _, err := readFrame(c); err != nil {
+					return
+				}
+			}
+		}
+		s, err := f.dialer().Dial(context.Background(), testTarget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			buf := make([]byte, 64<<10)
+			for {
+				if _, err := s.Write(buf); err != nil {
+					return
+				}
+			}
+		}()
+		_, err = io.ReadAll(s)
+		var ce *tunnel.CloseError
+		if !errors.As(err, &ce) || ce.Code != tunnel.CloseSIDUnknown || s.Reconnects() != 0 {
+			t.Fatalf("error %v after %d reconnects, want close 4001 and no resume", err, s.Reconnects())
+		}
+		s.Close()
+	}
+}
