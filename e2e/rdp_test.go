@@ -157,6 +157,7 @@ func startXrdp(t *testing.T) (int, string) {
 	t.Helper()
 	xrdp := needProgram(t, "xrdp", "xrdp")
 	sesman := needProgram(t, "xrdp-sesman", "xrdp")
+	lockXrdp(t)
 	dir := t.TempDir()
 	ini, err := os.ReadFile("/etc/xrdp/sesman.ini")
 	if err != nil {
@@ -180,6 +181,29 @@ func startXrdp(t *testing.T) (int, string) {
 		return err == nil
 	})
 	return port, logPath
+}
+
+// lockXrdp serialises xrdp tests across test processes on this machine:
+// xrdp always talks to the session manager on the port in the system
+// sesman.ini (3350), so two runs at once would share one.
+func lockXrdp(t *testing.T) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(os.TempDir(), "iapterm-e2e-xrdp.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+		if time.Now().After(deadline) {
+			f.Close()
+			t.Fatal("another test run has held the xrdp lock for 5 minutes")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	})
 }
 
 type rdpEnv struct {
@@ -208,6 +232,9 @@ func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) 
 	args := append([]string{"rdp", "dev-win", "--project", "acme-dev", "--zone", "us-east1-b", "--user", rdpUser,
 		"--password-stdin", "--client", r.xfreerdp}, extra...)
 	cmd := exec.CommandContext(ctx, iaptermBin, args...)
+	// Interrupt rather than kill, so iapterm stops its detached client.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 30 * time.Second
 	cmd.Env = r.env
 	cmd.Stdin = strings.NewReader(stdin)
 	var stdout, stderr lockedBuffer
@@ -275,9 +302,22 @@ func runRDPSession(t *testing.T, r *rdpEnv, password, want, importBin, shot stri
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { exited <- cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		select {
+		case <-done:
+		default:
+			cmd.Process.Signal(os.Interrupt)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+			}
+		}
+	})
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(r.sesmanLog(), want) {
+	for !strings.Contains(r.sesmanLog(), want) || !pidRE.MatchString(stderr.String()) {
 		select {
 		case err := <-exited:
 			t.Fatalf("iapterm rdp exited (%v) before xrdp logged %q\nstdout:\n%s\nstderr:\n%s\nsesman:\n%s", err, want, stdout, stderr, r.sesmanLog())
