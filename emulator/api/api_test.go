@@ -92,7 +92,7 @@ projects:
 `
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	c   *cloud.Cloud
 	api *API
 	srv *httptest.Server
@@ -116,7 +116,7 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newEnv(t *testing.T, o Options) *env {
+func newEnv(t testing.TB, o Options) *env {
 	t.Helper()
 	w, err := world.Parse([]byte(testWorld), "test.yaml")
 	if err != nil {
