@@ -3,6 +3,8 @@ package agent
 import (
 	"bytes"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -163,6 +165,11 @@ func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 			delete(a.keys, vm.Key)
 			continue
 		}
+		if MetadataBool(vm.Instance, vm.Project, "disable-account-manager") {
+			// The agent's account manager is off: nothing changes on the
+			// VM, and Windows password resets go unanswered.
+			continue
+		}
 		if vm.Windows {
 			ws := a.windows[vm.Key]
 			if ws == nil {
@@ -175,7 +182,14 @@ func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 			continue
 		}
 		if OSLoginEnabled(vm.Instance, vm.Project) {
-			a.keys[vm.Key] = osl[vm.Key]
+			keys := osl[vm.Key]
+			if MetadataBool(vm.Instance, vm.Project, "enable-oslogin-sk") {
+				// Security-key mode accepts only FIDO keys (sk-...).
+				keys = slices.DeleteFunc(slices.Clone(keys), func(k Key) bool {
+					return !strings.HasPrefix(k.PublicKey.Type(), "sk-")
+				})
+			}
+			a.keys[vm.Key] = keys
 			a.twoFA[vm.Key] = MetadataBool(vm.Instance, vm.Project, "enable-oslogin-2fa")
 		} else {
 			a.keys[vm.Key] = MetadataKeys(vm.Instance, vm.Project, now)

@@ -313,3 +313,52 @@ func TestWindowsInvalidEntries(t *testing.T) {
 		t.Fatalf("line = %v", res)
 	}
 }
+
+func TestAgentSecurityKeyModeAndDisabledAccountManager(t *testing.T) {
+	signer, k := newKey(t)
+	pub, _, _, _, _ := ssh.ParseAuthorizedKey([]byte(k))
+	src := &fakeSource{
+		vms: []VM{{Key: "p/z/vm", Running: true, Instance: map[string]string{},
+			Project: map[string]string{"enable-oslogin": "true", "enable-oslogin-sk": "true"}}},
+		osl: map[string][]Key{"p/z/vm": {{User: "alice_example_com", PublicKey: pub}}},
+	}
+	a := New(src, Options{Delay: -1})
+	if ok, _ := a.Authorize("p/z/vm", "alice_example_com", signer.PublicKey()); ok {
+		t.Fatal("an ed25519 key was accepted in security-key mode")
+	}
+	src.setInstance(0, "enable-oslogin-sk", "false")
+	a.Changed()
+	if ok, _ := a.Authorize("p/z/vm", "alice_example_com", signer.PublicKey()); !ok {
+		t.Fatal("key refused with security-key mode off")
+	}
+	// With the account manager disabled, changes no longer reach the VM.
+	src.setInstance(0, "disable-account-manager", "true")
+	src.setInstance(0, "enable-oslogin", "false")
+	a.Changed()
+	if ok, _ := a.Authorize("p/z/vm", "alice_example_com", signer.PublicKey()); !ok {
+		t.Fatal("the disabled account manager still changed the VM's keys")
+	}
+}
+
+func TestWindowsResetUnansweredWithoutAccountManager(t *testing.T) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &fakeSource{vms: []VM{{Key: "p/z/win", Windows: true, Running: true,
+		Instance: map[string]string{}, Project: map[string]string{"disable-account-manager": "TRUE"}}}}
+	a := New(src, Options{Delay: -1})
+	line, _ := json.Marshal(map[string]any{"userName": "a", "modulus": base64.StdEncoding.EncodeToString(priv.N.Bytes()), "exponent": "AQAB",
+		"expireOn": time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05-0700")})
+	src.setInstance(0, "windows-keys", string(line))
+	a.Changed()
+	if src.writes != 0 {
+		t.Fatalf("%d serial writes with the account manager disabled", src.writes)
+	}
+	// The instance value overrides the project's.
+	src.setInstance(0, "disable-account-manager", "false")
+	a.Changed()
+	if src.writes != 2 {
+		t.Fatalf("%d serial writes once enabled, want 2", src.writes)
+	}
+}
