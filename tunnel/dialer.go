@@ -266,6 +266,12 @@ func (d *Dialer) open(ctx context.Context, t Target, rawURL string) (*websocket.
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		var ne net.Error
+		if dl, ok := ctx.Deadline(); ok && errors.As(err, &ne) && ne.Timeout() && !time.Now().Before(dl) {
+			// The handshake ran into the context's deadline just before
+			// the context noticed.
+			return nil, context.DeadlineExceeded
+		}
 		return nil, fmt.Errorf("connecting to the IAP relay at %s: %w", hostOf(rawURL), err)
 	}
 	if conn.Subprotocol() != Subprotocol {
@@ -344,7 +350,7 @@ func (d *Dialer) first(ctx context.Context, conn *websocket.Conn, t Target, want
 			if ctx.Err() != nil {
 				return Frame{}, ctx.Err()
 			}
-			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+			if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 				// The read deadline is the context's deadline.
 				return Frame{}, context.DeadlineExceeded
 			}

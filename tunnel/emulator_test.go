@@ -176,7 +176,7 @@ func TestEmulatorInjectedCloses(t *testing.T) {
 				return
 			}
 			if err == nil {
-				_, err = s.Read(make([]byte, 1))
+				t.Fatalf("all %d bytes came back although the relay closed with %d", len(got), c.code)
 			}
 			var ce *tunnel.CloseError
 			if !errors.Is(err, c.sentinel) || !errors.As(err, &ce) || ce.Code != c.code {
