@@ -271,6 +271,10 @@ func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyC
 	}
 	if err != nil {
 		conn.Close()
+		if len(algos) > 0 && strings.Contains(err.Error(), "no common algorithm for host key") {
+			return nil, fmt.Errorf("%s offers none of the host key types recorded for it (%s) in %s: if its guest OS was reinstalled, delete the %s lines there: %w",
+				t.Instance, strings.Join(algos, ", "), c.KnownHosts.Path, HostKeyAlias(t), err)
+		}
 		return nil, err
 	}
 	return ssh.NewClient(sc, chans, reqs), nil

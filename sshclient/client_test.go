@@ -410,3 +410,18 @@ func TestSFTPOperations(t *testing.T) {
 		t.Fatal("a cancelled upload succeeded")
 	}
 }
+
+func TestConnectRecordedKeyTypeNotOffered(t *testing.T) {
+	e := newEnv(t)
+	other, err := KeyStore{Dir: t.TempDir()}.Key(KeyECDSAP256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.conn.KnownHosts.Check("vm", "compute.42", other.PublicKey()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.conn.Connect(context.Background(), vm)
+	if err == nil || !strings.Contains(err.Error(), e.conn.KnownHosts.Path) || !strings.Contains(err.Error(), "compute.42") {
+		t.Fatalf("err = %v", err)
+	}
+}
