@@ -61,6 +61,7 @@ type Agent struct {
 	// seq numbers snapshots so a late timer never applies an older one
 	// over a newer one.
 	seq, appliedSeq uint64
+	snapMu          sync.Mutex
 }
 
 // New returns an agent that has already applied the current state.
@@ -88,6 +89,9 @@ func New(src Source, o Options) *Agent {
 // VMs see the change after the agent's delay. The state is read now, as
 // the metadata server would report it to a polling agent.
 func (a *Agent) Changed() {
+	// One snapshot at a time, so sequence numbers follow snapshot order.
+	a.snapMu.Lock()
+	defer a.snapMu.Unlock()
 	vms := a.src.VMs()
 	osl := map[string][]Key{}
 	for _, vm := range vms {
