@@ -290,6 +290,9 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 		case status := <-done:
 			s.ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, status))
 			s.ch.CloseWrite()
+			// Requests that race with the close must still be read, or
+			// the connection stalls.
+			go ssh.DiscardRequests(reqs)
 			return
 		}
 	}
