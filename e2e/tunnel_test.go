@@ -136,8 +136,13 @@ func startTunnel(t *testing.T, env []string, args ...string) *tunnelProc {
 	case <-time.After(60 * time.Second):
 		t.Fatalf("iapterm tunnel did not start listening; stderr:\n%s", p.stderr)
 	}
-	if !strings.Contains(p.stderr.String(), "Testing if tunnel connection works.") {
-		t.Errorf("stderr lacks the connection test line: %q", p.stderr)
+	// stderr is copied by another goroutine: give it a moment.
+	for i := 0; !strings.Contains(p.stderr.String(), "Testing if tunnel connection works."); i++ {
+		if i == 100 {
+			t.Errorf("stderr lacks the connection test line: %q", p.stderr)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return p
 }
