@@ -278,7 +278,7 @@ func (s *session) kill() {
 
 func (s *session) serve(reqs <-chan *ssh.Request) {
 	defer s.ch.Close()
-	done := make(chan uint32, 1)
+	done := make(chan exitInfo, 1)
 	for {
 		select {
 		case r, ok := <-reqs:
@@ -287,8 +287,17 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 				return
 			}
 			s.request(r, done)
-		case status := <-done:
-			s.ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, status))
+		case res := <-done:
+			if res.signal != "" {
+				s.ch.SendRequest("exit-signal", false, ssh.Marshal(struct {
+					Signal     string
+					CoreDumped bool
+					Message    string
+					Lang       string
+				}{Signal: res.signal}))
+			} else {
+				s.ch.SendRequest("exit-status", false, binary.BigEndian.AppendUint32(nil, res.status))
+			}
 			s.ch.CloseWrite()
 			// Requests that race with the close must still be read, or
 			// the connection stalls.
@@ -298,7 +307,14 @@ func (s *session) serve(reqs <-chan *ssh.Request) {
 	}
 }
 
-func (s *session) request(r *ssh.Request, done chan<- uint32) {
+// exitInfo is how a session's command ended: an exit status, or the
+// signal that killed it.
+type exitInfo struct {
+	status uint32
+	signal string
+}
+
+func (s *session) request(r *ssh.Request, done chan<- exitInfo) {
 	reply := func(ok bool) {
 		if r.WantReply {
 			r.Reply(ok, nil)
@@ -368,7 +384,7 @@ func (s *session) request(r *ssh.Request, done chan<- uint32) {
 		go func() {
 			switch r.Type {
 			case "subsystem":
-				done <- s.sftp()
+				done <- exitInfo{status: s.sftp()}
 			default:
 				done <- s.run(arg.Value)
 			}
@@ -407,7 +423,7 @@ func shellPath() (sh string, cmdFlag []string, interactive []string) {
 	return "/bin/sh", []string{"-c"}, nil
 }
 
-func (s *session) run(command string) uint32 {
+func (s *session) run(command string) exitInfo {
 	sh, flag, interactive := shellPath()
 	var cmd *exec.Cmd
 	if command == "" {
@@ -436,33 +452,40 @@ func (s *session) run(command string) uint32 {
 			s.mu.Unlock()
 			go io.Copy(ptmx, s.ch)
 			io.Copy(s.ch, ptmx) // ends with EIO once the shell and its children exit
-			status := exitStatus(cmd.Wait())
+			res := exitOf(cmd.Wait())
 			s.mu.Lock()
 			ptmx.Close()
 			s.ptmx = nil
 			s.mu.Unlock()
-			return status
+			return res
 		}
 		if !errors.Is(err, pty.ErrUnsupported) {
 			fmt.Fprintf(s.ch.Stderr(), "cannot start a terminal: %v\r\n", err)
-			return 255
+			return exitInfo{status: 255}
 		}
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return 255
+		return exitInfo{status: 255}
 	}
 	cmd.Stdout = s.ch
 	cmd.Stderr = s.ch.Stderr()
 	if err := cmd.Start(); err != nil {
 		fmt.Fprintf(s.ch.Stderr(), "cannot start %s: %v\n", sh, err)
-		return 127
+		return exitInfo{status: 127}
 	}
 	go func() {
 		io.Copy(stdin, s.ch)
 		stdin.Close()
 	}()
-	return exitStatus(cmd.Wait())
+	return exitOf(cmd.Wait())
+}
+
+func exitOf(err error) exitInfo {
+	if sig, ok := exitSignal(err); ok {
+		return exitInfo{signal: sig}
+	}
+	return exitInfo{status: exitStatus(err)}
 }
 
 func exitStatus(err error) uint32 {

@@ -4,6 +4,7 @@ package agent
 
 import (
 	"bufio"
+	"errors"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,5 +47,25 @@ func TestSSHServerKillsProcessesOfClosedSessions(t *testing.T) {
 			t.Fatal("the session's process outlived its client")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestSSHServerReportsExitSignal(t *testing.T) {
+	signer, _ := newKey(t)
+	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, _ := c.NewSession()
+	err = s.Run("kill -TERM $$")
+	var ee *ssh.ExitError
+	if !errors.As(err, &ee) || ee.Signal() != "TERM" {
+		t.Fatalf("Run = %v, want exit signal TERM", err)
 	}
 }
