@@ -252,9 +252,15 @@ func (r *rdpEnv) sesmanLog() string {
 // closes the tunnel when the client exits with status 0.
 func TestRDPAuthOnlyThroughTunnel(t *testing.T) {
 	r, password := setupRDP(t)
+	// Settings file values apply unless a flag overrides them.
+	conf := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(conf, []byte("[project.acme-dev.rdp]\ncolor_depth = \"high\"\naudio = \"off\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.env = append(r.env, "IAPTERM_CONFIG="+conf)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd, stdout, stderr := r.rdpCommand(ctx, password+"\n", "--client-arg", "+auth-only")
+	cmd, stdout, stderr := r.rdpCommand(ctx, password+"\n", "--client-arg", "+auth-only", "--audio", "remote")
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("iapterm rdp +auth-only: %v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
@@ -277,7 +283,8 @@ func TestRDPAuthOnlyThroughTunnel(t *testing.T) {
 	}
 	data, _ := os.ReadFile(logs[0])
 	first, _, _ := strings.Cut(string(data), "\n")
-	if !strings.Contains(first, "/from-stdin:force") || !strings.Contains(first, "/u:"+rdpUser) || !strings.Contains(first, "+auth-only") {
+	if !strings.Contains(first, "/from-stdin:force") || !strings.Contains(first, "/u:"+rdpUser) || !strings.Contains(first, "+auth-only") ||
+		!strings.Contains(first, "/bpp:16") || !strings.Contains(first, "/audio-mode:1") {
 		t.Errorf("client command line %q", first)
 	}
 	if strings.Contains(string(data), password) {

@@ -56,9 +56,12 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 			if len(u.Ignored) > 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "Ignoring %s: no effect with an external RDP client.\n", strings.Join(u.Ignored, ", "))
 			}
-			s := u.Settings()
 			f.project, f.zone = u.Project, u.Zone
-			return runRDP(cmd, rdpRun{flags: f, instance: u.Instance, settings: s})
+			// The link's parameters go over the settings file's values.
+			return runRDP(cmd, rdpRun{flags: f, instance: u.Instance, override: func(s *rdp.Settings) error {
+				u.Apply(s)
+				return nil
+			}})
 		},
 	}
 	fl := cmd.Flags()

@@ -17,6 +17,7 @@ import (
 
 	"iapterm/auth"
 	"iapterm/endpoint"
+	"iapterm/profiles"
 	"iapterm/projects"
 	"iapterm/rdp"
 	"iapterm/tunnel"
@@ -53,7 +54,7 @@ type rdpFlags struct {
 func newRDPCmd() *cobra.Command {
 	var f rdpFlags
 	cmd := &cobra.Command{
-		Use:   "rdp INSTANCE",
+		Use:   "rdp INSTANCE|PROJECT/ZONE/INSTANCE",
 		Short: "Open a tunnel to a VM's RDP port and launch your RDP client on it",
 		Long: `Open an IAP tunnel to the VM's RDP port on a loopback port, launch the RDP
 client found on this machine (FreeRDP, Remmina, Windows App, mstsc) against
@@ -69,15 +70,11 @@ given a password safely: type it in the client.`,
   echo "$PASSWORD" | iapterm rdp win-1 --project my-project --user alice --password-stdin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := f.settings(cmd)
-			if err != nil {
-				return err
-			}
-			return runRDP(cmd, rdpRun{flags: f, instance: args[0], settings: s})
+			return runRDP(cmd, rdpRun{flags: f, instance: args[0], override: func(s *rdp.Settings) error { return f.apply(cmd, s) }})
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.project, "project", "", "project of the instance (required)")
+	fl.StringVar(&f.project, "project", "", "project of the instance (default $IAPTERM_PROJECT)")
 	fl.StringVar(&f.zone, "zone", "", "zone of the instance (default: found by name)")
 	fl.StringVar(&f.user, "user", "", "Windows username")
 	fl.StringVar(&f.domain, "domain", "", "Windows domain (NetBIOS name)")
@@ -105,62 +102,155 @@ given a password safely: type it in the client.`,
 	return cmd
 }
 
-// settings turns the display flags into rdp.Settings.
-func (f rdpFlags) settings(cmd *cobra.Command) (rdp.Settings, error) {
-	s := rdp.DefaultSettings()
-	s.Username, s.Domain, s.Port = f.user, f.domain, f.port
-	switch strings.ToLower(f.size) {
-	case "auto", "":
+// apply sets the flags given on the command line on s; flags left at
+// their defaults keep the value from the settings file.
+func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
+	ch := cmd.Flags().Changed
+	if ch("user") {
+		s.Username = f.user
+	}
+	if ch("domain") {
+		s.Domain = f.domain
+	}
+	if ch("port") {
+		s.Port = f.port
+	}
+	if ch("size") {
+		if err := setDesktopSize(s, f.size); err != nil {
+			return fmt.Errorf("--size: %w", err)
+		}
+	}
+	if ch("full-screen") {
+		s.FullScreen = f.fullScreen
+	}
+	if ch("color-depth") {
+		switch f.colorDepth {
+		case 16:
+			s.ColorDepth = rdp.HighColor
+		case 24:
+			s.ColorDepth = rdp.TrueColor
+		case 32:
+			s.ColorDepth = rdp.DeepColor
+		default:
+			return fmt.Errorf("--color-depth %d: use 16, 24 or 32", f.colorDepth)
+		}
+	}
+	if ch("audio") {
+		if err := setAudio(s, f.audio); err != nil {
+			return fmt.Errorf("--audio: %w", err)
+		}
+	}
+	if ch("clipboard") {
+		s.RedirectClipboard = f.clipboard
+	}
+	if ch("drives") {
+		s.RedirectDrives = f.drives
+	}
+	if ch("printers") {
+		s.RedirectPrinters = f.printers
+	}
+	if ch("smartcards") {
+		s.RedirectSmartCards = f.smartcards
+	}
+	if ch("nla") {
+		s.NLA = rdp.NLAEnabled
+		if !f.nla {
+			s.NLA = rdp.NLADisabled
+		}
+	}
+	if ch("admin-session") {
+		s.AdminSession = f.adminSession
+	}
+	if ch("check-certificate") {
+		s.IgnoreCertificate = !f.checkCert
+	}
+	if f.generate {
+		s.CredentialGeneration = rdp.CredentialsForce
+	}
+	return nil
+}
+
+func setDesktopSize(s *rdp.Settings, v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "auto", "client", "":
 		s.DesktopSize = rdp.DesktopAutoAdjust
+		return nil
 	case "screen":
 		s.DesktopSize = rdp.DesktopScreenSize
-	default:
-		w, h, ok := strings.Cut(strings.ToLower(f.size), "x")
-		wi, err1 := strconv.Atoi(w)
-		hi, err2 := strconv.Atoi(h)
-		if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
-			return s, fmt.Errorf("--size %q: use auto, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", f.size)
-		}
-		s.DesktopSize, s.Width, s.Height = rdp.DesktopClientSize, wi, hi
+		return nil
 	}
-	s.FullScreen = f.fullScreen
-	switch f.colorDepth {
-	case 16:
-		s.ColorDepth = rdp.HighColor
-	case 24:
-		s.ColorDepth = rdp.TrueColor
-	case 32:
-		s.ColorDepth = rdp.DeepColor
-	default:
-		return s, fmt.Errorf("--color-depth %d: use 16, 24 or 32", f.colorDepth)
+	w, h, ok := strings.Cut(strings.ToLower(v), "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
+		return fmt.Errorf("%q is not auto, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
 	}
-	switch strings.ToLower(f.audio) {
+	s.DesktopSize, s.Width, s.Height = rdp.DesktopClientSize, wi, hi
+	return nil
+}
+
+func setAudio(s *rdp.Settings, v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "local":
 		s.AudioMode = rdp.PlayLocally
-	case "remote":
+	case "remote", "server":
 		s.AudioMode = rdp.PlayOnServer
 	case "off", "none":
 		s.AudioMode = rdp.DoNotPlay
 	default:
-		return s, fmt.Errorf("--audio %q: use local, remote or off", f.audio)
+		return fmt.Errorf("%q is not local, remote or off", v)
 	}
-	s.RedirectClipboard, s.RedirectDrives, s.RedirectPrinters, s.RedirectSmartCards = f.clipboard, f.drives, f.printers, f.smartcards
-	if !f.nla {
+	return nil
+}
+
+// applyConfig sets the rdp.* settings of the settings file (global,
+// project, zone and instance layers) on s.
+func applyConfig(eff profiles.Effective, s *rdp.Settings) error {
+	if v := eff.String("rdp.user"); v != "" {
+		s.Username = v
+	}
+	if v := eff.String("rdp.domain"); v != "" {
+		s.Domain = v
+	}
+	if n := eff.Int("rdp.port"); n != 0 {
+		s.Port = n
+	}
+	if v := eff.String("rdp.desktop_size"); v != "" {
+		if err := setDesktopSize(s, v); err != nil {
+			return fmt.Errorf("setting rdp.desktop_size: %w", err)
+		}
+	}
+	switch eff.String("rdp.color_depth") {
+	case "high":
+		s.ColorDepth = rdp.HighColor
+	case "deep":
+		s.ColorDepth = rdp.DeepColor
+	case "true":
+		s.ColorDepth = rdp.TrueColor
+	}
+	if v := eff.String("rdp.audio"); v != "" {
+		if err := setAudio(s, v); err != nil {
+			return fmt.Errorf("setting rdp.audio: %w", err)
+		}
+	}
+	s.RedirectClipboard = eff.Bool("rdp.clipboard")
+	s.RedirectDrives = eff.Bool("rdp.drives")
+	s.NLA = rdp.NLAEnabled
+	if !eff.Bool("rdp.nla") {
 		s.NLA = rdp.NLADisabled
 	}
-	s.AdminSession = f.adminSession
-	s.IgnoreCertificate = !f.checkCert
-	if f.generate {
-		s.CredentialGeneration = rdp.CredentialsForce
-	}
-	return s, s.Validate()
+	s.AdminSession = eff.Bool("rdp.admin")
+	s.FullScreen = eff.Bool("rdp.fullscreen")
+	return nil
 }
 
 // rdpRun is one `iapterm rdp` or `iapterm open` invocation.
 type rdpRun struct {
 	flags    rdpFlags
 	instance string
-	settings rdp.Settings
+	// override applies what the command line (flags or a link) gives over
+	// the defaults and the settings file.
+	override func(*rdp.Settings) error
 }
 
 // cloudSession is what the RDP commands need from the signed-in user.
@@ -221,17 +311,10 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	f := r.flags
 	stderr := cmd.ErrOrStderr()
 	stdin := bufio.NewReader(cmd.InOrStdin())
-	if f.project == "" {
-		return errors.New("--project is required: iapterm rdp INSTANCE --project PROJECT [--zone ZONE]")
-	}
-	s := r.settings
-
-	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: f.client})
+	project, zone, name, err := sshSplitInstance(r.instance, f.project, f.zone)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "RDP client: %s\n", client)
-
 	var password string
 	if f.passwordStdin {
 		line, err := stdin.ReadString('\n')
@@ -248,13 +331,37 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	if err != nil {
 		return err
 	}
-	inst, err := cloud.api.Resolve(ctx, f.project, f.zone, r.instance)
+	inst, err := cloud.api.Resolve(ctx, project, zone, name)
 	if err != nil {
 		return err
 	}
 	if !inst.Running() {
 		return fmt.Errorf("instance %s is %s, not RUNNING: start it first", inst.Key(), inst.Status)
 	}
+	s := rdp.DefaultSettings()
+	clientPath := f.client
+	if cfg, err := loadConfig(cmd); err == nil {
+		eff := cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
+		if err := applyConfig(eff, &s); err != nil {
+			return err
+		}
+		if clientPath == "" {
+			clientPath = eff.String("rdp.client")
+		}
+	}
+	if r.override != nil {
+		if err := r.override(&s); err != nil {
+			return err
+		}
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: clientPath})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "RDP client: %s\n", client)
 	if inst.OS != projects.Windows && s.CredentialGeneration == rdp.CredentialsForce {
 		return fmt.Errorf("instance %s is not a Windows VM: Windows credentials cannot be generated for it", inst.Key())
 	}

@@ -18,7 +18,7 @@ func newWindowsCredentialsCmd() *cobra.Command {
 	var f rdpFlags
 	var copyClip bool
 	cmd := &cobra.Command{
-		Use:     "windows-credentials INSTANCE",
+		Use:     "windows-credentials INSTANCE|PROJECT/ZONE/INSTANCE",
 		Aliases: []string{"reset-windows-password"},
 		Short:   "Create a Windows account or reset its password through the guest agent",
 		Long: `Create a local Windows account on the VM, or reset its password, the way
@@ -37,8 +37,9 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			if f.project == "" {
-				return errors.New("--project is required: iapterm windows-credentials INSTANCE --project PROJECT --user USER")
+			project, zone, name, err := sshSplitInstance(args[0], f.project, f.zone)
+			if err != nil {
+				return err
 			}
 			cloud, err := openCloud(ctx)
 			if err != nil {
@@ -54,7 +55,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 			if err := rdp.ValidateUsername(f.user); err != nil {
 				return err
 			}
-			inst, err := cloud.api.Resolve(ctx, f.project, f.zone, args[0])
+			inst, err := cloud.api.Resolve(ctx, project, zone, name)
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.project, "project", "", "project of the instance (required)")
+	fl.StringVar(&f.project, "project", "", "project of the instance (default $IAPTERM_PROJECT)")
 	fl.StringVar(&f.zone, "zone", "", "zone of the instance (default: found by name)")
 	fl.StringVar(&f.user, "user", "", "Windows username to create or reset (default: from your email)")
 	fl.BoolVar(&f.admin, "admin", false, "add the account to the Administrators group")
