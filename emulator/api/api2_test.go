@@ -98,6 +98,14 @@ func TestResourceManager(t *testing.T) {
 	}
 
 	v3, _ := crmv3.NewService(ctx, e.opts("alice-token")...)
+	held3, err := v3.Projects.TestIamPermissions("projects/1111", &crmv3.TestIamPermissionsRequest{Permissions: []string{"resourcemanager.projects.get"}}).Do()
+	if err != nil || len(held3.Permissions) != 1 {
+		t.Fatalf("v3 testIamPermissions %v %v", held3, err)
+	}
+	pol3, err := v3.Projects.GetIamPolicy("projects/proj-a", &crmv3.GetIamPolicyRequest{}).Do()
+	if err != nil || len(pol3.Bindings) != 3 {
+		t.Fatalf("v3 getIamPolicy %v %v", pol3, err)
+	}
 	r3, err := v3.Projects.Search().Query("displayName:beta*").Do()
 	if err != nil || len(r3.Projects) != 1 || r3.Projects[0].ProjectId != "proj-b" || !strings.HasPrefix(r3.Projects[0].Name, "projects/") {
 		t.Fatalf("v3 search %+v %v", r3, err)

@@ -64,6 +64,20 @@ func (a *API) v3(w http.ResponseWriter, r *http.Request, who caller) {
 	switch {
 	case rest == "projects:search" && r.Method == http.MethodGet:
 		a.searchProjectsV3(w, r, who)
+	case strings.HasPrefix(rest, "projects/") && strings.HasSuffix(rest, ":testIamPermissions") && r.Method == http.MethodPost:
+		p, err := a.c.Project(strings.TrimSuffix(strings.TrimPrefix(rest, "projects/"), ":testIamPermissions"))
+		if err != nil {
+			writeError(w, crmDenied())
+			return
+		}
+		a.testPermissions(w, r, who, "projects/"+p.ID, true)
+	case strings.HasPrefix(rest, "projects/") && strings.HasSuffix(rest, ":getIamPolicy") && r.Method == http.MethodPost:
+		p, err := a.c.Project(strings.TrimSuffix(strings.TrimPrefix(rest, "projects/"), ":getIamPolicy"))
+		if err != nil || !a.allowed(who.email, "projects/"+p.ID, permProjectsGetIAM) {
+			writeError(w, crmDenied())
+			return
+		}
+		writeJSON(w, 200, policyWire(p.IAM, requestedVersion(r)))
 	case strings.HasPrefix(rest, "projects/") && !strings.Contains(rest, ":") && r.Method == http.MethodGet:
 		p, err := a.c.Project(strings.TrimPrefix(rest, "projects/"))
 		if err != nil || !a.allowed(who.email, "projects/"+p.ID, permProjectsGet) {
