@@ -103,9 +103,10 @@ var testTarget = tunnel.Target{Project: "proj", Zone: "us-central1-a", Instance:
 func (f *fakeRelay) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	f.requests = append(f.requests, r.Clone(r.Context()))
+	status := f.status
 	f.mu.Unlock()
-	if f.status != 0 {
-		http.Error(w, "no", f.status)
+	if status != 0 {
+		http.Error(w, "no", status)
 		return
 	}
 	c, err := upgrader.Upgrade(w, r, nil)

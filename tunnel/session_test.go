@@ -634,3 +634,87 @@ func TestFatalCloseWhileWriting(t *testing.T) {
 		s.Close()
 	}
 }
+
+// After a partial RECONNECT_SUCCESS_ACK the client resends exactly the
+// unacknowledged bytes, splitting its queued message.
+func TestResumeResendsFromPartialAck(t *testing.T) {
+	f := newFakeRelay(t)
+	resent := make(chan string, 1)
+	f.script = func(c *websocket.Conn, r *http.Request) {
+		if r.URL.Path == "/v4/connect" {
+			send(c, tunnel.AppendConnectSuccessSID(nil, "s1"))
+			readFrame(c) // "0123456789"
+			c.NetConn().Close()
+			return
+		}
+		send(c, tunnel.AppendReconnectSuccessAck(nil, 4))
+		var got []byte
+		for len(got) < 6 {
+			fr, err := readFrame(c)
+			if err != nil {
+				break
+			}
+			if fr.Tag == tunnel.TagData {
+				got = append(got, fr.Data...)
+			}
+		}
+		resent <- string(got)
+		send(c, tunnel.AppendAck(nil, 10))
+		closeWith(c, 1000, "")
+		c.ReadMessage()
+	}
+	s, err := f.dialer().Dial(context.Background(), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.Write([]byte("0123456789"))
+	if got := <-resent; got != "456789" {
+		t.Errorf("resent %q after RECONNECT_SUCCESS_ACK(4), want %q", got, "456789")
+	}
+	if _, err := io.ReadAll(s); err != nil {
+		t.Errorf("end of stream: %v", err)
+	}
+}
+
+func TestResumeGivesUp(t *testing.T) {
+	cases := []struct {
+		name      string
+		reconnect func(c *websocket.Conn)
+		status    int
+		sentinel  error
+	}{
+		{"relay forgot the session", func(c *websocket.Conn) { closeWith(c, tunnel.CloseSIDUnknown, "") }, 0, tunnel.ErrSessionLost},
+		{"relay unavailable past the reconnect time", nil, 503, tunnel.ErrSessionLost},
+		{"permission revoked", nil, 403, tunnel.ErrNotAuthorized},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeRelay(t)
+			f.script = func(conn *websocket.Conn, r *http.Request) {
+				if r.URL.Path == "/v4/connect" {
+					send(conn, tunnel.AppendConnectSuccessSID(nil, "s1"))
+					conn.NetConn().Close()
+					return
+				}
+				if c.reconnect != nil { // else a reconnect that beat the status change: drop it
+					c.reconnect(conn)
+					conn.ReadMessage()
+				}
+			}
+			d := f.dialer(func(d *tunnel.Dialer) { d.MaxReconnectTime = 200 * time.Millisecond })
+			s, err := d.Dial(context.Background(), testTarget)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			f.mu.Lock()
+			f.status = c.status // applies to the reconnects only
+			f.mu.Unlock()
+			_, err = io.ReadAll(s)
+			if !errors.Is(err, c.sentinel) {
+				t.Errorf("error %v, want %v", err, c.sentinel)
+			}
+		})
+	}
+}
