@@ -873,3 +873,17 @@ func FuzzClientMessages(f *testing.F) {
 		}
 	})
 }
+
+// TestDataFlowsWithoutAckTimer: client data must reach the backend at once,
+// not when the server's idle-ACK timer happens to wake the session.
+func TestDataFlowsWithoutAckTimer(t *testing.T) {
+	e := newEnv(t, Options{AckIdle: time.Hour, AckEvery: 1 << 30}, map[string]func(net.Conn){"p/us-east1-b/vm:22": echo})
+	c := e.connect("vm", 22, tokA)
+	for i := range 5 {
+		c.send([]byte{byte('a' + i)})
+		c.readData(i + 1)
+	}
+	if c.recv.String() != "abcde" {
+		t.Fatalf("echo %q", c.recv.String())
+	}
+}

@@ -371,9 +371,10 @@ func (s *session) readLoop(a *attachment) {
 			s.toBackBytes += len(f.Data)
 			s.recvd += uint64(len(f.Data))
 			drop := s.countLocked(a, len(f.Data))
-			if s.ackDueLocked() {
-				s.cond.Broadcast()
-			} else if s.ackTimer == nil {
+			// Wakes the backend writer, and the WebSocket writer when an
+			// ACK is due.
+			s.cond.Broadcast()
+			if !s.ackDueLocked() && s.ackTimer == nil {
 				s.ackTimer = time.AfterFunc(s.h.o.AckIdle, func() {
 					s.mu.Lock()
 					s.ackTimer = nil
