@@ -420,6 +420,8 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	launchPassword := password
 	if !client.PasswordOnStdin() {
 		launchPassword = ""
+	} else if password == "" {
+		fmt.Fprintln(stderr, "No password: FreeRDP cannot ask for one when started from iapterm, so the server's own logon screen (if any) will. Servers that require NLA refuse this: give --password-stdin, a saved password, or --generate-credentials.")
 	}
 
 	d := &tunnel.Dialer{
