@@ -4,6 +4,7 @@ package agent
 
 import (
 	"errors"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -20,14 +21,24 @@ func exitSignal(err error) (string, bool) {
 	if !ok || !ws.Signaled() {
 		return "", false
 	}
-	names := map[syscall.Signal]string{
-		syscall.SIGABRT: "ABRT", syscall.SIGALRM: "ALRM", syscall.SIGFPE: "FPE", syscall.SIGHUP: "HUP",
-		syscall.SIGILL: "ILL", syscall.SIGINT: "INT", syscall.SIGKILL: "KILL", syscall.SIGPIPE: "PIPE",
-		syscall.SIGQUIT: "QUIT", syscall.SIGSEGV: "SEGV", syscall.SIGTERM: "TERM", syscall.SIGUSR1: "USR1",
-		syscall.SIGUSR2: "USR2",
-	}
-	if n, ok := names[ws.Signal()]; ok {
-		return n, true
+	for n, sig := range signals {
+		if sig == ws.Signal() {
+			return n, true
+		}
 	}
 	return strings.TrimPrefix(strings.ToUpper(ws.Signal().String()), "SIG"), true
+}
+
+// signals are the names SSH uses for signals (RFC 4254, section 6.10).
+var signals = map[string]syscall.Signal{
+	"ABRT": syscall.SIGABRT, "ALRM": syscall.SIGALRM, "FPE": syscall.SIGFPE, "HUP": syscall.SIGHUP,
+	"ILL": syscall.SIGILL, "INT": syscall.SIGINT, "KILL": syscall.SIGKILL, "PIPE": syscall.SIGPIPE,
+	"QUIT": syscall.SIGQUIT, "SEGV": syscall.SIGSEGV, "TERM": syscall.SIGTERM, "USR1": syscall.SIGUSR1,
+	"USR2": syscall.SIGUSR2,
+}
+
+// signalByName returns the signal an SSH "signal" request names.
+func signalByName(name string) (os.Signal, bool) {
+	sig, ok := signals[name]
+	return sig, ok
 }

@@ -391,6 +391,20 @@ func (s *session) request(r *ssh.Request, done chan<- exitInfo) {
 		}()
 	case "keepalive@openssh.com":
 		reply(true)
+	case "signal":
+		var p struct{ Signal string }
+		sig, ok := os.Signal(nil), false
+		if ssh.Unmarshal(r.Payload, &p) == nil {
+			sig, ok = signalByName(p.Signal)
+		}
+		s.mu.Lock()
+		if ok && s.cmd != nil && s.cmd.Process != nil {
+			ok = s.cmd.Process.Signal(sig) == nil
+		} else {
+			ok = false
+		}
+		s.mu.Unlock()
+		reply(ok)
 	default:
 		reply(false)
 	}

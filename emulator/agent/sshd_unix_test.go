@@ -69,3 +69,33 @@ func TestSSHServerReportsExitSignal(t *testing.T) {
 		t.Fatalf("Run = %v, want exit signal TERM", err)
 	}
 }
+
+func TestSSHServerForwardsSignals(t *testing.T) {
+	signer, _ := newKey(t)
+	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, _ := c.NewSession()
+	out, _ := s.StdoutPipe()
+	if err := s.Start("echo started; exec sleep 60"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Signal(ssh.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Wait()
+	var ee *ssh.ExitError
+	if !errors.As(err, &ee) || ee.Signal() != "INT" {
+		t.Fatalf("Wait = %v, want exit signal INT", err)
+	}
+}
