@@ -6,10 +6,18 @@
 //
 // The API the CLI and the TUI use:
 //
-//	client, err := rdp.FindClient(rdp.FindOptions{})    // which program, which version
-//	creds, err := rdp.GenerateCredentials(ctx, api, req) // optional: a fresh Windows password
-//	sess, err := rdp.Launch(ctx, rdp.LaunchOptions{...}) // tunnel + client process
-//	<-sess.Done()                                         // the tunnel is released when the client exits
+//	client, err := rdp.FindClient(ctx, rdp.FindOptions{})  // which program, which version
+//	creds, err := rdp.GenerateCredentials(ctx, api, req)   // optional: a fresh Windows password
+//	sess, err := rdp.Launch(ctx, rdp.LaunchOptions{
+//		Client: client, Settings: s, Password: creds.Password,
+//		Forward: rdp.PoolForwarder(pool, tunnel.Target{Project: p, Zone: z, Instance: name}, 0),
+//	})
+//	<-sess.Done() // the client exited and the tunnel was released
+//
+// api is a MetadataAPI; *projects.Client needs a two-method adapter because
+// its update callback has the named type projects.MutateFunc (see
+// cmd/iapterm/rdp.go). Cancelling Launch's ctx stops the client, so the TUI
+// should pass a context that lives as long as the session may.
 package rdp
 
 import (
