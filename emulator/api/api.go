@@ -101,6 +101,8 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /revoke", a.revoke)
 	mux.HandleFunc("/oauth2/v2/userinfo", a.userinfo)
 	mux.HandleFunc("/oauth2/v3/userinfo", a.userinfo)
+	mux.HandleFunc("/tokeninfo", a.tokeninfo)
+	mux.HandleFunc("/oauth2/v3/tokeninfo", a.tokeninfo)
 }
 
 // Agent is the simulated guest agent of every VM.

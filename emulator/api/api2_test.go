@@ -357,6 +357,13 @@ func TestOAuthCodeFlow(t *testing.T) {
 	if code2 != 200 || m["email"] != "alice@example.com" || m["verified_email"] != true {
 		t.Fatalf("userinfo %v", m)
 	}
+	code2, m = e.raw("GET", "/tokeninfo?access_token="+url.QueryEscape(tok.AccessToken), "", "")
+	if code2 != 200 || m["scope"] != "openid https://www.googleapis.com/auth/cloud-platform" || m["email"] != "alice@example.com" {
+		t.Fatalf("tokeninfo %d %v", code2, m)
+	}
+	if code2, _ = e.raw("GET", "/tokeninfo?access_token=nope", "", ""); code2 != 400 {
+		t.Fatalf("tokeninfo of an unknown token: %d", code2)
+	}
 	// refresh
 	tok.Expiry = time.Now().Add(-time.Second)
 	fresh, err := conf.TokenSource(ctx, tok).Token()

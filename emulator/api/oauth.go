@@ -8,15 +8,18 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"html/template"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"iapterm/emulator/cloud"
 	"iapterm/emulator/world"
 )
 
@@ -39,11 +42,17 @@ type oauthState struct {
 	mu      sync.Mutex
 	codes   map[string]*authCode
 	refresh map[string]*refreshToken
+	// scopes of access tokens issued here (for tokeninfo); the world's
+	// fixed tokens have every scope.
+	scopes map[string]string
 }
 
 func newOAuthState() *oauthState {
-	return &oauthState{codes: map[string]*authCode{}, refresh: map[string]*refreshToken{}}
+	return &oauthState{codes: map[string]*authCode{}, refresh: map[string]*refreshToken{}, scopes: map[string]string{}}
 }
+
+// allScopes are the scopes of tokens not issued through OAuth here.
+const allScopes = "openid https://www.googleapis.com/auth/userinfo.email https://www.googleapis.com/auth/cloud-platform"
 
 func randomString(prefix string, n int) string {
 	b := make([]byte, n)
@@ -309,6 +318,22 @@ func (a *API) token(w http.ResponseWriter, r *http.Request) {
 	if t := a.oauth.refresh[rtKey]; t != nil {
 		t.access = append(t.access, tok.Value)
 	}
+	a.oauth.scopes[tok.Value] = scope
+	if len(a.oauth.scopes) > 1000 {
+		// Forget tokens the cloud no longer knows, so a long-running
+		// emulator does not grow without bound.
+		for v := range a.oauth.scopes {
+			if _, err := a.c.Authenticate(v); errors.Is(err, cloud.ErrTokenInvalid) {
+				delete(a.oauth.scopes, v)
+			}
+		}
+		for _, rt := range a.oauth.refresh {
+			rt.access = slices.DeleteFunc(rt.access, func(v string) bool {
+				_, ok := a.oauth.scopes[v]
+				return !ok
+			})
+		}
+	}
 	a.oauth.mu.Unlock()
 	resp := tokenResponse{
 		AccessToken: tok.Value, ExpiresIn: int(tok.Expiry.Sub(a.c.Now()).Seconds()),
@@ -378,6 +403,14 @@ func (a *API) revoke(w http.ResponseWriter, r *http.Request) {
 	} else {
 		ok = a.c.RevokeToken(tok)
 	}
+	a.oauth.mu.Lock()
+	delete(a.oauth.scopes, tok)
+	if rt != nil {
+		for _, at := range rt.access {
+			delete(a.oauth.scopes, at)
+		}
+	}
+	a.oauth.mu.Unlock()
 	if !ok {
 		oauthError(w, 400, "invalid_token", "Token expired or revoked")
 		return
@@ -393,4 +426,32 @@ func (a *API) userinfo(w http.ResponseWriter, r *http.Request) {
 			"verified_email": true, "name": u.Name,
 		})
 	}).ServeHTTP(w, r)
+}
+
+// tokeninfo describes an access token (GET or POST, access_token
+// parameter), as oauth2.googleapis.com/tokeninfo does.
+func (a *API) tokeninfo(w http.ResponseWriter, r *http.Request) {
+	r.ParseForm()
+	v := r.Form.Get("access_token")
+	t, err := a.c.Authenticate(v)
+	if err != nil {
+		oauthError(w, 400, "invalid_token", "Invalid Value")
+		return
+	}
+	a.oauth.mu.Lock()
+	scope, ok := a.oauth.scopes[v]
+	a.oauth.mu.Unlock()
+	if !ok {
+		scope = allScopes
+	}
+	out := map[string]any{
+		"azp": "iapterm-emulator", "aud": "iapterm-emulator", "scope": scope, "email": t.Email,
+		"email_verified": "true", "access_type": "offline",
+		"sub": strconv.FormatUint(hashID("user", strings.ToLower(t.Email)), 10),
+	}
+	if !t.Expiry.IsZero() {
+		out["exp"] = strconv.FormatInt(t.Expiry.Unix(), 10)
+		out["expires_in"] = strconv.Itoa(int(t.Expiry.Sub(a.c.Now()).Seconds()))
+	}
+	writeJSON(w, 200, out)
 }
