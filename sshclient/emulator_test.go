@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
@@ -22,6 +21,7 @@ import (
 	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/sshclient"
+	"iapterm/sshclient/sshgcp"
 	"iapterm/tunnel"
 )
 
@@ -137,8 +137,8 @@ func (e *emu) user(t testing.TB, email, token string) *user {
 			return d.Dial(ctx, tunnel.Target{Project: tg.Project, Zone: tg.Zone, Instance: tg.Instance, Port: tg.SSHPort()})
 		}),
 		Key:        key,
-		Publisher:  &sshclient.Publisher{Metadata: metadata{cloud}, OSLogin: osLogin{cloud}, Permissions: cloud},
-		HostKeys:   hostKeys{cloud},
+		Publisher:  sshgcp.Publisher(cloud),
+		HostKeys:   sshgcp.Cloud{C: cloud},
 		KnownHosts: &sshclient.KnownHosts{Path: filepath.Join(t.TempDir(), "known_hosts")},
 		Prompter:   u.prompt,
 		Options:    sshclient.PublishOptions{Email: email},
@@ -251,14 +251,14 @@ func TestEmulatorMetadataInstanceWithoutProjectPermission(t *testing.T) {
 // during its first attempt, so the write meets a stale fingerprint (412)
 // and the update must be retried.
 type racingMetadata struct {
-	metadata
+	sshgcp.Cloud
 	other *projects.Client
 	raced atomic.Bool
 	calls atomic.Int32
 }
 
 func (r *racingMetadata) UpdateProjectMetadata(ctx context.Context, project string, update func(map[string]string) (bool, error)) error {
-	return r.metadata.UpdateProjectMetadata(ctx, project, func(items map[string]string) (bool, error) {
+	return r.Cloud.UpdateProjectMetadata(ctx, project, func(items map[string]string) (bool, error) {
 		r.calls.Add(1)
 		if r.raced.CompareAndSwap(false, true) {
 			err := r.other.UpdateProjectMetadata(ctx, project, func(m map[string]string) (bool, error) {
@@ -276,7 +276,7 @@ func (r *racingMetadata) UpdateProjectMetadata(ctx context.Context, project stri
 func TestEmulatorMetadataConflictRetried(t *testing.T) {
 	e := startEmulator(t)
 	alice := e.user(t, "alice@example.com", "tok-alice")
-	rm := &racingMetadata{metadata: metadata{alice.cloud}, other: alice.cloud}
+	rm := &racingMetadata{Cloud: sshgcp.Cloud{C: alice.cloud}, other: alice.cloud}
 	alice.conn.Publisher.Metadata = rm
 	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
 	if err != nil {
@@ -505,56 +505,8 @@ func TestEmulatorSFTP(t *testing.T) {
 	}
 }
 
-// Adapters from projects.Client, as cmd/iapterm has them.
-
-type metadata struct{ c *projects.Client }
-
-func (m metadata) ProjectMetadata(ctx context.Context, p string) (map[string]string, error) {
-	return m.c.ProjectMetadata(ctx, p)
-}
-func (m metadata) UpdateProjectMetadata(ctx context.Context, p string, f func(map[string]string) (bool, error)) error {
-	return m.c.UpdateProjectMetadata(ctx, p, f)
-}
-func (m metadata) UpdateInstanceMetadata(ctx context.Context, p, z, n string, f func(map[string]string) (bool, error)) error {
-	return m.c.UpdateInstanceMetadata(ctx, p, z, n, f)
-}
-
-type osLogin struct{ c *projects.Client }
-
-func (o osLogin) ImportSSHPublicKey(ctx context.Context, email, project, key string, expiry time.Time) (sshclient.LoginProfile, error) {
-	p, err := o.c.ImportSSHPublicKey(ctx, email, project, key, expiry)
-	if err != nil {
-		return sshclient.LoginProfile{}, err
-	}
-	var lp sshclient.LoginProfile
-	for _, a := range p.PosixAccounts {
-		lp.PosixAccounts = append(lp.PosixAccounts, sshclient.PosixAccount{Primary: a.Primary, Username: a.Username, OperatingSystemType: a.OSType})
-	}
-	for _, k := range p.SSHKeys {
-		lp.SSHPublicKeys = append(lp.SSHPublicKeys, k.Key)
-	}
-	return lp, nil
-}
-
-type hostKeys struct{ c *projects.Client }
-
-func (h hostKeys) GuestHostKeys(ctx context.Context, p, z, n string) ([]string, error) {
-	m, err := h.c.GuestHostKeys(ctx, p, z, n)
-	var out []string
-	for typ, v := range m {
-		if strings.Contains(v, " ") {
-			out = append(out, v)
-		} else {
-			out = append(out, typ+" "+v)
-		}
-	}
-	return out, err
-}
-
 type fixedHostKeys []string
 
 func (f fixedHostKeys) GuestHostKeys(context.Context, string, string, string) ([]string, error) {
 	return f, nil
 }
-
-var _ = ssh.FingerprintSHA256

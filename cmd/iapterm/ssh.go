@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +22,7 @@ import (
 	"iapterm/profiles"
 	"iapterm/projects"
 	"iapterm/sshclient"
+	"iapterm/sshclient/sshgcp"
 	"iapterm/sshclient/termio"
 	"iapterm/tunnel"
 )
@@ -247,7 +247,7 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 }
 
 func sshTargetOf(inst *projects.Instance, port int) sshclient.Target {
-	return sshclient.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, ID: inst.ID, Metadata: inst.Metadata, Port: port}
+	return sshgcp.Target(inst, port)
 }
 
 // connector builds the sshclient.Connector for one instance.
@@ -255,19 +255,13 @@ func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connec
 	if e.creds.Email == "" {
 		return nil, errors.New("iapterm does not know your email (needed to publish the SSH key): sign in with `iapterm auth login`, or use credentials whose email the userinfo endpoint returns")
 	}
-	c := &sshclient.Connector{
-		Dialer: sshclient.DialerFunc(func(ctx context.Context, t sshclient.Target) (net.Conn, error) {
-			return e.dialer.Dial(ctx, tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.SSHPort()})
-		}),
-		Key:              key,
-		Publisher:        &sshclient.Publisher{Metadata: sshCloudMetadata{e.cloud}, OSLogin: sshCloudOSLogin{e.cloud}, Permissions: e.cloud},
-		HostKeys:         sshCloudHostKeys{e.cloud},
-		KnownHosts:       e.known,
-		Prompter:         sshTermPrompter{out: e.stderr},
-		Options:          sshclient.PublishOptions{Email: e.creds.Email, Validity: s.validity, Mode: s.publish},
-		User:             s.user,
-		HandshakeTimeout: s.timeout,
-	}
+	c := sshgcp.Connector(e.cloud, e.dialer)
+	c.Key = key
+	c.KnownHosts = e.known
+	c.Prompter = sshTermPrompter{out: e.stderr}
+	c.Options = sshclient.PublishOptions{Email: e.creds.Email, Validity: s.validity, Mode: s.publish}
+	c.User = s.user
+	c.HandshakeTimeout = s.timeout
 	if s.agent {
 		c.AgentSigners = sshclient.AgentSigners
 	}
@@ -503,61 +497,4 @@ func (p sshTermPrompter) KeyboardInteractive(_ context.Context, user, instructio
 
 func (p sshTermPrompter) Password(_ context.Context, user string) (string, error) {
 	return p.ask("\r\033[K"+user+"'s password: ", false)
-}
-
-// Adapters from projects.Client to sshclient's interfaces.
-
-type sshCloudMetadata struct{ c *projects.Client }
-
-func (m sshCloudMetadata) ProjectMetadata(ctx context.Context, project string) (map[string]string, error) {
-	return m.c.ProjectMetadata(ctx, project)
-}
-
-func (m sshCloudMetadata) UpdateProjectMetadata(ctx context.Context, project string, update func(map[string]string) (bool, error)) error {
-	return m.c.UpdateProjectMetadata(ctx, project, update)
-}
-
-func (m sshCloudMetadata) UpdateInstanceMetadata(ctx context.Context, project, zone, name string, update func(map[string]string) (bool, error)) error {
-	return m.c.UpdateInstanceMetadata(ctx, project, zone, name, update)
-}
-
-type sshCloudOSLogin struct{ c *projects.Client }
-
-func (o sshCloudOSLogin) ImportSSHPublicKey(ctx context.Context, email, project, key string, expiry time.Time) (sshclient.LoginProfile, error) {
-	p, err := o.c.ImportSSHPublicKey(ctx, email, project, key, expiry)
-	if err != nil {
-		return sshclient.LoginProfile{}, err
-	}
-	return sshLoginProfile(p), nil
-}
-
-func sshLoginProfile(p *projects.LoginProfile) sshclient.LoginProfile {
-	var lp sshclient.LoginProfile
-	for _, a := range p.PosixAccounts {
-		lp.PosixAccounts = append(lp.PosixAccounts, sshclient.PosixAccount{Primary: a.Primary, Username: a.Username, OperatingSystemType: a.OSType})
-	}
-	for _, k := range p.SSHKeys {
-		lp.SSHPublicKeys = append(lp.SSHPublicKeys, k.Key)
-	}
-	return lp
-}
-
-type sshCloudHostKeys struct{ c *projects.Client }
-
-// GuestHostKeys turns guest attributes (key type -> key, with or without
-// the type in the value) into authorized_keys lines.
-func (h sshCloudHostKeys) GuestHostKeys(ctx context.Context, project, zone, name string) ([]string, error) {
-	m, err := h.c.GuestHostKeys(ctx, project, zone, name)
-	if err != nil {
-		return nil, err
-	}
-	var lines []string
-	for typ, v := range m {
-		if strings.Contains(strings.TrimSpace(v), " ") {
-			lines = append(lines, v)
-		} else {
-			lines = append(lines, typ+" "+v)
-		}
-	}
-	return lines, nil
 }

@@ -16,6 +16,7 @@ import (
 	"iapterm/auth"
 	"iapterm/projects"
 	"iapterm/sshclient"
+	"iapterm/sshclient/sshgcp"
 )
 
 func init() { register(newSSHConfigCmd) }
@@ -228,7 +229,7 @@ func (e *sshEnv) configUser(ctx context.Context, in *projects.Instance, s sshSet
 // recordHostKeys stores the host keys the guest agent published, so
 // OpenSSH checks them from the first connection.
 func (e *sshEnv) recordHostKeys(ctx context.Context, t sshclient.Target) {
-	lines, err := sshCloudHostKeys{e.cloud}.GuestHostKeys(ctx, t.Project, t.Zone, t.Instance)
+	lines, err := sshgcp.Cloud{C: e.cloud}.GuestHostKeys(ctx, t.Project, t.Zone, t.Instance)
 	if err != nil {
 		return
 	}
