@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -231,6 +232,35 @@ func TestEmulatorHTTP403BeforeUpgrade(t *testing.T) {
 	_, err := d.Dial(context.Background(), condTarget)
 	if !errors.Is(err, tunnel.ErrNotAuthorized) || !strings.Contains(err.Error(), "HTTP 403") {
 		t.Errorf("403 before upgrade: %v", err)
+	}
+}
+
+func TestEmulatorListenerRecordsConnectionErrors(t *testing.T) {
+	_, d := startEmu(t, emulator.Options{})
+	var reported []error
+	var mu sync.Mutex
+	l, err := tunnel.Listen(context.Background(), d, condTarget, "localhost:0", tunnel.ListenOptions{
+		OnConnError: func(err error) { mu.Lock(); reported = append(reported, err); mu.Unlock() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The connection is refused by IAM, so the listener closes it.
+	if _, err := io.ReadAll(c); err != nil {
+		t.Logf("local read: %v", err)
+	}
+	c.Close()
+	eventually(t, func() bool { return strings.Contains(l.Stats().LastError, "4033") },
+		func() string { return fmt.Sprintf("stats %+v", l.Stats()) })
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reported) != 1 || !errors.Is(reported[0], tunnel.ErrNotAuthorized) {
+		t.Errorf("OnConnError got %v", reported)
 	}
 }
 

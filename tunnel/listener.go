@@ -34,6 +34,9 @@ type ListenerStats struct {
 	TotalConns  int64
 	BytesIn     int64 // from the VM to local clients
 	BytesOut    int64 // from local clients to the VM
+	// LastError is the last local connection's failure ("" if none), for
+	// display next to the counters.
+	LastError string
 }
 
 // Listener accepts local TCP connections and relays each over its own
@@ -51,9 +54,10 @@ type Listener struct {
 
 	active, total, bytesIn, bytesOut atomic.Int64
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	closed  bool
+	lastErr string
 }
 
 // Listen binds addr ("localhost:0" picks a free port) and relays every
@@ -128,11 +132,15 @@ func (l *Listener) Target() Target { return l.t }
 
 // Stats returns the live counters.
 func (l *Listener) Stats() ListenerStats {
+	l.mu.Lock()
+	last := l.lastErr
+	l.mu.Unlock()
 	return ListenerStats{
 		ActiveConns: l.active.Load(),
 		TotalConns:  l.total.Load(),
 		BytesIn:     l.bytesIn.Load(),
 		BytesOut:    l.bytesOut.Load(),
+		LastError:   last,
 	}
 }
 
@@ -198,6 +206,9 @@ func (l *Listener) connError(err error) {
 	if l.opts.OnConnError != nil {
 		l.opts.OnConnError(err)
 	}
+	l.mu.Lock()
+	l.lastErr = err.Error()
+	l.mu.Unlock()
 }
 
 func (l *Listener) handle(c net.Conn) {

@@ -81,6 +81,7 @@ type TunnelInfo struct {
 	TotalConns  int64
 	Refs        int
 	Opened      time.Time
+	LastError   string // the last local connection's failure, if any
 }
 
 // NewPool returns an empty pool dialing with d.
@@ -203,7 +204,7 @@ func (p *Pool) List() []TunnelInfo {
 			Key: e.key, Target: e.t, LocalAddr: e.l.Addr().String(),
 			BytesIn: st.BytesIn, BytesOut: st.BytesOut,
 			ActiveConns: st.ActiveConns, TotalConns: st.TotalConns,
-			Refs: e.refs, Opened: e.opened,
+			Refs: e.refs, Opened: e.opened, LastError: st.LastError,
 		})
 	}
 	p.mu.Unlock()
