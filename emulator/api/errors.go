@@ -64,7 +64,8 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // the Go clients send): no indentation, as Google does.
 type compactWriter struct{ http.ResponseWriter }
 
-// computeNotFound maps cloud lookups to Compute's 404.
+// computeErr maps cloud errors to Compute's: 404 notFound, 412
+// conditionNotMet, else 400.
 func computeErr(err error) *apiError {
 	var nf *cloud.NotFoundError
 	if errors.As(err, &nf) {

@@ -19,8 +19,6 @@ type operation struct {
 	Inserted                                time.Time
 	done                                    chan struct{}
 	ended                                   time.Time
-	errCode                                 int
-	errMsg                                  string
 }
 
 type operations struct {
@@ -67,32 +65,20 @@ func (o *operations) get(project, zone, name string) (*operation, bool) {
 }
 
 type operationJSON struct {
-	Kind                string    `json:"kind"`
-	ID                  string    `json:"id"`
-	Name                string    `json:"name"`
-	Zone                string    `json:"zone,omitempty"`
-	OperationType       string    `json:"operationType"`
-	TargetLink          string    `json:"targetLink"`
-	TargetID            string    `json:"targetId,omitempty"`
-	Status              string    `json:"status"`
-	User                string    `json:"user"`
-	Progress            int       `json:"progress"`
-	InsertTime          string    `json:"insertTime"`
-	StartTime           string    `json:"startTime"`
-	EndTime             string    `json:"endTime,omitempty"`
-	SelfLink            string    `json:"selfLink"`
-	Error               *opErrors `json:"error,omitempty"`
-	HTTPErrorStatusCode int       `json:"httpErrorStatusCode,omitempty"`
-	HTTPErrorMessage    string    `json:"httpErrorMessage,omitempty"`
-}
-
-type opErrors struct {
-	Errors []opError `json:"errors"`
-}
-
-type opError struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
+	Kind          string `json:"kind"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Zone          string `json:"zone,omitempty"`
+	OperationType string `json:"operationType"`
+	TargetLink    string `json:"targetLink"`
+	TargetID      string `json:"targetId,omitempty"`
+	Status        string `json:"status"`
+	User          string `json:"user"`
+	Progress      int    `json:"progress"`
+	InsertTime    string `json:"insertTime"`
+	StartTime     string `json:"startTime"`
+	EndTime       string `json:"endTime,omitempty"`
+	SelfLink      string `json:"selfLink"`
 }
 
 func (o *operations) wire(op *operation) operationJSON {
@@ -116,11 +102,6 @@ func (o *operations) wire(op *operation) operationJSON {
 	select {
 	case <-op.done:
 		out.Status, out.Progress, out.EndTime = "DONE", 100, stamp(op.ended)
-		if op.errMsg != "" {
-			out.Error = &opErrors{Errors: []opError{{Code: "RESOURCE_NOT_READY", Message: op.errMsg}}}
-			out.HTTPErrorStatusCode = op.errCode
-			out.HTTPErrorMessage = "BAD REQUEST"
-		}
 	default:
 	}
 	return out
