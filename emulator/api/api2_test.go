@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"io"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -317,7 +318,13 @@ func TestOAuthCodeFlow(t *testing.T) {
 		if err != nil || resp.StatusCode != 200 {
 			t.Fatalf("consent page: %v %v", resp, err)
 		}
+		page, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		for _, want := range []string{"alice@example.com", "bob@example.com", `value="allow"`, "cloud-platform"} {
+			if !strings.Contains(string(page), want) {
+				t.Fatalf("consent page lacks %q", want)
+			}
+		}
 		u, _ := url.Parse(authURL)
 		form := u.Query()
 		form.Set("login", "alice@example.com")
