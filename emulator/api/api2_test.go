@@ -2,11 +2,11 @@ package api
 
 import (
 	"context"
-	"io"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
