@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"time"
 
+	"iapterm/doctor"
+	"iapterm/profiles"
 	"iapterm/projects"
 )
 
@@ -112,4 +114,25 @@ type Backend struct {
 	// NAME, "--project", P), set up to reach the same endpoint; the UI hands
 	// it the terminal. Nil: connecting opens a tunnel and shows its address.
 	Self func(args ...string) *exec.Cmd
+	// Config reads the settings file (settings view, profiles, session
+	// restore). Nil: those features say they are not available.
+	Config ConfigLoader
+	// Doctor runs the Diagnose action. Nil: the action says so.
+	Doctor Diagnoser
+}
+
+// ConfigLoader reads the settings file. A broken file gives the last
+// settings that loaded together with the error.
+type ConfigLoader interface {
+	LoadConfig() (*profiles.Config, error)
+}
+
+// Diagnoser runs iapterm's doctor for one instance port.
+type Diagnoser interface {
+	// Diagnose runs every check; fix creates the missing firewall rule,
+	// start starts (or resumes) a stopped VM first.
+	Diagnose(ctx context.Context, t doctor.Target, fix, start bool) *doctor.Report
+	// MayCreateFirewall reports whether the user may create firewall
+	// rules in project.
+	MayCreateFirewall(ctx context.Context, project string) (bool, error)
 }
