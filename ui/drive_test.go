@@ -33,7 +33,6 @@ type harness struct {
 	m       *Model
 	fake    *fakeBackend
 	pending []tea.Msg
-	cmds    []tea.Cmd // the commands the last Send returned, before running
 	seen    []tea.Msg // every message delivered
 }
 

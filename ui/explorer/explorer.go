@@ -481,10 +481,6 @@ func (m *Model) move(delta int) {
 	m.scrollToCursor()
 }
 
-// SelectionChangedMsg tells the root the selection or the collapsed state
-// moved, so it can save the state file.
-type SelectionChangedMsg struct{}
-
 // StateChangedMsg tells the root that persisted explorer state changed.
 type StateChangedMsg struct{}
 
