@@ -254,7 +254,7 @@ func Relay(local net.Conn, s *Session, out, in *atomic.Int64) error {
 		}
 		s.Close()
 	}()
-	_, err := s.WriteTo(countingWriter{local, in})
+	_, err := s.writeTo(local, in)
 	if err == nil {
 		if cw, ok := local.(interface{ CloseWrite() error }); ok {
 			cw.CloseWrite()
@@ -282,19 +282,6 @@ type countingReader struct {
 
 func (c countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
-	if c.n != nil && n > 0 {
-		c.n.Add(int64(n))
-	}
-	return n, err
-}
-
-type countingWriter struct {
-	w io.Writer
-	n *atomic.Int64
-}
-
-func (c countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
 	if c.n != nil && n > 0 {
 		c.n.Add(int64(n))
 	}

@@ -251,9 +251,17 @@ func (s *Session) consumedLocked(n uint64) {
 }
 
 // WriteTo copies received data to w until the session ends; a normal end
-// returns nil. It avoids a copy buffer per connection.
-func (s *Session) WriteTo(w io.Writer) (int64, error) {
+// returns nil. It avoids a copy buffer per connection, and writes several
+// queued messages with one system call when w is a TCP connection.
+func (s *Session) WriteTo(w io.Writer) (int64, error) { return s.writeTo(w, nil) }
+
+// writeBatch bounds how many received messages one write may carry.
+const writeBatch = 16
+
+func (s *Session) writeTo(w io.Writer, count *atomic.Int64) (int64, error) {
 	var total int64
+	var chunks []recvChunk
+	var bufs [][]byte
 	for {
 		s.mu.Lock()
 		for len(s.recvQ) == 0 && s.err == nil && !s.closed {
@@ -284,16 +292,29 @@ func (s *Session) WriteTo(w io.Writer) (int64, error) {
 			}
 			return total, err
 		}
-		c := s.recvQ[0]
-		s.recvQ[0] = recvChunk{}
-		s.recvQ = s.recvQ[1:]
+		k := min(len(s.recvQ), writeBatch)
+		chunks = append(chunks[:0], s.recvQ[:k]...)
+		clear(s.recvQ[:k])
+		s.recvQ = s.recvQ[k:]
 		s.mu.Unlock()
 
-		n, err := w.Write(c.data)
-		if c.buf != nil {
-			msgPool.Put(c.buf)
+		bufs = bufs[:0]
+		for _, c := range chunks {
+			bufs = append(bufs, c.data)
 		}
-		total += int64(n)
+		nb := net.Buffers(bufs)
+		n, err := nb.WriteTo(w)
+		for i, c := range chunks {
+			if c.buf != nil {
+				msgPool.Put(c.buf)
+			}
+			chunks[i] = recvChunk{}
+		}
+		clear(bufs)
+		total += n
+		if count != nil {
+			count.Add(n)
+		}
 		s.mu.Lock()
 		s.consumedLocked(uint64(n))
 		s.mu.Unlock()
