@@ -58,6 +58,9 @@ type Options struct {
 	Logger *slog.Logger
 }
 
+// shutdownGrace bounds how long Close lets HTTP requests in flight finish.
+const shutdownGrace = 500 * time.Millisecond
+
 // Server is a running emulator.
 type Server struct {
 	cloud    *cloud.Cloud
@@ -212,7 +215,10 @@ func (s *Server) Relay() *relay.Handler { return s.relay }
 func (s *Server) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		// A short grace: requests in flight finish, but a connection that
+		// never sends a request (which Shutdown would wait 5 s for) does
+		// not hold the emulator up.
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
 		// Hijacked WebSockets are not tracked by Shutdown: the relay ends
 		// them itself.
