@@ -65,17 +65,19 @@ func FreeRDPArgs(major int, addr string, s Settings, passwordOnStdin bool) []str
 		args = append(args, "/smartcard")
 	}
 	if s.NLA == NLADisabled {
-		args = append(args, "-sec-nla")
+		// FreeRDP 3 only keeps -sec-nla in builds with deprecated options.
+		if major >= 3 {
+			args = append(args, "/sec:nla:off")
+		} else {
+			args = append(args, "-sec-nla")
+		}
 	}
 	if s.AdminSession {
 		args = append(args, "/admin")
 	}
 	if s.Title != "" {
-		if major >= 3 {
-			args = append(args, "/title:"+s.Title)
-		} else {
-			args = append(args, "/t:"+s.Title)
-		}
+		// /t: in both versions (FreeRDP 3 also knows it as /title:).
+		args = append(args, "/t:"+s.Title)
 	}
 	return args
 }

@@ -41,12 +41,12 @@ func TestFreeRDPArgs(t *testing.T) {
 			name: "everything FreeRDP 2 with password", major: 2, s: full, stdin: true,
 			want: []string{"/u:alice", "/d:CORP", "/from-stdin:force", "/size:1280x800", "/f", "/bpp:32", "/audio-mode:2",
 				"-clipboard", "+home-drive", "/printer", "/smartcard", "-sec-nla", "/admin", "/t:win-1"},
-			wantNot: []string{"/dynamic-resolution", "/sound", "+clipboard", "/title:win-1"},
+			wantNot: []string{"/dynamic-resolution", "/sound", "+clipboard", "/sec:nla:off"},
 		},
 		{
 			name: "everything FreeRDP 3", major: 3, s: full,
-			want:    []string{"/title:win-1", "/cert:ignore"},
-			wantNot: []string{"/t:win-1", "/from-stdin:force"},
+			want:    []string{"/t:win-1", "/cert:ignore", "/sec:nla:off"},
+			wantNot: []string{"-sec-nla", "/from-stdin:force", "/cert-ignore"},
 		},
 		{
 			name: "screen size windowed", major: 2,

@@ -153,7 +153,7 @@ func TestLaunchFreeRDPPasswordOnStdinOnly(t *testing.T) {
 	if r.Stdin != pw+"\n" {
 		t.Fatalf("stdin = %q, want the password and a newline", r.Stdin)
 	}
-	if !slices.Contains(r.Args, "/v:127.0.0.1:12345") || !slices.Contains(r.Args, "/u:alice") || !slices.Contains(r.Args, "/title:win-1 (iapterm)") {
+	if !slices.Contains(r.Args, "/v:127.0.0.1:12345") || !slices.Contains(r.Args, "/u:alice") || !slices.Contains(r.Args, "/t:win-1 (iapterm)") {
 		t.Fatalf("args %q", r.Args)
 	}
 	if runtime.GOOS != "windows" && !r.Setsid {
