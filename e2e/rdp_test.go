@@ -30,26 +30,26 @@ import (
 
 const rdpUser = "iaptermrdp"
 
-// lockedBuffer collects a process's output while it runs.
-type lockedBuffer struct {
+// rdpOutput collects a process's output while it runs.
+type rdpOutput struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *rdpOutput) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *rdpOutput) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
+// rdpWaitFor polls cond until it holds or the deadline passes.
+func rdpWaitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(d)
 	for !cond() {
@@ -60,9 +60,9 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// stopProcess ends a process started with startGroup and everything it
+// rdpStopProcess ends a process started with rdpStartGroup and everything it
 // forked (xrdp forks per connection, sesman per session).
-func stopProcess(cmd *exec.Cmd) {
+func rdpStopProcess(cmd *exec.Cmd) {
 	if cmd.Process == nil {
 		return
 	}
@@ -80,10 +80,10 @@ func stopProcess(cmd *exec.Cmd) {
 	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 }
 
-// startGroup starts cmd in its own process group with its output in a
+// rdpStartGroup starts cmd in its own process group with its output in a
 // file of dir, so forked children neither outlive the test nor hold the
 // test's own output open.
-func startGroup(t *testing.T, cmd *exec.Cmd, dir, name string) {
+func rdpStartGroup(t *testing.T, cmd *exec.Cmd, dir, name string) {
 	t.Helper()
 	out, err := os.Create(filepath.Join(dir, name+".out"))
 	if err != nil {
@@ -96,13 +96,13 @@ func startGroup(t *testing.T, cmd *exec.Cmd, dir, name string) {
 		t.Fatalf("starting %s: %v", name, err)
 	}
 	t.Cleanup(func() {
-		stopProcess(cmd)
+		rdpStopProcess(cmd)
 		out.Close()
 	})
 }
 
-// startXvfb starts a virtual X server and returns its DISPLAY.
-func startXvfb(t *testing.T) string {
+// rdpStartXvfb starts a virtual X server and returns its DISPLAY.
+func rdpStartXvfb(t *testing.T) string {
 	t.Helper()
 	xvfb := needProgram(t, "Xvfb", "xvfb")
 	n := -1
@@ -118,8 +118,8 @@ func startXvfb(t *testing.T) string {
 		t.Fatal("no free X display number in :90-:119")
 	}
 	cmd := exec.Command(xvfb, fmt.Sprintf(":%d", n), "-screen", "0", "1024x768x24", "-nolisten", "tcp")
-	startGroup(t, cmd, t.TempDir(), "Xvfb")
-	waitFor(t, "Xvfb's socket", 20*time.Second, func() bool {
+	rdpStartGroup(t, cmd, t.TempDir(), "Xvfb")
+	rdpWaitFor(t, "Xvfb's socket", 20*time.Second, func() bool {
 		_, err := os.Stat(fmt.Sprintf("/tmp/.X11-unix/X%d", n))
 		return err == nil
 	})
@@ -170,10 +170,10 @@ func startXrdp(t *testing.T) (int, string) {
 		t.Fatal(err)
 	}
 	os.MkdirAll("/run/xrdp/sockdir", 0o1777)
-	startGroup(t, exec.Command(sesman, "--nodaemon", "-c", confPath), dir, "xrdp-sesman")
+	rdpStartGroup(t, exec.Command(sesman, "--nodaemon", "-c", confPath), dir, "xrdp-sesman")
 	port := freePort(t)
-	startGroup(t, exec.Command(xrdp, "--nodaemon", "--port", fmt.Sprintf("tcp://127.0.0.1:%d", port)), dir, "xrdp")
-	waitFor(t, "xrdp to listen", 20*time.Second, func() bool {
+	rdpStartGroup(t, exec.Command(xrdp, "--nodaemon", "--port", fmt.Sprintf("tcp://127.0.0.1:%d", port)), dir, "xrdp")
+	rdpWaitFor(t, "xrdp to listen", 20*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err == nil {
 			c.Close()
@@ -218,7 +218,7 @@ func setupRDP(t *testing.T) (*rdpEnv, string) {
 	t.Helper()
 	xfreerdp := needProgram(t, "xfreerdp", "freerdp2-x11")
 	password := createRDPAccount(t)
-	display := startXvfb(t)
+	display := rdpStartXvfb(t)
 	port, sesmanLog := startXrdp(t)
 	emu := startEmulator(t, "--backend", fmt.Sprintf("acme-dev/us-east1-b/dev-win:3389=127.0.0.1:%d", port))
 	home := t.TempDir()
@@ -228,7 +228,7 @@ func setupRDP(t *testing.T) (*rdpEnv, string) {
 	return &rdpEnv{env: env, xfreerdp: xfreerdp, display: display, cache: cache, sesman: sesmanLog}, password
 }
 
-func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) (*exec.Cmd, *lockedBuffer, *lockedBuffer) {
+func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) (*exec.Cmd, *rdpOutput, *rdpOutput) {
 	args := append([]string{"rdp", "dev-win", "--project", "acme-dev", "--zone", "us-east1-b", "--user", rdpUser,
 		"--password-stdin", "--client", r.xfreerdp}, extra...)
 	cmd := exec.CommandContext(ctx, iaptermBin, args...)
@@ -237,7 +237,7 @@ func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) 
 	cmd.WaitDelay = 30 * time.Second
 	cmd.Env = r.env
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr lockedBuffer
+	var stdout, stderr rdpOutput
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	return cmd, &stdout, &stderr
 }
@@ -295,7 +295,7 @@ func TestRDPAuthOnlyThroughTunnel(t *testing.T) {
 	}
 }
 
-var pidRE = regexp.MustCompile(`\(pid (\d+)\)`)
+var rdpPidRE = regexp.MustCompile(`\(pid (\d+)\)`)
 
 // runRDPSession starts a full session, waits until xrdp's session manager
 // logs want, then interrupts iapterm and checks that the client is gone.
@@ -325,7 +325,7 @@ func runRDPSession(t *testing.T, r *rdpEnv, password, want string) {
 		}
 	})
 	deadline := time.Now().Add(90 * time.Second)
-	for !strings.Contains(r.sesmanLog(), want) || !pidRE.MatchString(stderr.String()) {
+	for !strings.Contains(r.sesmanLog(), want) || !rdpPidRE.MatchString(stderr.String()) {
 		select {
 		case err := <-exited:
 			t.Fatalf("iapterm rdp exited (%v) before xrdp logged %q\nstdout:\n%s\nstderr:\n%s\nsesman:\n%s", err, want, stdout, stderr, r.sesmanLog())
@@ -337,7 +337,7 @@ func runRDPSession(t *testing.T, r *rdpEnv, password, want string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	m := pidRE.FindStringSubmatch(stderr.String())
+	m := rdpPidRE.FindStringSubmatch(stderr.String())
 	if m == nil {
 		t.Fatalf("no client pid in stderr:\n%s", stderr)
 	}
@@ -465,7 +465,7 @@ func TestRDPLoginScreenScreenshot(t *testing.T) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	cmd.Env = r.env
-	var stderr lockedBuffer
+	var stderr rdpOutput
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

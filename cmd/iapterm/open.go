@@ -47,7 +47,7 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if registerHandler {
-				return registerURLHandler(cmd)
+				return rdpRegisterURLHandler(cmd)
 			}
 			u, err := rdp.ParseURL(args[0])
 			if err != nil {
@@ -77,7 +77,7 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 	return cmd
 }
 
-func registerURLHandler(cmd *cobra.Command) error {
+func rdpRegisterURLHandler(cmd *cobra.Command) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding iapterm's own path: %w", err)

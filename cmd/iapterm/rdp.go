@@ -116,7 +116,7 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 		s.Port = f.port
 	}
 	if ch("size") {
-		if err := setDesktopSize(s, f.size); err != nil {
+		if err := rdpSetDesktopSize(s, f.size); err != nil {
 			return fmt.Errorf("--size: %w", err)
 		}
 	}
@@ -136,7 +136,7 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 		}
 	}
 	if ch("audio") {
-		if err := setAudio(s, f.audio); err != nil {
+		if err := rdpSetAudio(s, f.audio); err != nil {
 			return fmt.Errorf("--audio: %w", err)
 		}
 	}
@@ -170,7 +170,7 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 	return nil
 }
 
-func setDesktopSize(s *rdp.Settings, v string) error {
+func rdpSetDesktopSize(s *rdp.Settings, v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "auto", "client", "":
 		s.DesktopSize = rdp.DesktopAutoAdjust
@@ -189,7 +189,7 @@ func setDesktopSize(s *rdp.Settings, v string) error {
 	return nil
 }
 
-func setAudio(s *rdp.Settings, v string) error {
+func rdpSetAudio(s *rdp.Settings, v string) error {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "local":
 		s.AudioMode = rdp.PlayLocally
@@ -203,9 +203,9 @@ func setAudio(s *rdp.Settings, v string) error {
 	return nil
 }
 
-// applyConfig sets the rdp.* settings of the settings file (global,
+// rdpApplyConfig sets the rdp.* settings of the settings file (global,
 // project, zone and instance layers) on s.
-func applyConfig(eff profiles.Effective, s *rdp.Settings) error {
+func rdpApplyConfig(eff profiles.Effective, s *rdp.Settings) error {
 	if v := eff.String("rdp.user"); v != "" {
 		s.Username = v
 	}
@@ -216,7 +216,7 @@ func applyConfig(eff profiles.Effective, s *rdp.Settings) error {
 		s.Port = n
 	}
 	if v := eff.String("rdp.desktop_size"); v != "" {
-		if err := setDesktopSize(s, v); err != nil {
+		if err := rdpSetDesktopSize(s, v); err != nil {
 			return fmt.Errorf("setting rdp.desktop_size: %w", err)
 		}
 	}
@@ -229,7 +229,7 @@ func applyConfig(eff profiles.Effective, s *rdp.Settings) error {
 		s.ColorDepth = rdp.TrueColor
 	}
 	if v := eff.String("rdp.audio"); v != "" {
-		if err := setAudio(s, v); err != nil {
+		if err := rdpSetAudio(s, v); err != nil {
 			return fmt.Errorf("setting rdp.audio: %w", err)
 		}
 	}
@@ -253,14 +253,14 @@ type rdpRun struct {
 	override func(*rdp.Settings) error
 }
 
-// cloudSession is what the RDP commands need from the signed-in user.
-type cloudSession struct {
+// rdpCloud is what the RDP commands need from the signed-in user.
+type rdpCloud struct {
 	eps   endpoint.Endpoints
 	creds *auth.Credentials
 	api   *projects.Client
 }
 
-func openCloud(ctx context.Context) (*cloudSession, error) {
+func rdpOpenCloud(ctx context.Context) (*rdpCloud, error) {
 	creds, eps, err := credentials(ctx)
 	if err != nil {
 		return nil, err
@@ -269,25 +269,25 @@ func openCloud(ctx context.Context) (*cloudSession, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cloudSession{eps: eps, creds: creds, api: api}, nil
+	return &rdpCloud{eps: eps, creds: creds, api: api}, nil
 }
 
-// metadataAPI adapts projects.Client to rdp.MetadataAPI.
-type metadataAPI struct{ c *projects.Client }
+// rdpMetadataAPI adapts projects.Client to rdp.MetadataAPI.
+type rdpMetadataAPI struct{ c *projects.Client }
 
-func (m metadataAPI) UpdateInstanceMetadata(ctx context.Context, project, zone, name string, update func(map[string]string) (bool, error)) error {
+func (m rdpMetadataAPI) UpdateInstanceMetadata(ctx context.Context, project, zone, name string, update func(map[string]string) (bool, error)) error {
 	return m.c.UpdateInstanceMetadata(ctx, project, zone, name, update)
 }
 
-func (m metadataAPI) SerialPort(ctx context.Context, project, zone, name string, port int, start int64) (string, int64, error) {
+func (m rdpMetadataAPI) SerialPort(ctx context.Context, project, zone, name string, port int, start int64) (string, int64, error) {
 	return m.c.SerialPort(ctx, project, zone, name, port, start)
 }
 
-// stdinIsTerminal reports whether prompts can be answered.
-func stdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+// rdpStdinIsTerminal reports whether prompts can be answered.
+func rdpStdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// ask asks a yes/no question on stderr; def is the answer to an empty line.
-func ask(in *bufio.Reader, w io.Writer, question string, def bool) bool {
+// rdpAsk asks a yes/no question on stderr; def is the answer to an empty line.
+func rdpAsk(in *bufio.Reader, w io.Writer, question string, def bool) bool {
 	hint := "[y/N]"
 	if def {
 		hint = "[Y/n]"
@@ -327,7 +327,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 		}
 	}
 
-	cloud, err := openCloud(ctx)
+	cloud, err := rdpOpenCloud(ctx)
 	if err != nil {
 		return err
 	}
@@ -342,7 +342,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	clientPath := f.client
 	if cfg, err := loadConfig(cmd); err == nil {
 		eff := cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
-		if err := applyConfig(eff, &s); err != nil {
+		if err := rdpApplyConfig(eff, &s); err != nil {
 			return err
 		}
 		if clientPath == "" {
@@ -375,10 +375,10 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 			fmt.Fprintln(stderr, "Using the password saved in the OS keyring.")
 		}
 	}
-	if password == "" && !generate && inst.OS == projects.Windows && stdinIsTerminal() {
+	if password == "" && !generate && inst.OS == projects.Windows && rdpStdinIsTerminal() {
 		switch s.CredentialGeneration {
 		case rdp.CredentialsAllow, rdp.CredentialsAllowIfNoneFound:
-			generate = ask(stdin, stderr, "No saved password. Generate new Windows credentials?", false)
+			generate = rdpAsk(stdin, stderr, "No saved password. Generate new Windows credentials?", false)
 		}
 	}
 	if generate {
@@ -388,7 +388,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 				return errors.New("no Windows username: give one with --user")
 			}
 		}
-		creds, err := generateCredentials(ctx, cmd, cloud, inst, s.Username, f, stdin)
+		creds, err := rdpGenerateCredentials(ctx, cmd, cloud, inst, s.Username, f, stdin)
 		if err != nil {
 			return err
 		}
@@ -401,7 +401,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 			fmt.Fprintln(stderr, "The password was also sent to the terminal clipboard (OSC 52) for pasting into the client.")
 		}
 	}
-	if password == "" && client.PasswordOnStdin() && s.Username != "" && stdinIsTerminal() && !f.passwordStdin {
+	if password == "" && client.PasswordOnStdin() && s.Username != "" && rdpStdinIsTerminal() && !f.passwordStdin {
 		fmt.Fprintf(stderr, "Password for %s on %s (empty: type it in the client): ", s.Username, inst.Name)
 		b, err := term.ReadPassword(int(os.Stdin.Fd()))
 		fmt.Fprintln(stderr)
@@ -462,22 +462,22 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	return err
 }
 
-// generateCredentials asks before resetting (on a terminal), runs the
+// rdpGenerateCredentials asks before resetting (on a terminal), runs the
 // guest-agent exchange with progress on stderr, and saves the password
 // when asked to.
-func generateCredentials(ctx context.Context, cmd *cobra.Command, cloud *cloudSession, inst *projects.Instance, user string, f rdpFlags, stdin *bufio.Reader) (rdp.Credentials, error) {
+func rdpGenerateCredentials(ctx context.Context, cmd *cobra.Command, cloud *rdpCloud, inst *projects.Instance, user string, f rdpFlags, stdin *bufio.Reader) (rdp.Credentials, error) {
 	stderr := cmd.ErrOrStderr()
 	if err := rdp.ValidateUsername(user); err != nil {
 		return rdp.Credentials{}, err
 	}
-	if !f.yes && stdinIsTerminal() {
+	if !f.yes && rdpStdinIsTerminal() {
 		fmt.Fprintf(stderr, "This creates the Windows account %q on %s if it does not exist, or resets its password.\n"+
 			"Resetting a password makes data Windows encrypted with the old one (EFS files, saved credentials) unreadable.\n", user, inst.Name)
-		if !ask(stdin, stderr, "Continue?", true) {
+		if !rdpAsk(stdin, stderr, "Continue?", true) {
 			return rdp.Credentials{}, exitError{code: 1, msg: "cancelled"}
 		}
 	}
-	creds, err := rdp.GenerateCredentials(ctx, metadataAPI{cloud.api}, rdp.CredentialRequest{
+	creds, err := rdp.GenerateCredentials(ctx, rdpMetadataAPI{cloud.api}, rdp.CredentialRequest{
 		Project:  inst.Project,
 		Zone:     inst.Zone,
 		Instance: inst.Name,
@@ -491,8 +491,8 @@ func generateCredentials(ctx context.Context, cmd *cobra.Command, cloud *cloudSe
 		return rdp.Credentials{}, err
 	}
 	save := f.savePassword
-	if !save && stdinIsTerminal() {
-		save = ask(stdin, stderr, "Save the password in the OS keyring?", false)
+	if !save && rdpStdinIsTerminal() {
+		save = rdpAsk(stdin, stderr, "Save the password in the OS keyring?", false)
 	}
 	if save {
 		if err := rdp.SavePassword(inst.Project, inst.Zone, inst.Name, creds.Username, creds.Password); err != nil {

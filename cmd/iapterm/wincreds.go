@@ -41,7 +41,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 			if err != nil {
 				return err
 			}
-			cloud, err := openCloud(ctx)
+			cloud, err := rdpOpenCloud(ctx)
 			if err != nil {
 				return err
 			}
@@ -65,7 +65,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 			if !inst.Running() {
 				return fmt.Errorf("instance %s is %s: the guest agent only answers while the VM is RUNNING", inst.Key(), inst.Status)
 			}
-			creds, err := generateCredentials(ctx, cmd, cloud, inst, f.user, f, bufio.NewReader(cmd.InOrStdin()))
+			creds, err := rdpGenerateCredentials(ctx, cmd, cloud, inst, f.user, f, bufio.NewReader(cmd.InOrStdin()))
 			if err != nil {
 				if ctx.Err() != nil {
 					return exitError{code: 130, msg: "cancelled"}
