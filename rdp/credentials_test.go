@@ -313,3 +313,66 @@ func TestLineBuffer(t *testing.T) {
 		t.Fatalf("lines %q", got)
 	}
 }
+
+func FuzzRewriteWindowsKeys(f *testing.F) {
+	f.Add(`{"userName":"a","expireOn":"2020-01-01T00:00:00+0000"}` + "\nnot json\n\n" + `{"expireOn":"2099-01-01T00:00:00Z"}`)
+	f.Add("")
+	f.Add("{\"expireOn\":5}\r\n{")
+	now := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, existing string) {
+		out, err := RewriteWindowsKeys(existing, "NEW", now)
+		if err != nil {
+			if len(existing) < maxMetadataValue-10 {
+				t.Fatalf("error for a small value: %v", err)
+			}
+			return
+		}
+		lines := strings.Split(out, "\n")
+		if lines[len(lines)-1] != "NEW" {
+			t.Fatalf("new entry not last: %q", out)
+		}
+		kept := map[string]bool{}
+		for _, l := range lines[:len(lines)-1] {
+			if strings.TrimSpace(l) == "" {
+				t.Fatalf("blank line kept: %q", out)
+			}
+			kept[l] = true
+		}
+		// A line that is dropped must be a JSON entry with a past expiry.
+		for _, l := range strings.Split(existing, "\n") {
+			l = strings.TrimRight(l, "\r")
+			if strings.TrimSpace(l) == "" || kept[l] {
+				continue
+			}
+			var k struct{ ExpireOn *string }
+			if json.Unmarshal([]byte(strings.TrimSpace(l)), &k) != nil || k.ExpireOn == nil {
+				t.Fatalf("line %q dropped without being an expired entry", l)
+			}
+			if exp, ok := parseExpiry(*k.ExpireOn); !ok || exp.After(now) {
+				t.Fatalf("line %q dropped but not expired", l)
+			}
+		}
+	})
+}
+
+func FuzzLineBuffer(f *testing.F) {
+	f.Add("ab\ncd", 1)
+	f.Add("\n\n\n", 2)
+	f.Fuzz(func(t *testing.T, data string, cut int) {
+		if cut < 0 {
+			cut = -cut
+		}
+		if len(data) > 0 {
+			cut %= len(data) + 1
+		} else {
+			cut = 0
+		}
+		var b lineBuffer
+		got := append(b.Add(data[:cut]), b.Add(data[cut:])...)
+		want := strings.Split(data, "\n")
+		want = want[:len(want)-1]
+		if strings.Join(got, "\n") != strings.Join(want, "\n") || len(got) != len(want) {
+			t.Fatalf("split at %d of %q: %q, want %q", cut, data, got, want)
+		}
+	})
+}
