@@ -15,7 +15,9 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/auth"
+	"iapterm/doctor"
 	"iapterm/endpoint"
+	"iapterm/profiles"
 	"iapterm/projects"
 	"iapterm/tunnel"
 	"iapterm/ui"
@@ -146,12 +148,33 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 	// The cache holds Google's inventory only: an emulator's world is not
 	// worth remembering and must not mix with the real one.
 	be := backend.New(client, pool, d, !o.NoCache && !eps.IsEmulator())
+	// The settings file (settings view, profiles, session restore); the
+	// programs the UI starts read the same one.
+	configPath := global.config
+	if configPath == "" {
+		configPath, _ = profiles.DefaultPath()
+	}
+	if configPath != "" {
+		be.Config = backend.ConfigFile{Path: configPath}
+	}
+	doc := backend.Doctor{Cloud: client, Identity: doctor.Identity{Email: email, Source: source, Tokens: ts},
+		Relay: doctor.TCPRelayChecker{Relay: eps.Relay}}
+	if ts != nil {
+		doc.Prober = d
+		if fc, err := doctor.NewComputeFirewallCreator(ctx, eps, ts); err == nil {
+			doc.Creator = fc
+		}
+	}
+	be.Doctor = doc
 	if self, err := os.Executable(); err == nil {
 		be.Self = func(args ...string) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, self, args...)
 			cmd.Env = os.Environ()
 			if childEnv != nil {
 				cmd.Env = append(cmd.Env, childEnv()...)
+			}
+			if configPath != "" {
+				cmd.Env = append(cmd.Env, profiles.EnvConfig+"="+configPath)
 			}
 			return cmd
 		}
