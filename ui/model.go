@@ -28,6 +28,9 @@ import (
 	"iapterm/ui/tunnels"
 )
 
+// maxConcurrentLoads bounds the projects loaded at the same time.
+const maxConcurrentLoads = 8
+
 // Options configure the UI.
 type Options struct {
 	Backend common.Backend
@@ -97,6 +100,7 @@ type Model struct {
 	helpOffset  int
 
 	store     *stateStore
+	loadSem   chan struct{} // bounds concurrent project loads
 	saveSeq   int
 	loading   map[string]int // project ID → loads in flight
 	refreshed time.Time
@@ -139,6 +143,7 @@ func New(ctx context.Context, opts Options) *Model {
 		help:     help.New(),
 		spin:     spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		loading:  map[string]int{},
+		loadSem:  make(chan struct{}, maxConcurrentLoads),
 	}
 	if opts.ASCII {
 		m.spin.Spinner = spinner.Line
@@ -248,8 +253,16 @@ func (m *Model) refresh(ids []string) tea.Cmd {
 	for _, id := range ids {
 		m.loading[id]++
 		one := []string{id}
-		ctx := m.c.Ctx
+		ctx, sem := m.c.Ctx, m.loadSem
 		cmds = append(cmds, func() tea.Msg {
+			// Bubble Tea runs a batch's commands all at once: bound how
+			// many projects are asked at the same time.
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+				return inventoryLoadedMsg{ids: one, err: ctx.Err()}
+			}
 			res, err := inv.Load(ctx, one)
 			return inventoryLoadedMsg{ids: one, inv: res, err: err}
 		})
