@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -202,17 +203,23 @@ type sshSettings struct {
 	publish  string
 	agent    bool
 	timeout  time.Duration
+	// transport "direct" dials the internal IP (VPN, Interconnect)
+	// instead of tunnelling through IAP.
+	transport  string
+	internalIP string
 }
 
 func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(string) bool) (sshSettings, error) {
 	eff := e.cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
 	s := sshSettings{
-		user:     eff.String("ssh.user"),
-		port:     eff.Int("ssh.port"),
-		validity: eff.Duration("ssh.key_validity"),
-		publish:  eff.String("ssh.publish"),
-		agent:    eff.Bool("ssh.agent"),
-		timeout:  eff.Duration("ssh.connect_timeout"),
+		user:       eff.String("ssh.user"),
+		port:       eff.Int("ssh.port"),
+		validity:   eff.Duration("ssh.key_validity"),
+		publish:    eff.String("ssh.publish"),
+		agent:      eff.Bool("ssh.agent"),
+		timeout:    eff.Duration("ssh.connect_timeout"),
+		transport:  eff.String("ssh.transport"),
+		internalIP: inst.InternalIP,
 	}
 	kt := eff.String("ssh.key_type")
 	if f.user != "" {
@@ -262,6 +269,23 @@ func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connec
 	c.Options = sshclient.PublishOptions{Email: e.creds.Email, Validity: s.validity, Mode: s.publish}
 	c.User = s.user
 	c.HandshakeTimeout = s.timeout
+	if s.timeout > 0 {
+		e.dialer.ConnectTimeout = s.timeout
+	}
+	if s.transport == "direct" {
+		if s.internalIP == "" {
+			return nil, errors.New("ssh.transport is direct but the VM has no internal IP")
+		}
+		addr := net.JoinHostPort(s.internalIP, strconv.Itoa(s.port))
+		c.Dialer = sshclient.DialerFunc(func(ctx context.Context, _ sshclient.Target) (net.Conn, error) {
+			var d net.Dialer
+			conn, err := d.DialContext(ctx, "tcp", addr)
+			if err != nil {
+				return nil, fmt.Errorf("ssh.transport is direct: %w (is the VPN or Interconnect up?)", err)
+			}
+			return conn, nil
+		})
+	}
 	if s.agent {
 		c.AgentSigners = sshclient.AgentSigners
 	}
