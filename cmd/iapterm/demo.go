@@ -19,20 +19,20 @@ import (
 	"iapterm/tunnel"
 )
 
-// demoUI, when set (by the file that owns the terminal UI, in an init
-// function), runs the interactive demo: the UI against startDemo's
-// emulator. Without it, or without a terminal, --demo runs runDemo.
-var demoUI func(ctx context.Context) error
-
-// runRoot runs when iapterm is called without a subcommand.
+// runRoot runs when iapterm is called without a subcommand: the explorer
+// (against the demo emulator with --demo). Without a terminal, --demo runs
+// the text demo and a bare iapterm prints its help.
 func runRoot(cmd *cobra.Command, args []string) error {
-	if !global.demo {
-		return cmd.Help()
+	interactive := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	switch {
+	case global.demo && interactive:
+		return runTUI(cmd.Context(), tuiOptions{Demo: true})
+	case global.demo:
+		return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	case interactive:
+		return runTUI(cmd.Context(), tuiOptions{Endpoint: global.endpoint})
 	}
-	if demoUI != nil && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd())) {
-		return demoUI(cmd.Context())
-	}
-	return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	return cmd.Help()
 }
 
 // demoTokenTTL is the lifetime of the demo's tokens: a demo left open over
