@@ -362,6 +362,9 @@ func TestOSLoginAndIAM(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGb1Xd0r9b0VNaYp7tvY0kC6dNnL7Qn0Iq1VfBvJz3aF test"
+	if p.HasKey(key) {
+		t.Fatalf("profile has the key before it was imported: %+v", p)
+	}
 	p, err = e.c.ImportSSHPublicKey(ctx, "alice@example.com", "alpha", key, time.Now().Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)

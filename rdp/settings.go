@@ -176,18 +176,18 @@ func ValidateUsername(name string) error {
 		return fmt.Errorf("the Windows username is empty: give one with --user")
 	}
 	if n := len([]rune(name)); n > 20 {
-		return fmt.Errorf("Windows username %q is %d characters long: Windows allows at most 20", name, n)
+		return fmt.Errorf("the Windows username %q is %d characters long: Windows allows at most 20", name, n)
 	}
 	for _, r := range name {
 		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("Windows username %q has a control character", name)
+			return fmt.Errorf("the Windows username %q has a control character", name)
 		}
 		if strings.ContainsRune(windowsUsernameForbidden, r) {
-			return fmt.Errorf("Windows username %q has %q, which Windows does not allow (none of %s)", name, r, windowsUsernameForbidden)
+			return fmt.Errorf("the Windows username %q has %q, which Windows does not allow (none of %s)", name, r, windowsUsernameForbidden)
 		}
 	}
 	if strings.Trim(name, ". ") == "" {
-		return fmt.Errorf("Windows username %q is only dots and spaces", name)
+		return fmt.Errorf("the Windows username %q is only dots and spaces", name)
 	}
 	return nil
 }
