@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -165,14 +164,8 @@ func TestConnectPsqlProfile(t *testing.T) {
 	needProgram(t, "psql", "postgresql-client")
 	pgPort := startPostgres(t)
 	dir := t.TempDir()
-	worldFile := filepath.Join(dir, "world.yaml")
-	cfgFile := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(worldFile, []byte(connectWorld), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(cfgFile, []byte(connectConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	worldFile := writeTestFile(t, dir, "world.yaml", connectWorld)
+	cfgFile := writeTestFile(t, dir, "config.toml", connectConfig)
 	emu := startEmulator(t, "--world", worldFile, "--backend", fmt.Sprintf("data-prod/europe-west1-b/db-1:5432=127.0.0.1:%d", pgPort))
 	env := append(emu.Env(), "IAPTERM_CONFIG="+cfgFile, "XDG_CACHE_HOME="+filepath.Join(dir, "cache"))
 
@@ -192,14 +185,8 @@ func TestConnectPsqlProfile(t *testing.T) {
 
 	// The program's failure is the command's: a query error exits non-zero.
 	bad := strings.Replace(connectConfig, "SELECT 1", "SELECT nope", 1)
-	if err := os.WriteFile(cfgFile, []byte(bad), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd = exec.Command(iaptermBin, "connect", "prod-db")
-	cmd.Env = env
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) || ee.ExitCode() == 0 {
-		t.Fatalf("a failing psql gave %v:\n%s", err, out)
+	writeTestFile(t, dir, "config.toml", bad)
+	if out, code := runIapterm(t, env, "connect", "prod-db"); code == 0 {
+		t.Fatalf("a failing psql exited 0:\n%s", out)
 	}
 }

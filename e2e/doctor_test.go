@@ -3,12 +3,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -60,26 +55,12 @@ projects:
 
 func runDoctor(t *testing.T, env []string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(iaptermBin, append([]string{"doctor"}, args...)...)
-	cmd.Env = append(env, "HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), code
+	env = append(env, "HOME="+t.TempDir(), "XDG_CONFIG_HOME="+t.TempDir(), "XDG_CACHE_HOME="+t.TempDir())
+	return runIapterm(t, env, append([]string{"doctor"}, args...)...)
 }
 
 func TestDoctorAgainstTheEmulator(t *testing.T) {
-	world := filepath.Join(t.TempDir(), "world.yaml")
-	if err := os.WriteFile(world, []byte(doctorWorld), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	world := writeTestFile(t, t.TempDir(), "world.yaml", doctorWorld)
 	emu := startEmulator(t, "--world", world, "--tls")
 	env := emu.Env()
 

@@ -117,13 +117,11 @@ func emuRunFail(t *testing.T, args ...string) string {
 
 func TestEmulatorBadWorldAndFlags(t *testing.T) {
 	dir := t.TempDir()
-	broken := filepath.Join(dir, "broken.yaml")
-	os.WriteFile(broken, []byte("users:\n  - email: a@example.com\nprojects:\n  - id: p1\n    instances:\n      - name: vm\n        zone: us-east1-b\n        status: SLEEPING\n"), 0o600)
+	broken := writeTestFile(t, dir, "broken.yaml", "users:\n  - email: a@example.com\nprojects:\n  - id: p1\n    instances:\n      - name: vm\n        zone: us-east1-b\n        status: SLEEPING\n")
 	if msg := emuRunFail(t, "--world", broken); !strings.Contains(msg, broken+":8:") || !strings.Contains(msg, `unknown status "SLEEPING"`) {
 		t.Fatalf("broken world:\n%s", msg)
 	}
-	syntax := filepath.Join(dir, "syntax.json")
-	os.WriteFile(syntax, []byte("{\n  \"users\": [\n}\n"), 0o600)
+	syntax := writeTestFile(t, dir, "syntax.json", "{\n  \"users\": [\n}\n")
 	if msg := emuRunFail(t, "--world", syntax); !strings.Contains(msg, syntax+":3:") || !strings.Contains(msg, "invalid JSON") {
 		t.Fatalf("JSON syntax error:\n%s", msg)
 	}

@@ -7,6 +7,8 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -156,4 +158,33 @@ func startEmulator(t *testing.T, args ...string) *Emulator {
 		}
 	}()
 	return e
+}
+
+// writeTestFile writes content to dir/name (0600) and returns its path.
+func writeTestFile(t *testing.T, dir, name, content string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runIapterm runs `iapterm ARGS...` with env and returns its stdout and
+// stderr together, and its exit status. Not being able to run it at all
+// fails the test.
+func runIapterm(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(iaptermBin, args...)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return out.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("iapterm %s: %v", strings.Join(args, " "), err)
+	}
+	return out.String(), 0
 }

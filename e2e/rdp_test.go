@@ -165,10 +165,7 @@ func startXrdp(t *testing.T) (int, string) {
 	}
 	logPath := filepath.Join(dir, "sesman.log")
 	conf := regexp.MustCompile(`(?m)^LogFile=.*$`).ReplaceAllString(string(ini), "LogFile="+logPath)
-	confPath := filepath.Join(dir, "sesman.ini")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	confPath := writeTestFile(t, dir, "sesman.ini", conf)
 	os.MkdirAll("/run/xrdp/sockdir", 0o1777)
 	rdpStartGroup(t, exec.Command(sesman, "--nodaemon", "-c", confPath), dir, "xrdp-sesman")
 	port := freePort(t)
@@ -253,10 +250,7 @@ func (r *rdpEnv) sesmanLog() string {
 func TestRDPAuthOnlyThroughTunnel(t *testing.T) {
 	r, password := setupRDP(t)
 	// Settings file values apply unless a flag overrides them.
-	conf := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(conf, []byte("[project.acme-dev.rdp]\ncolor_depth = \"high\"\naudio = \"off\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	conf := writeTestFile(t, t.TempDir(), "config.toml", "[project.acme-dev.rdp]\ncolor_depth = \"high\"\naudio = \"off\"\n")
 	r.env = append(r.env, "IAPTERM_CONFIG="+conf)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -3,7 +3,6 @@ package emulator
 import (
 	"context"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -23,21 +22,7 @@ func BenchmarkTunnelEchoDrops(b *testing.B) {
 }
 
 func benchEcho(b *testing.B, o Options) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(c, c); c.Close() }()
-		}
-	}()
-	o.Backends = map[string]string{"acme-dev/us-east1-b/dev-alice:7": ln.Addr().String()}
+	o.Backends = map[string]string{"acme-dev/us-east1-b/dev-alice:7": echoServer(b)}
 	o.AgentDelay = -1
 	s, err := Start(demoWorld(), o)
 	if err != nil {

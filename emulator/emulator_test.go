@@ -163,16 +163,15 @@ func TestDemoWorldSemantics(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
-
-// TestResumeThroughDrops pushes data through the real tunnel client while
-// the relay drops the connection every 64 KiB.
-func TestResumeThroughDrops(t *testing.T) {
+// echoServer listens on loopback and echoes every connection until the
+// test ends; it returns the address.
+func echoServer(tb testing.TB) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	defer ln.Close()
+	tb.Cleanup(func() { ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -182,7 +181,16 @@ func TestResumeThroughDrops(t *testing.T) {
 			go func() { io.Copy(c, c); c.Close() }()
 		}
 	}()
-	s, ep := start(t, Options{DropEvery: 64 << 10, Backends: map[string]string{"acme-dev/us-east1-b/dev-alice:7": ln.Addr().String()}})
+	return ln.Addr().String()
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+// TestResumeThroughDrops pushes data through the real tunnel client while
+// the relay drops the connection every 64 KiB.
+func TestResumeThroughDrops(t *testing.T) {
+	echoAddr := echoServer(t)
+	s, ep := start(t, Options{DropEvery: 64 << 10, Backends: map[string]string{"acme-dev/us-east1-b/dev-alice:7": echoAddr}})
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	target := devAlice

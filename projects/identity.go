@@ -204,18 +204,13 @@ func (c *Client) IAPTunnelPolicy(ctx context.Context, project, zone, instance st
 	if err != nil {
 		return nil, op{what: res, perm: "iap.tunnelInstances.getIamPolicy", role: "roles/iap.admin"}.translate(err)
 	}
-	out := &Policy{Version: p.Version, Etag: p.Etag}
-	for _, b := range p.Bindings {
-		if b == nil {
-			continue
-		}
+	return newPolicy(p.Version, p.Etag, p.Bindings, func(b *iap.Binding) Binding {
 		nb := Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
+		if c := b.Condition; c != nil {
+			nb.Condition = &Condition{Title: c.Title, Description: c.Description, Expression: c.Expression}
 		}
-		out.Bindings = append(out.Bindings, nb)
-	}
-	return out, nil
+		return nb
+	}), nil
 }
 
 // ProjectPolicy returns the project's Resource Manager IAM policy.
@@ -224,18 +219,26 @@ func (c *Client) ProjectPolicy(ctx context.Context, project string) (*Policy, er
 	if err != nil {
 		return nil, projectOp(project, "resourcemanager.projects.getIamPolicy", "roles/iam.securityReviewer").translate(err)
 	}
-	out := &Policy{Version: p.Version, Etag: p.Etag}
-	for _, b := range p.Bindings {
-		if b == nil {
-			continue
-		}
+	return newPolicy(p.Version, p.Etag, p.Bindings, func(b *cloudresourcemanager.Binding) Binding {
 		nb := Binding{Role: b.Role, Members: b.Members}
-		if b.Condition != nil {
-			nb.Condition = &Condition{Title: b.Condition.Title, Description: b.Condition.Description, Expression: b.Condition.Expression}
+		if c := b.Condition; c != nil {
+			nb.Condition = &Condition{Title: c.Title, Description: c.Description, Expression: c.Expression}
 		}
-		out.Bindings = append(out.Bindings, nb)
+		return nb
+	}), nil
+}
+
+// newPolicy converts an IAM policy of either API (IAP or Resource
+// Manager: their binding types differ only in package), skipping nil
+// bindings.
+func newPolicy[B any](version int64, etag string, bindings []*B, convert func(*B) Binding) *Policy {
+	out := &Policy{Version: version, Etag: etag}
+	for _, b := range bindings {
+		if b != nil {
+			out.Bindings = append(out.Bindings, convert(b))
+		}
 	}
-	return out, nil
+	return out
 }
 
 // TestProjectPermissions returns the subset of perms the caller holds on

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"iapterm/auth"
-	"iapterm/endpoint"
 )
 
 func init() { register(newAuthCmd) }
@@ -42,11 +41,7 @@ set IAPTERM_OAUTH_CLIENT_ID and IAPTERM_OAUTH_CLIENT_SECRET (or the flags) to
 use your organisation's.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eps, err := endpoint.FromEnv(global.endpoint)
-			if err != nil {
-				return err
-			}
-			store, err := auth.DefaultStore()
+			eps, store, err := endpointAndStore()
 			if err != nil {
 				return err
 			}
@@ -133,11 +128,7 @@ func newAuthLogoutCmd() *cobra.Command {
 		Short: "Revoke and delete iapterm's stored sign-in for the current endpoint",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			eps, err := endpoint.FromEnv(global.endpoint)
-			if err != nil {
-				return err
-			}
-			store, err := auth.DefaultStore()
+			eps, store, err := endpointAndStore()
 			if err != nil {
 				return err
 			}

@@ -12,11 +12,7 @@ import (
 // the user is (IAPTERM_ACCESS_TOKEN, iapterm's sign-in, then application
 // default credentials). Every command that calls Google uses it.
 func credentials(ctx context.Context) (*auth.Credentials, endpoint.Endpoints, error) {
-	eps, err := endpoint.FromEnv(global.endpoint)
-	if err != nil {
-		return nil, endpoint.Endpoints{}, err
-	}
-	store, err := auth.DefaultStore()
+	eps, store, err := endpointAndStore()
 	if err != nil {
 		return nil, eps, err
 	}
@@ -38,4 +34,18 @@ func apiClient(ctx context.Context) (*projects.Client, *auth.Credentials, error)
 		return nil, nil, err
 	}
 	return c, creds, nil
+}
+
+// endpointAndStore resolves the endpoints and opens iapterm's sign-in
+// store (OS keyring, else a 0600 file).
+func endpointAndStore() (endpoint.Endpoints, *auth.Store, error) {
+	eps, err := endpoint.FromEnv(global.endpoint)
+	if err != nil {
+		return endpoint.Endpoints{}, nil, err
+	}
+	store, err := auth.DefaultStore()
+	if err != nil {
+		return eps, nil, err
+	}
+	return eps, store, nil
 }

@@ -134,22 +134,7 @@ func MetadataKeys(instance, project map[string]string, now time.Time) []Key {
 // letter, at most 32 characters.
 func DefaultUsername(email string) string {
 	local, _, _ := strings.Cut(email, "@")
-	var b strings.Builder
-	for _, r := range strings.ToLower(local) {
-		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	s := b.String()
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		s = "g" + s
-	}
-	if len(s) > 32 {
-		s = s[:32]
-	}
-	return s
+	return posixName(local)
 }
 
 // OSLoginUsername derives the OS Login POSIX username of an email: the
@@ -157,20 +142,27 @@ func DefaultUsername(email string) string {
 // by "_" (alice@example.com becomes alice_example_com), at most 32
 // characters.
 func OSLoginUsername(email string) string {
+	return posixName(email)
+}
+
+// posixName lowercases s, replaces anything but [a-z0-9] with "_",
+// prefixes "g" when it does not start with a letter and cuts it to 32
+// characters.
+func posixName(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(email) {
+	for _, r := range strings.ToLower(s) {
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')
 		}
 	}
-	s := b.String()
-	if s == "" || s[0] < 'a' || s[0] > 'z' {
-		s = "g" + s
+	n := b.String()
+	if n == "" || n[0] < 'a' || n[0] > 'z' {
+		n = "g" + n
 	}
-	if len(s) > 32 {
-		s = s[:32]
+	if len(n) > 32 {
+		n = n[:32]
 	}
-	return s
+	return n
 }

@@ -39,18 +39,34 @@ func dialVM(t *testing.T, srv *SSHServer, cfg *ssh.ClientConfig) (*ssh.Client, e
 	return ssh.Dial("tcp", addr, cfg)
 }
 
-func TestSSHServerExecAndShell(t *testing.T) {
+// newAliceServer starts an SSH server that lets alice in with the
+// returned key.
+func newAliceServer(t *testing.T) (*SSHServer, ssh.Signer) {
+	t.Helper()
 	signer, _ := newKey(t)
 	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(func() { srv.Close() })
+	return srv, signer
+}
+
+// dialAlice logs in to srv's VM as alice with signer; the client closes
+// when the test ends.
+func dialAlice(t *testing.T, srv *SSHServer, signer ssh.Signer) *ssh.Client {
+	t.Helper()
 	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestSSHServerExecAndShell(t *testing.T) {
+	srv, signer := newAliceServer(t)
+	c := dialAlice(t, srv, signer)
 
 	// exec with output and exit status
 	s, _ := c.NewSession()
@@ -113,13 +129,8 @@ func TestSSHServerExecAndShell(t *testing.T) {
 }
 
 func TestSSHServerRejectsUnknownKey(t *testing.T) {
-	signer, _ := newKey(t)
+	srv, signer := newAliceServer(t)
 	other, _ := newKey(t)
-	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
 	for _, tc := range []struct {
 		user string
 		key  ssh.Signer
@@ -174,12 +185,7 @@ func TestSSHServerTwoFactor(t *testing.T) {
 }
 
 func TestSSHServerForwardsToLoopbackOnly(t *testing.T) {
-	signer, _ := newKey(t)
-	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, signer := newAliceServer(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -193,11 +199,7 @@ func TestSSHServerForwardsToLoopbackOnly(t *testing.T) {
 		c.Write([]byte("pong"))
 		c.Close()
 	}()
-	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialAlice(t, srv, signer)
 	conn, err := c.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

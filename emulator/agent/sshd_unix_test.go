@@ -16,16 +16,8 @@ import (
 
 // A client that goes away must not leave its shell running.
 func TestSSHServerKillsProcessesOfClosedSessions(t *testing.T) {
-	signer, _ := newKey(t)
-	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, signer := newAliceServer(t)
+	c := dialAlice(t, srv, signer)
 	s, _ := c.NewSession()
 	out, _ := s.StdoutPipe()
 	if err := s.Start("echo $$; exec sleep 60"); err != nil {
@@ -51,19 +43,10 @@ func TestSSHServerKillsProcessesOfClosedSessions(t *testing.T) {
 }
 
 func TestSSHServerReportsExitSignal(t *testing.T) {
-	signer, _ := newKey(t)
-	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, signer := newAliceServer(t)
+	c := dialAlice(t, srv, signer)
 	s, _ := c.NewSession()
-	err = s.Run("kill -TERM $$")
+	err := s.Run("kill -TERM $$")
 	var ee *ssh.ExitError
 	if !errors.As(err, &ee) || ee.Signal() != "TERM" {
 		t.Fatalf("Run = %v, want exit signal TERM", err)
@@ -71,17 +54,8 @@ func TestSSHServerReportsExitSignal(t *testing.T) {
 }
 
 func TestSSHServerForwardsSignals(t *testing.T) {
-	signer, _ := newKey(t)
-	srv, err := NewSSHServer(fixedAuth{user: "alice", key: signer.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := dialVM(t, srv, &ssh.ClientConfig{User: "alice", Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	srv, signer := newAliceServer(t)
+	c := dialAlice(t, srv, signer)
 	s, _ := c.NewSession()
 	out, _ := s.StdoutPipe()
 	if err := s.Start("echo started; exec sleep 60"); err != nil {
@@ -93,7 +67,7 @@ func TestSSHServerForwardsSignals(t *testing.T) {
 	if err := s.Signal(ssh.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	err = s.Wait()
+	err := s.Wait()
 	var ee *ssh.ExitError
 	if !errors.As(err, &ee) || ee.Signal() != "INT" {
 		t.Fatalf("Wait = %v, want exit signal INT", err)

@@ -209,28 +209,17 @@ var v3Fields = map[string]func(cloud.Project) string{
 }
 
 func (a *API) listProjectsV1(w http.ResponseWriter, r *http.Request, who caller) {
-	ps, e := a.visibleProjects(who, r.URL.Query().Get("filter"), v1Fields)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	off, end, next, e := page(r, len(ps))
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	out := struct {
-		Projects      []projectV1JSON `json:"projects,omitempty"`
-		NextPageToken string          `json:"nextPageToken,omitempty"`
-	}{NextPageToken: next}
-	for _, p := range ps[off:end] {
-		out.Projects = append(out.Projects, projectV1(p))
-	}
-	writeJSON(w, 200, out)
+	writeProjectPage(w, r, a, who, r.URL.Query().Get("filter"), v1Fields, projectV1)
 }
 
 func (a *API) searchProjectsV3(w http.ResponseWriter, r *http.Request, who caller) {
-	ps, e := a.visibleProjects(who, r.URL.Query().Get("query"), v3Fields)
+	writeProjectPage(w, r, a, who, r.URL.Query().Get("query"), v3Fields, projectV3)
+}
+
+// writeProjectPage answers a v1 list or a v3 search: one page of the
+// projects the caller may see that match filter, each rendered by render.
+func writeProjectPage[T any](w http.ResponseWriter, r *http.Request, a *API, who caller, filter string, fields map[string]func(cloud.Project) string, render func(cloud.Project) T) {
+	ps, e := a.visibleProjects(who, filter, fields)
 	if e != nil {
 		writeError(w, e)
 		return
@@ -241,11 +230,11 @@ func (a *API) searchProjectsV3(w http.ResponseWriter, r *http.Request, who calle
 		return
 	}
 	out := struct {
-		Projects      []projectV3JSON `json:"projects,omitempty"`
-		NextPageToken string          `json:"nextPageToken,omitempty"`
+		Projects      []T    `json:"projects,omitempty"`
+		NextPageToken string `json:"nextPageToken,omitempty"`
 	}{NextPageToken: next}
 	for _, p := range ps[off:end] {
-		out.Projects = append(out.Projects, projectV3(p))
+		out.Projects = append(out.Projects, render(p))
 	}
 	writeJSON(w, 200, out)
 }

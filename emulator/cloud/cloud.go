@@ -499,15 +499,12 @@ func (c *Cloud) SetInstanceMetadata(projectID, zone, name, fingerprint string, i
 		c.mu.Unlock()
 		return Metadata{}, err
 	}
-	if fingerprint != in.metadata.Fingerprint {
-		c.mu.Unlock()
-		return Metadata{}, ErrFingerprintMismatch
-	}
-	in.metadata = newMetadataItems(items)
-	md := in.metadata.clone()
+	md, err := in.metadata.replace(fingerprint, items)
 	c.mu.Unlock()
-	c.changed()
-	return md, nil
+	if err == nil {
+		c.changed()
+	}
+	return md, err
 }
 
 // SetProjectMetadata replaces a project's common instance metadata when
@@ -519,15 +516,23 @@ func (c *Cloud) SetProjectMetadata(projectID, fingerprint string, items []Metada
 		c.mu.Unlock()
 		return Metadata{}, err
 	}
-	if fingerprint != p.metadata.Fingerprint {
-		c.mu.Unlock()
+	md, err := p.metadata.replace(fingerprint, items)
+	c.mu.Unlock()
+	if err == nil {
+		c.changed()
+	}
+	return md, err
+}
+
+// replace sets m to items when fingerprint is m's current one (else
+// ErrFingerprintMismatch) and returns a copy of the new metadata. The
+// caller holds the lock.
+func (m *Metadata) replace(fingerprint string, items []MetadataItem) (Metadata, error) {
+	if fingerprint != m.Fingerprint {
 		return Metadata{}, ErrFingerprintMismatch
 	}
-	p.metadata = newMetadataItems(items)
-	md := p.metadata.clone()
-	c.mu.Unlock()
-	c.changed()
-	return md, nil
+	*m = newMetadataItems(items)
+	return m.clone(), nil
 }
 
 // Users returns the users; the first is the default user.
