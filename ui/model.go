@@ -23,6 +23,7 @@ import (
 	"iapterm/ui/details"
 	"iapterm/ui/dialog"
 	"iapterm/ui/explorer"
+	"iapterm/ui/panel"
 	"iapterm/ui/picker"
 	"iapterm/ui/serial"
 	"iapterm/ui/tunnels"
@@ -63,6 +64,7 @@ const (
 	overlayPicker
 	overlayHelp
 	overlaySerial
+	overlayPanel // a full-screen panel.Panel (settings, profiles, diagnose)
 )
 
 type focusPane int
@@ -94,6 +96,8 @@ type Model struct {
 	port    *dialog.Port
 	picker  *picker.Model
 	serial  *serial.Model
+	pnl     panel.Panel
+	restore restoreState
 
 	showTunnels bool
 	focus       focusPane
@@ -180,6 +184,7 @@ func New(ctx context.Context, opts Options) *Model {
 	m.explorer.SetCollapsed(st.Collapsed)
 	m.explorer.SetOSFilter(!st.HideLinux, !st.HideWindows)
 	m.explorer.Select(st.Selected)
+	m.initRestore()
 	return m
 }
 
@@ -386,10 +391,11 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.explorer.SetInventory(inv)
 			m.refreshed = m.c.Now()
 		}
+		restore := m.restoreLoaded(msg.ids)
 		if !m.busy() {
-			return m.saveCache()
+			return tea.Batch(m.saveCache(), restore)
 		}
-		return nil
+		return restore
 
 	case refreshDueMsg:
 		return m.refresh(filterAdded(msg.ids, m.isAdded))
@@ -483,6 +489,19 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.overlay = overlayNone
 		return nil
 
+	case panel.OpenedMsg:
+		m.pnl = msg.Panel
+		m.overlay = overlayPanel
+		m.pnl.SetSize(m.c.Width, m.c.Height-2)
+		return m.pnl.Init()
+
+	case panel.ClosedMsg:
+		m.pnl = nil
+		if m.overlay == overlayPanel {
+			m.overlay = overlayNone
+		}
+		return msg.Cmd
+
 	case dialog.ClosedMsg:
 		m.overlay = overlayNone
 		m.menu, m.confirm, m.port = nil, nil, nil
@@ -542,6 +561,10 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case overlaySerial:
 		if m.serial != nil {
 			return m.serial.Update(msg)
+		}
+	case overlayPanel:
+		if m.pnl != nil {
+			return m.pnl.Update(msg)
 		}
 	case overlayPicker:
 		if m.picker != nil {
@@ -626,6 +649,8 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return m.picker.Update(msg)
 	case overlaySerial:
 		return m.serial.Update(msg)
+	case overlayPanel:
+		return m.pnl.Update(msg)
 	case overlayHelp:
 		switch msg.String() {
 		case "down", "j":
@@ -724,6 +749,11 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 
+	// Settings and profiles work on any node, not only instances.
+	if cmd, ok := actions.MatchNode(m.c, msg, m.selectedNode()); ok {
+		return cmd
+	}
+
 	if a, ok := actions.Match(msg); ok {
 		inst, ok := m.explorer.SelectedInstance()
 		if !ok {
@@ -740,6 +770,20 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return a.Run(m.c, inst)
 	}
 	return nil
+}
+
+// selectedNode is the explorer's selection for node-wide actions.
+func (m *Model) selectedNode() actions.Node {
+	r, ok := m.explorer.Selected()
+	if !ok {
+		return actions.Node{}
+	}
+	n := actions.Node{Project: r.Project, Zone: r.Zone}
+	if r.Kind == explorer.InstanceRow && r.Instance != nil {
+		inst := *r.Instance
+		n.Instance = &inst
+	}
+	return n
 }
 
 func (m *Model) pickerCommon() *common.Common {
@@ -785,6 +829,9 @@ func (m *Model) handleWheel(msg tea.MouseWheelMsg) tea.Cmd {
 	}
 	if m.overlay == overlaySerial {
 		return m.serial.Update(msg)
+	}
+	if m.overlay == overlayPanel {
+		return m.pnl.Update(msg)
 	}
 	if m.overlay != overlayNone {
 		return nil
@@ -937,6 +984,14 @@ func (m *Model) render() string {
 		sc.SetSize(w, h-2)
 		base = lipgloss.JoinVertical(lipgloss.Left, sc.View(), m.statusBar(), m.helpLine())
 		return common.FitLines(base, w, h)
+	}
+	if m.overlay == overlayPanel && m.pnl != nil {
+		m.pnl.SetSize(w, h-2)
+		base = common.FitLines(lipgloss.JoinVertical(lipgloss.Left, m.pnl.View(), m.statusBar(), m.helpLine()), w, h)
+		if m.errs.Visible() {
+			return overlayCenter(base, m.errs.View(), w, h)
+		}
+		return base
 	}
 
 	parts := []string{m.header()}
@@ -1098,6 +1153,8 @@ func (m *Model) helpLine() string {
 	switch {
 	case m.overlay == overlaySerial && m.serial != nil:
 		km = m.serial.KeyMap
+	case m.overlay == overlayPanel && m.pnl != nil:
+		return common.PadRight(m.help.ShortHelpView(m.pnl.ShortHelp()), m.c.Width)
 	case m.focus == focusTunnels:
 		km = m.tunnels.KeyMap
 	case m.explorer.Filtering():

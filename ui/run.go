@@ -20,6 +20,10 @@ func Run(ctx context.Context, opts Options, progOpts ...tea.ProgramOption) error
 	if err := m.SaveState(); err != nil {
 		slog.Warn("saving the UI state", "err", err)
 	}
+	// Before the tunnels close: the open ones are what to restore.
+	if err := m.SaveSessions(); err != nil {
+		slog.Warn("saving the sessions to restore", "err", err)
+	}
 	if t := opts.Backend.Tunnels; t != nil {
 		if err := t.CloseAll(); err != nil {
 			slog.Warn("closing tunnels", "err", err)
