@@ -887,3 +887,38 @@ func TestDataFlowsWithoutAckTimer(t *testing.T) {
 		t.Fatalf("echo %q", c.recv.String())
 	}
 }
+
+// A client that closes normally right after its data was acknowledged must
+// not lose that data: the relay writes it all to the backend before it
+// closes the backend connection. The backend reads nothing until the close
+// was sent, so most of the data still waits in the relay's queue then (more
+// than the kernel's socket buffers hold).
+func TestClientCloseDrainsToBackend(t *testing.T) {
+	const n = 16 << 20
+	release := make(chan struct{})
+	got := make(chan []byte, 1)
+	sink := func(c net.Conn) {
+		<-release
+		b, _ := io.ReadAll(c)
+		got <- b
+	}
+	e := newEnv(t, Options{Window: 2 * n}, map[string]func(net.Conn){"p/us-east1-b/vm:22": sink})
+	c := e.connect("vm", 22, tokA)
+	c.send(pattern(0, n))
+	c.waitAck()
+	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
+	if err := c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the relay reads the CLOSE
+	close(release)
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, pattern(0, n)) {
+			t.Fatalf("backend received %d bytes, want the %d the client sent", len(b), n)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("the backend connection was never closed")
+	}
+	waitFor(t, "the session to end", func() bool { return e.h.Sessions() == 0 })
+}

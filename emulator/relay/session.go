@@ -49,6 +49,7 @@ type session struct {
 	recvd       uint64   // bytes received from the client
 	toBack      [][]byte // received, not yet written to the backend
 	toBackBytes int
+	clientDone  bool // the client closed normally: drain toBack, then end
 	lastAckSent uint64
 	ackIdle     bool // the idle timer fired
 	ackTimer    *time.Timer
@@ -129,11 +130,18 @@ func (s *session) readBackend() {
 func (s *session) writeBackend() {
 	for {
 		s.mu.Lock()
-		for !s.closed && len(s.toBack) == 0 {
+		for !s.closed && len(s.toBack) == 0 && !s.clientDone {
 			s.cond.Wait()
 		}
 		if s.closed {
 			s.mu.Unlock()
+			return
+		}
+		if len(s.toBack) == 0 {
+			// The client closed and everything it sent has reached the
+			// backend: only now may the backend connection close.
+			s.mu.Unlock()
+			s.end(0, "")
 			return
 		}
 		data := s.toBack[0]
@@ -337,7 +345,7 @@ func (s *session) readLoop(a *attachment) {
 			case closing:
 			case errors.As(err, &ce) && ce.Code == websocket.CloseNormalClosure:
 				s.log.Debug("client closed the tunnel")
-				s.end(0, "")
+				s.finishAfterDrain()
 			default:
 				s.detach(a, err.Error())
 			}
@@ -414,6 +422,20 @@ func (s *session) readLoop(a *attachment) {
 			return
 		}
 	}
+}
+
+// backendDrainTimeout bounds how long data a client sent before closing may
+// take to reach a backend that stopped reading.
+const backendDrainTimeout = 30 * time.Second
+
+// finishAfterDrain ends the session once the data the client sent (and was
+// acknowledged) has been written to the backend; closing at once would lose it.
+func (s *session) finishAfterDrain() {
+	s.mu.Lock()
+	s.clientDone = true
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.backend.SetWriteDeadline(time.Now().Add(backendDrainTimeout))
 }
 
 // fail closes a with a protocol error code; the session stays resumable.
