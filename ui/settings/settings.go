@@ -404,7 +404,7 @@ func (m *Model) View() string {
 		}
 		row := cursor + keyCell + "  " + valStyle.Render(common.PadRight(text, valW)) + "  " + fromStyle.Render(v.Explain())
 		if i == m.cursor && !m.editing {
-			row = st.Selected.Render(common.PadRight(cursor+common.PadRight(k, keyW)+"  "+common.PadRight(text, valW)+"  "+v.Explain(), w))
+			row = st.Selected.Bold(v.Own).Render(common.PadRight(cursor+common.PadRight(k, keyW)+"  "+common.PadRight(text, valW)+"  "+v.Explain(), w))
 		}
 		lines = append(lines, common.PadRight(row, w))
 	}
