@@ -119,6 +119,9 @@ type Backend struct {
 	Config ConfigLoader
 	// Doctor runs the Diagnose action. Nil: the action says so.
 	Doctor Diagnoser
+	// RDP launches the user's RDP client detached and generates Windows
+	// credentials. Nil: enter on a Windows VM opens a tunnel only.
+	RDP RDPLauncher
 }
 
 // ConfigLoader reads the settings file. A broken file gives the last
