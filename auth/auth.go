@@ -258,7 +258,7 @@ func UserInfo(ctx context.Context, e endpoint.Endpoints, hc *http.Client, ts oau
 	case resp.StatusCode == http.StatusUnauthorized:
 		return "", fmt.Errorf("userinfo rejected the access token: %w", ErrSignInExpired)
 	case resp.StatusCode != http.StatusOK:
-		return "", fmt.Errorf("userinfo answered HTTP %d", resp.StatusCode)
+		return "", fmt.Errorf("userinfo answered HTTP %d: check the endpoint (iapterm doctor) and try again", resp.StatusCode)
 	}
 	var info struct {
 		Email string `json:"email"`
@@ -267,7 +267,7 @@ func UserInfo(ctx context.Context, e endpoint.Endpoints, hc *http.Client, ts oau
 		return "", fmt.Errorf("userinfo answer is not JSON: %w", err)
 	}
 	if info.Email == "" {
-		return "", errors.New("userinfo has no email: the token lacks the userinfo.email scope")
+		return "", errors.New("userinfo has no email: the token lacks the userinfo.email scope; sign in again with `iapterm auth login`")
 	}
 	return info.Email, nil
 }

@@ -220,7 +220,15 @@ func newReceiver(state string) (*receiver, error) {
 
 func (r *receiver) redirectURL() string { return "http://" + r.ln.Addr().String() + "/" }
 
-func (r *receiver) close() { r.srv.Close() }
+// close lets a page being written finish (closing at once would show the
+// browser a reset connection instead of the outcome), then stops.
+func (r *receiver) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if r.srv.Shutdown(ctx) != nil {
+		r.srv.Close()
+	}
+}
 
 func (r *receiver) deliver(res redirectResult) {
 	select {

@@ -202,9 +202,6 @@ func (s *Server) TokenFor(email string) (string, error) {
 // Cloud is the live state, for tests that change it while clients run.
 func (s *Server) Cloud() *cloud.Cloud { return s.cloud }
 
-// Mux is the server's router, for tests that add routes.
-func (s *Server) Mux() *http.ServeMux { return s.mux }
-
 // API is the control plane (guest agent, builtin SSH server).
 func (s *Server) API() *api.API { return s.api }
 

@@ -143,12 +143,6 @@ func (c *Client) ImportSSHPublicKey(ctx context.Context, email, project, key str
 	return p, nil
 }
 
-// DeleteSSHPublicKey removes a key from the user's OS Login profile.
-func (c *Client) DeleteSSHPublicKey(ctx context.Context, email, fingerprint string) error {
-	_, err := c.oslogin.Users.SshPublicKeys.Delete("users/" + email + "/sshPublicKeys/" + fingerprint).Context(ctx).Do()
-	return op{what: "OS Login key " + fingerprint + " of " + email}.translate(err)
-}
-
 // Policy is an IAM policy.
 type Policy struct {
 	Version  int64     `json:"version,omitempty"`

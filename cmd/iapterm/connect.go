@@ -93,7 +93,7 @@ func runConnect(cmd *cobra.Command, name string, dryRun bool) error {
 			return err
 		}
 		if !app.AppliesTo(string(inst.OS)) {
-			return fmt.Errorf("app %s is for %s instances, and %s runs %s", app.Name, app.Condition, inst.Name, inst.OS)
+			return fmt.Errorf("app %s is for %s instances, and %s runs %s: choose another app in the profile", app.Name, app.Condition, inst.Name, inst.OS)
 		}
 		if remote == 0 {
 			remote = app.RemotePort
@@ -186,7 +186,7 @@ func profileInstance(ctx context.Context, client *projects.Client, p profiles.Pr
 		}
 	}
 	if len(matches) == 0 {
-		return nil, fmt.Errorf("profile %s: no RUNNING instance in project %s matches the labels %s", p.Name, p.Project, p.Selector)
+		return nil, fmt.Errorf("profile %s: no RUNNING instance in project %s matches the labels %s: start one, or change the profile's selector", p.Name, p.Project, p.Selector)
 	}
 	sort.Slice(matches, func(i, j int) bool { return matches[i].Name < matches[j].Name })
 	return &matches[0], nil

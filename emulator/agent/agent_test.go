@@ -111,16 +111,13 @@ func TestMetadataBoolInstanceOverridesProject(t *testing.T) {
 }
 
 func TestUsernames(t *testing.T) {
-	tests := []struct{ email, def, osl string }{
-		{"alice@example.com", "alice", "alice_example_com"},
-		{"Bob.Smith@Example.com", "bob_smith", "bob_smith_example_com"},
-		{"1st@example.com", "g1st", "g1st_example_com"},
-		{"averyveryveryveryverylongname123456@example.com", "averyveryveryveryverylongname123", "averyveryveryveryverylongname123"},
+	tests := []struct{ email, osl string }{
+		{"alice@example.com", "alice_example_com"},
+		{"Bob.Smith@Example.com", "bob_smith_example_com"},
+		{"1st@example.com", "g1st_example_com"},
+		{"averyveryveryveryverylongname123456@example.com", "averyveryveryveryverylongname123"},
 	}
 	for _, tt := range tests {
-		if got := DefaultUsername(tt.email); got != tt.def {
-			t.Errorf("DefaultUsername(%q) = %q, want %q", tt.email, got, tt.def)
-		}
 		if got := OSLoginUsername(tt.email); got != tt.osl {
 			t.Errorf("OSLoginUsername(%q) = %q, want %q", tt.email, got, tt.osl)
 		}

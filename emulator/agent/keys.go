@@ -128,29 +128,14 @@ func MetadataKeys(instance, project map[string]string, now time.Time) []Key {
 	return keys
 }
 
-// DefaultUsername derives a POSIX username from an email the way gcloud
-// and IAP Desktop do: the part before "@", lowercased, anything but
-// [a-z0-9] replaced by "_", "g" prefixed when it does not start with a
-// letter, at most 32 characters.
-func DefaultUsername(email string) string {
-	local, _, _ := strings.Cut(email, "@")
-	return posixName(local)
-}
-
 // OSLoginUsername derives the OS Login POSIX username of an email: the
 // whole address lowercased with every character outside [a-z0-9] replaced
-// by "_" (alice@example.com becomes alice_example_com), at most 32
+// by "_" (alice@example.com becomes alice_example_com), "g" prefixed when
+// it does not start with a letter, at most 32
 // characters.
 func OSLoginUsername(email string) string {
-	return posixName(email)
-}
-
-// posixName lowercases s, replaces anything but [a-z0-9] with "_",
-// prefixes "g" when it does not start with a letter and cuts it to 32
-// characters.
-func posixName(s string) string {
 	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
+	for _, r := range strings.ToLower(email) {
 		if (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') {
 			b.WriteRune(r)
 		} else {

@@ -5,18 +5,6 @@ import (
 	"iapterm/policy"
 )
 
-// FirewallRules returns the firewall rules of a project's networks in the
-// policy package's form, networks as "projects/P/global/networks/N".
-func (c *Cloud) FirewallRules(projectID string) ([]policy.FirewallRule, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	p, err := c.projectLocked(projectID)
-	if err != nil {
-		return nil, err
-	}
-	return toPolicyRules(p.def.ID, p.def.Firewalls), nil
-}
-
 func toPolicyRules(projectID string, fws []world.Firewall) []policy.FirewallRule {
 	out := make([]policy.FirewallRule, 0, len(fws))
 	for _, f := range fws {
