@@ -193,3 +193,22 @@ func TestPanelReceivesItsMessages(t *testing.T) {
 		t.Fatal("not closed")
 	}
 }
+
+// A new profile for an instance with a tunnel open to 5432 defaults to
+// that tunnel: the profile saves what the user is doing.
+func TestNewProfileFromCurrentTunnel(t *testing.T) {
+	h, _, cfgPath := panelHarness(t, "", "")
+	h.selectRow("i:acme-prod/us-central1-a/web-1")
+	h.key("p")
+	h.typeText("5432")
+	h.key("enter")
+	h.key("P", "n")
+	if scr := h.screen(); !strings.Contains(scr, "web-1-tunnel-5432") || !strings.Contains(scr, "‹ tunnel ›") {
+		t.Fatalf("form:\n%s", scr)
+	}
+	h.key("enter")
+	data, _ := os.ReadFile(cfgPath)
+	if !strings.Contains(string(data), `name = "web-1-tunnel-5432"`) || !strings.Contains(string(data), "remote_port = 5432") {
+		t.Fatalf("file:\n%s", data)
+	}
+}

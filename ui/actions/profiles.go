@@ -22,7 +22,32 @@ func OpenProfiles(c *common.Common, inst *projects.Instance, create bool) tea.Cm
 		connect = func(name string) tea.Cmd { return ConnectProfile(c, name) }
 	}
 	cc := *c
-	return panel.Open(profileslist.New(&cc, c.Backend.Config.LoadConfig, connect, inst, create))
+	m := profileslist.New(&cc, c.Backend.Config.LoadConfig, connect, inst, create)
+	if port := lastTunnelPort(c, inst); port > 0 {
+		m.SuggestTunnel(port)
+	}
+	return panel.Open(m)
+}
+
+// lastTunnelPort is the remote port of the newest tunnel open to inst, other
+// than the SSH or RDP port (those have their own protocol), or 0.
+func lastTunnelPort(c *common.Common, inst *projects.Instance) int {
+	if inst == nil || c.Backend.Tunnels == nil {
+		return 0
+	}
+	def, _ := DefaultPort(*inst)
+	port := 0
+	var newest common.TunnelInfo
+	for _, t := range c.Backend.Tunnels.List() {
+		tg := t.Target
+		if tg.Project != inst.Project || tg.Zone != inst.Zone || tg.Instance != inst.Name || tg.Port == def {
+			continue
+		}
+		if port == 0 || t.Opened.After(newest.Opened) {
+			port, newest = tg.Port, t
+		}
+	}
+	return port
 }
 
 // ConnectProfile hands the terminal to `iapterm connect NAME` (SSH, RDP, a

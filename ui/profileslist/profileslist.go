@@ -42,6 +42,9 @@ type Model struct {
 	notice  string
 	err     string
 	form    *form
+	// tunnelPort, when set, makes "tunnel to this port" the new profile's
+	// default: the instance's last tunnel, the action the user just took.
+	tunnelPort int
 }
 
 // New opens the list. inst, when not nil, is the explorer's selected
@@ -50,9 +53,18 @@ func New(c *common.Common, load Loader, connect Connector, inst *projects.Instan
 	m := &Model{c: c, KeyMap: DefaultKeyMap(), load: load, connect: connect, inst: inst}
 	m.reload()
 	if create && inst != nil {
-		m.form = newForm(m.cfg, *inst)
+		m.form = newForm(m.cfg, *inst, 0)
 	}
 	return m
+}
+
+// SuggestTunnel makes a tunnel to port the default of a new profile (the
+// instance has one open: that is what the user is doing with it).
+func (m *Model) SuggestTunnel(port int) {
+	m.tunnelPort = port
+	if m.form != nil && m.inst != nil {
+		m.form = newForm(m.cfg, *m.inst, port)
+	}
 }
 
 // Init implements panel.Panel.
@@ -155,7 +167,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			m.err = "Select an instance in the explorer first: a new profile connects to it."
 			return nil
 		}
-		m.form = newForm(m.cfg, *m.inst)
+		m.form = newForm(m.cfg, *m.inst, m.tunnelPort)
 		return m.form.name.Focus()
 	case key.Matches(k, km.Connect):
 		if len(m.list) == 0 {
@@ -235,7 +247,7 @@ type form struct {
 	err      string
 }
 
-func newForm(cfg *profiles.Config, inst projects.Instance) *form {
+func newForm(cfg *profiles.Config, inst projects.Instance, tunnelPort int) *form {
 	f := &form{inst: inst, apps: map[string]profiles.App{}}
 	if inst.OS == projects.Windows {
 		f.choices = []string{"rdp", "tunnel"}
@@ -257,6 +269,10 @@ func newForm(cfg *profiles.Config, inst projects.Instance) *form {
 	f.port.SetValue("22")
 	if inst.OS == projects.Windows {
 		f.port.SetValue("3389")
+	}
+	if tunnelPort > 0 {
+		f.choice = 1 // "tunnel"
+		f.port.SetValue(fmt.Sprint(tunnelPort))
 	}
 	f.suggestName()
 	return f

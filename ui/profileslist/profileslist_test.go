@@ -165,3 +165,18 @@ func TestAppsFilteredByOS(t *testing.T) {
 		t.Fatalf("Linux choices: %v", m.form.choices)
 	}
 }
+
+// With a tunnel open to 5432, a new profile defaults to that tunnel.
+func TestSuggestedTunnel(t *testing.T) {
+	m, path := setup(t, &devAlice, false)
+	m.SuggestTunnel(5432)
+	press(m, "n")
+	if m.form.kind() != "tunnel" || !strings.Contains(ansi.Strip(m.View()), "dev-alice-tunnel-5432") {
+		t.Fatalf("form:\n%s", ansi.Strip(m.View()))
+	}
+	press(m, "enter")
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), "remote_port = 5432") {
+		t.Fatalf("file:\n%s", data)
+	}
+}
