@@ -193,3 +193,42 @@ func TestGoldenDiagnosePanel(t *testing.T) {
 	})
 	golden.RequireEqual(t, []byte(ansi.Strip(screen)+"\n"))
 }
+
+// stoppedRunner reports a TERMINATED VM until it is asked to start it.
+type stoppedRunner struct{ starts int }
+
+func (s *stoppedRunner) Diagnose(ctx context.Context, t doctor.Target, fix, start bool) *doctor.Report {
+	if start {
+		s.starts++
+	}
+	c := doctor.Check{ID: doctor.CheckInstance, Title: "Instance", Mark: doctor.OK, Summary: t.Instance + " is RUNNING"}
+	if s.starts == 0 {
+		c = doctor.Check{ID: doctor.CheckInstance, Title: "Instance", Mark: doctor.Failed, Summary: t.Instance + " is TERMINATED, not RUNNING",
+			Fix: "gcloud compute instances start " + t.Instance + " --zone=" + t.Zone + " --project=" + t.Project + " (or iapterm doctor --start)"}
+	}
+	return &doctor.Report{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port, Checks: []doctor.Check{c}, CanConnect: s.starts > 0}
+}
+
+func (s *stoppedRunner) MayCreateFirewall(ctx context.Context, project string) (bool, error) { return true, nil }
+
+func TestStartOfferedForStoppedVM(t *testing.T) {
+	r := &stoppedRunner{}
+	stopped := noFirewall
+	stopped.Status = "TERMINATED"
+	m := newPanel(r, stopped)
+	press(m, "enter")
+	if _, start := m.Offers(); !start || !strings.Contains(ansi.Strip(m.View()), "s start the VM") {
+		t.Fatalf("start not offered:\n%s", ansi.Strip(m.View()))
+	}
+	press(m, "s")
+	if !strings.Contains(ansi.Strip(m.View()), "Start no-firewall in acme-dev") {
+		t.Fatalf("no confirmation:\n%s", ansi.Strip(m.View()))
+	}
+	press(m, "y")
+	if r.starts != 1 || !m.Report().CanConnect {
+		t.Fatalf("starts %d, report %+v", r.starts, m.Report())
+	}
+	if _, start := m.Offers(); start {
+		t.Fatal("start still offered for a running VM")
+	}
+}

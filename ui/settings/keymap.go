@@ -6,6 +6,7 @@ import "charm.land/bubbles/v2/key"
 type KeyMap struct {
 	Up, Down, PageUp, PageDown, Top, Bottom key.Binding
 	Change, Edit, Reset, Parent, Reload     key.Binding
+	AddPort                                 key.Binding
 	Close                                   key.Binding
 	Save, Cancel                            key.Binding
 }
@@ -24,6 +25,7 @@ func DefaultKeyMap() KeyMap {
 		Reset:    key.NewBinding(key.WithKeys("x", "delete", "backspace"), key.WithHelp("x", "reset to inherited")),
 		Parent:   key.NewBinding(key.WithKeys("left", "h", "u"), key.WithHelp("←/u", "parent level")),
 		Reload:   key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reload file")),
+		AddPort:  key.NewBinding(key.WithKeys("a"), key.WithHelp("a", "fixed local port")),
 		Close:    key.NewBinding(key.WithKeys("esc", "q"), key.WithHelp("esc", "close")),
 		Save:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "save")),
 		Cancel:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),

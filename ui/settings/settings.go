@@ -39,9 +39,11 @@ type Model struct {
 	cursor  int
 	offset  int
 	editing bool
-	input   textinput.Model
-	err     string
-	notice  string
+	// addingPort: the field takes "REMOTE=LOCAL" for tunnel.local_ports.
+	addingPort bool
+	input      textinput.Model
+	err        string
+	notice     string
 }
 
 // New opens the view on node; labels are the instance's (for label
@@ -190,6 +192,12 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.reset()
 	case key.Matches(k, km.Edit):
 		return m.startEdit()
+	case key.Matches(k, km.AddPort):
+		m.editing, m.addingPort, m.err = true, true, ""
+		m.input.Prompt = "local port for remote port: "
+		m.input.Placeholder = "REMOTE=LOCAL, e.g. 5432=15432"
+		m.input.SetValue("")
+		return m.input.Focus()
 	case key.Matches(k, km.Change):
 		v := m.eff.Get(m.Cursor())
 		switch v.Setting.Kind {
@@ -249,8 +257,14 @@ func placeholder(s profiles.Setting) string {
 func (m *Model) updateEdit(k tea.KeyPressMsg) tea.Cmd {
 	switch {
 	case key.Matches(k, m.KeyMap.Cancel):
-		m.editing, m.err = false, ""
+		m.editing, m.addingPort, m.err = false, false, ""
 		m.input.Blur()
+		return nil
+	case key.Matches(k, m.KeyMap.Save) && m.addingPort:
+		if m.addPort(m.input.Value()) {
+			m.editing, m.addingPort = false, false
+			m.input.Blur()
+		}
 		return nil
 	case key.Matches(k, m.KeyMap.Save):
 		if m.set(m.input.Value()) {
@@ -265,11 +279,35 @@ func (m *Model) updateEdit(k tea.KeyPressMsg) tea.Cmd {
 	return cmd
 }
 
+// addPort sets tunnel.local_ports.REMOTE = LOCAL at this node from
+// "REMOTE=LOCAL".
+func (m *Model) addPort(text string) bool {
+	remote, local, ok := strings.Cut(strings.ReplaceAll(text, " ", ""), "=")
+	var r, l int
+	if !ok || parsePort(remote, &r) != nil || parsePort(local, &l) != nil {
+		m.err = fmt.Sprintf("%q: write the remote port, =, and the local port, e.g. 5432=15432 (ports 1-65535)", text)
+		return false
+	}
+	return m.setKey(fmt.Sprintf("tunnel.local_ports.%d", r), fmt.Sprint(l))
+}
+
+func parsePort(s string, n *int) error {
+	if _, err := fmt.Sscan(s, n); err != nil || *n < 1 || *n > 65535 || fmt.Sprint(*n) != s {
+		return fmt.Errorf("not a port")
+	}
+	return nil
+}
+
 // set writes the node's own value for the selected key; false (with the
 // error shown) when the value or the file is refused.
-func (m *Model) set(text string) bool {
-	k := m.Cursor()
-	s := m.eff.Get(k).Setting
+func (m *Model) set(text string) bool { return m.setKey(m.Cursor(), text) }
+
+func (m *Model) setKey(k, text string) bool {
+	s, known := profiles.Lookup(k)
+	if !known {
+		m.err = "unknown setting " + k
+		return false
+	}
 	if _, err := s.Normalize(text); err != nil {
 		m.err = err.Error()
 		return false
@@ -280,6 +318,7 @@ func (m *Model) set(text string) bool {
 	}
 	m.loadErr, m.err = nil, ""
 	m.resolve()
+	m.Select(k)
 	m.notice = fmt.Sprintf("%s = %s saved for %s in %s", k, m.eff.Get(k).Text, Describe(m.node), m.cfg.Path)
 	return true
 }
@@ -346,7 +385,7 @@ func (m *Model) ShortHelp() []key.Binding {
 	if m.editing {
 		return []key.Binding{km.Save, km.Cancel}
 	}
-	return []key.Binding{km.Change, km.Edit, km.Reset, km.Parent, km.Reload, km.Close}
+	return []key.Binding{km.Change, km.Edit, km.Reset, km.Parent, km.AddPort, km.Reload, km.Close}
 }
 
 // View implements panel.Panel.
@@ -433,6 +472,8 @@ func (m *Model) footer() []string {
 			wrapped[i] = st.Error.Render(common.PadRight(l, w))
 		}
 		return append(out, wrapped[:min(2, len(wrapped))]...)
+	case m.editing && m.addingPort:
+		out = append(out, st.Dim.Render(common.Truncate("a fixed local port for tunnels to this remote port · enter save · esc cancel", w)))
 	case m.editing:
 		out = append(out, st.Dim.Render(common.Truncate("allowed: "+placeholder(v.Setting)+" · enter save · esc cancel", w)))
 	case m.notice != "":

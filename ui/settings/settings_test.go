@@ -272,3 +272,28 @@ func TestGoldenSettingsView(t *testing.T) {
 	}
 	golden.RequireEqual(t, []byte(screen+"\n"))
 }
+
+func TestAddFixedLocalPort(t *testing.T) {
+	path := writeConfig(t, sample)
+	m := newView(t, path, devAlice)
+	press(m, "a")
+	typeText(m, "5432=99999")
+	press(m, "enter")
+	if !m.Editing() || !strings.Contains(m.Err(), "5432=15432") {
+		t.Fatalf("bad port accepted: editing=%v err=%q", m.Editing(), m.Err())
+	}
+	press(m, "ctrl+u")
+	typeText(m, "5432=15432")
+	press(m, "enter")
+	if m.Editing() {
+		t.Fatalf("not saved: %s", m.Err())
+	}
+	v := m.Value("tunnel.local_ports.5432")
+	if v.Text != "15432" || !v.Own || m.Cursor() != "tunnel.local_ports.5432" {
+		t.Fatalf("value %+v, cursor %s", v.Text, m.Cursor())
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), "5432 = 15432") || !strings.Contains(string(data), "# Team settings") {
+		t.Fatalf("file:\n%s", data)
+	}
+}
