@@ -115,9 +115,11 @@ func (m *Model) restoreLoaded(ids []string) tea.Cmd {
 	if len(m.restore.pending) == 0 {
 		return nil
 	}
+	// A project whose load failed keeps its tunnels pending (a refresh
+	// may still bring it).
 	loaded := map[string]bool{}
 	for _, id := range ids {
-		loaded[id] = true
+		loaded[id] = m.explorerHas(id)
 	}
 	var now, later []savedTunnel
 	for _, t := range m.restore.pending {
@@ -188,7 +190,8 @@ func (m *Model) SaveSessions() error {
 		}
 	}
 	for _, t := range m.restore.pending {
-		if !seen[t] {
+		// A project removed from the explorer takes its tunnels along.
+		if !seen[t] && m.isAdded(t.Project) {
 			seen[t] = true
 			list = append(list, t)
 		}

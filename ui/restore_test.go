@@ -212,3 +212,31 @@ func TestNewProfileFromCurrentTunnel(t *testing.T) {
 		t.Fatalf("file:\n%s", data)
 	}
 }
+
+// A project that fails to load keeps its tunnels for a later load or the
+// next start; a removed project drops them.
+func TestRestorePendingUntilLoaded(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "ui-state.json")
+	path := filepath.Join(filepath.Dir(state), "ui-state-sessions.json")
+	saved := `{"version":1,"tunnels":[{"project":"acme-prod","zone":"us-central1-a","instance":"web-1","port":8080,"localPort":18080}]}`
+	if err := os.WriteFile(path, []byte(saved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(loadFixture(t))
+	fake.loadErr["acme-prod"] = fmt.Errorf("network down")
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfgPath, []byte("[settings.ui]\nrestore_sessions = true\n"), 0o600)
+	be := fake.backend()
+	be.Config = backend.ConfigFile{Path: cfgPath}
+	h := newHarness(t, Options{Backend: be, StatePath: state, Projects: demoProjects})
+	if n := len(fake.List()); n != 0 {
+		t.Fatalf("%d tunnels opened for a project that did not load", n)
+	}
+	// The refresh succeeds: now it opens.
+	delete(fake.loadErr, "acme-prod")
+	h.run(h.m.refresh([]string{"acme-prod"}))
+	if got := fake.List(); len(got) != 1 || got[0].LocalAddr != "127.0.0.1:18080" {
+		t.Fatalf("after the refresh: %+v", got)
+	}
+}

@@ -209,7 +209,9 @@ func (s *stoppedRunner) Diagnose(ctx context.Context, t doctor.Target, fix, star
 	return &doctor.Report{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port, Checks: []doctor.Check{c}, CanConnect: s.starts > 0}
 }
 
-func (s *stoppedRunner) MayCreateFirewall(ctx context.Context, project string) (bool, error) { return true, nil }
+func (s *stoppedRunner) MayCreateFirewall(ctx context.Context, project string) (bool, error) {
+	return true, nil
+}
 
 func TestStartOfferedForStoppedVM(t *testing.T) {
 	r := &stoppedRunner{}
