@@ -25,6 +25,7 @@ import (
 	"iapterm/ui/explorer"
 	"iapterm/ui/panel"
 	"iapterm/ui/picker"
+	"iapterm/ui/rdpdialog"
 	"iapterm/ui/serial"
 	"iapterm/ui/tunnels"
 )
@@ -446,6 +447,19 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			text += " (point your RDP client at " + t.LocalAddr + ")"
 		}
 		m.setNotice(text, false)
+		return nil
+
+	case rdpdialog.StartedMsg:
+		// The client runs detached: mark its tunnel and wait for its exit.
+		m.updateMarkers()
+		m.tunnels.Refresh()
+		m.setNotice(msg.Text(), false)
+		return msg.Wait()
+
+	case rdpdialog.EndedMsg:
+		m.updateMarkers()
+		m.tunnels.Refresh()
+		m.setNotice(msg.Text(), msg.Err != nil)
 		return nil
 
 	case actions.SessionEndedMsg:

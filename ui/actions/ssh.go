@@ -27,9 +27,9 @@ func isLinux(inst projects.Instance) bool { return inst.OS != projects.Windows }
 
 func init() {
 	// enter: SSH in this terminal for Linux (through `iapterm ssh`, which
-	// publishes the key and checks the host key); for Windows, and when the
-	// UI cannot start iapterm, the tunnel an RDP or SSH client would use,
-	// with its address.
+	// publishes the key and checks the host key); for Windows the RDP
+	// client, started detached (rdp.go); when the UI can do neither, the
+	// tunnel an RDP or SSH client would use, with its address.
 	register(Action{
 		ID:      "connect",
 		Name:    "Connect",
@@ -41,6 +41,9 @@ func init() {
 		Run: func(c *common.Common, inst projects.Instance) tea.Cmd {
 			if isLinux(inst) && c.Backend.Self != nil {
 				return execSelf(c, "SSH to "+inst.Name, "ssh", inst.Name, "--project", inst.Project, "--zone", inst.Zone)
+			}
+			if cmd, ok := launchRDP(c, inst); ok {
+				return cmd
 			}
 			port, purpose := DefaultPort(inst)
 			return OpenTunnel(c, inst, port, 0, purpose)
@@ -75,6 +78,9 @@ func init() {
 			return notRunning(inst)
 		},
 		Run: func(c *common.Common, inst projects.Instance) tea.Cmd {
+			if cmd, ok := launchRDP(c, inst); ok {
+				return cmd
+			}
 			if c.Backend.Self == nil {
 				return errCmd("RDP to "+inst.Name, errors.New("launching programs is not available in this session"), "Press c for a tunnel to port 3389 and point your RDP client at it.")
 			}

@@ -1,0 +1,87 @@
+// Package rdpdialog is the TUI side of RDP: launching the user's RDP client
+// detached from the UI (the explorer stays usable while it runs), the
+// "Connect as user..." form and the "Generate Windows credentials..." flow.
+// The dialogs are panels (ui/panel), so the root shows them without
+// knowing them; the root only handles StartedMsg and EndedMsg.
+package rdpdialog
+
+import (
+	"errors"
+	"fmt"
+
+	tea "charm.land/bubbletea/v2"
+
+	"iapterm/projects"
+	"iapterm/rdp"
+	"iapterm/ui/common"
+)
+
+// StartedMsg reports a client started on its tunnel. The root refreshes
+// the tunnel markers and runs Wait, which reports the exit.
+type StartedMsg struct {
+	Instance projects.Instance
+	Session  common.RDPSession
+}
+
+// Text is the status line for the start.
+func (m StartedMsg) Text() string {
+	return fmt.Sprintf("RDP to %s: %s started on %s (pid %d); the tunnel stays open until it exits", m.Instance.Name, m.Session.Client, m.Session.Addr, m.Session.PID)
+}
+
+// Wait returns the command that reports the client's exit with EndedMsg.
+func (m StartedMsg) Wait() tea.Cmd {
+	s, inst := m.Session, m.Instance
+	return func() tea.Msg {
+		<-s.Done
+		var err error
+		if s.Err != nil {
+			err = s.Err()
+		}
+		return EndedMsg{Instance: inst, Client: s.Client, Err: err}
+	}
+}
+
+// EndedMsg reports that a client exited and its tunnel was released.
+type EndedMsg struct {
+	Instance projects.Instance
+	Client   string
+	Err      error
+}
+
+// Text is the status line for the exit.
+func (m EndedMsg) Text() string {
+	if m.Err != nil {
+		return fmt.Sprintf("RDP to %s ended: %v", m.Instance.Name, m.Err)
+	}
+	return fmt.Sprintf("RDP to %s ended: the client exited and the tunnel was released", m.Instance.Name)
+}
+
+// Launch returns the command that starts the RDP client for inst without
+// blocking the UI: the session lives on the UI's context (c.Ctx), not on
+// the key press.
+func Launch(c *common.Common, inst projects.Instance, req common.RDPRequest) tea.Cmd {
+	title := "RDP to " + inst.Name
+	b := c.Backend.RDP
+	if b == nil {
+		return raise(title, errors.New("launching an RDP client is not available in this session"), "Press c for a tunnel to port 3389 and point your RDP client at it.")
+	}
+	ctx := c.Ctx
+	return func() tea.Msg {
+		sess, err := b.Launch(ctx, inst, req)
+		if err != nil {
+			return common.ErrorRaisedMsg{Title: title, Err: err, Hint: launchHint(err)}
+		}
+		return StartedMsg{Instance: inst, Session: sess}
+	}
+}
+
+func launchHint(err error) string {
+	if errors.Is(err, rdp.ErrNoClient) {
+		return "Install an RDP client (the message says which for this system), set rdp.client in the settings (s), or set " + rdp.EnvClient + "."
+	}
+	return "Check that you have the IAP-secured Tunnel User role on the instance and that a firewall rule allows the RDP port from 35.235.240.0/20; press d to diagnose."
+}
+
+func raise(title string, err error, hint string) tea.Cmd {
+	return func() tea.Msg { return common.ErrorRaisedMsg{Title: title, Err: err, Hint: hint} }
+}
