@@ -240,3 +240,21 @@ func TestRestorePendingUntilLoaded(t *testing.T) {
 		t.Fatalf("after the refresh: %+v", got)
 	}
 }
+
+// FuzzLoadSessions: any file content gives tunnels or an error naming the
+// file, never a panic.
+func FuzzLoadSessions(f *testing.F) {
+	f.Add(`{"version":1,"tunnels":[{"project":"p","zone":"z","instance":"i","port":22,"localPort":10022}]}`)
+	f.Add(`{"tunnels":null}`)
+	f.Add(`[1,2`)
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data string) {
+		path := filepath.Join(dir, "s.json")
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := loadSessions(path); err != nil && !strings.Contains(err.Error(), path) {
+			t.Fatalf("error without the file name: %v", err)
+		}
+	})
+}
