@@ -31,5 +31,14 @@ bench:
 bench-tunnel:
 	scripts/bench-tunnel.sh
 
+# Every Fuzz* target in the repository, FUZZTIME each (go test -fuzz takes
+# one target at a time). The seed corpora already run in `make unit`.
+FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime 30s ./tunnel/
+	@set -e; for dir in $$($(GO) list -f '{{$$d := .Dir}}{{range .TestGoFiles}}{{$$d}}/{{.}} {{end}}{{range .XTestGoFiles}}{{$$d}}/{{.}} {{end}}' ./... \
+			| xargs grep -l '^func Fuzz' | xargs -n1 dirname | sort -u); do \
+		for f in $$($(GO) test -list '^Fuzz' $$dir | grep '^Fuzz'); do \
+			echo "== $$dir $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
