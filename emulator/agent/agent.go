@@ -92,13 +92,7 @@ func (a *Agent) Changed() {
 	// One snapshot at a time, so sequence numbers follow snapshot order.
 	a.snapMu.Lock()
 	defer a.snapMu.Unlock()
-	vms := a.src.VMs()
-	osl := map[string][]Key{}
-	for _, vm := range vms {
-		if vm.Running && !vm.Windows && OSLoginEnabled(vm.Instance, vm.Project) {
-			osl[vm.Key] = a.src.OSLoginKeys(vm.Key)
-		}
-	}
+	vms, osl := a.snapshot()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
@@ -137,6 +131,17 @@ func (a *Agent) Close() {
 }
 
 func (a *Agent) apply() {
+	vms, osl := a.snapshot()
+	a.mu.Lock()
+	a.seq++
+	seq := a.seq
+	a.mu.Unlock()
+	a.applySnapshot(seq, vms, osl)
+}
+
+// snapshot reads the VMs and, for the running Linux VMs with OS Login on,
+// the OS Login keys they accept.
+func (a *Agent) snapshot() ([]VM, map[string][]Key) {
 	vms := a.src.VMs()
 	osl := map[string][]Key{}
 	for _, vm := range vms {
@@ -144,11 +149,7 @@ func (a *Agent) apply() {
 			osl[vm.Key] = a.src.OSLoginKeys(vm.Key)
 		}
 	}
-	a.mu.Lock()
-	a.seq++
-	seq := a.seq
-	a.mu.Unlock()
-	a.applySnapshot(seq, vms, osl)
+	return vms, osl
 }
 
 func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {

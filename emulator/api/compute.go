@@ -202,6 +202,21 @@ func (a *API) getOperation(w http.ResponseWriter, r *http.Request, who caller, p
 	writeJSON(w, 200, a.ops.wire(op))
 }
 
+// listPage reads a list call's maxResults and pageToken; for a bad value
+// it answers 400 and returns ok false.
+func listPage(w http.ResponseWriter, r *http.Request) (max, off int, ok bool) {
+	max, e := maxResults(r)
+	if e != nil {
+		writeError(w, e)
+		return 0, 0, false
+	}
+	tok := r.URL.Query().Get("pageToken")
+	if off, ok = pageOffset(tok); !ok {
+		writeError(w, newError(400, "invalid", "Invalid value for field 'pageToken': '"+tok+"'. Supplied page token is invalid.", false))
+	}
+	return max, off, ok
+}
+
 // pageOffset decodes a page token (an offset).
 func pageOffset(tok string) (int, bool) {
 	if tok == "" {
@@ -263,14 +278,8 @@ func (a *API) aggregatedInstances(w http.ResponseWriter, r *http.Request, who ca
 	if !a.need(w, who, "projects/"+p, policy.PermInstancesList) {
 		return
 	}
-	max, e := maxResults(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	off, ok := pageOffset(r.URL.Query().Get("pageToken"))
+	max, off, ok := listPage(w, r)
 	if !ok {
-		writeError(w, newError(400, "invalid", "Invalid value for field 'pageToken': '"+r.URL.Query().Get("pageToken")+"'. Supplied page token is invalid.", false))
 		return
 	}
 	pr, _ := a.c.Project(p)
@@ -377,14 +386,8 @@ func (a *API) listInstances(w http.ResponseWriter, r *http.Request, who caller, 
 		writeError(w, newError(404, "notFound", "The resource 'projects/"+p+"/zones/"+zone+"' was not found", false))
 		return
 	}
-	max, e := maxResults(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	off, ok := pageOffset(r.URL.Query().Get("pageToken"))
+	max, off, ok := listPage(w, r)
 	if !ok {
-		writeError(w, newError(400, "invalid", "Supplied page token is invalid.", false))
 		return
 	}
 	all, err := a.c.InstancesInZone(p, zone)
@@ -626,14 +629,8 @@ func (a *API) listFirewalls(w http.ResponseWriter, r *http.Request, who caller, 
 	if !a.need(w, who, "projects/"+p, policy.PermFirewallsList) {
 		return
 	}
-	max, e := maxResults(r)
-	if e != nil {
-		writeError(w, e)
-		return
-	}
-	off, ok := pageOffset(r.URL.Query().Get("pageToken"))
+	max, off, ok := listPage(w, r)
 	if !ok {
-		writeError(w, newError(400, "invalid", "Supplied page token is invalid.", false))
 		return
 	}
 	pr, _ := a.c.Project(p)
