@@ -82,6 +82,10 @@ func Parse(override string) (Endpoints, error) {
 	if err != nil || u.Host == "" {
 		return Endpoints{}, fmt.Errorf("endpoint %q is not a URL like http://127.0.0.1:8080: set %s or --endpoint to the emulator's address, or unset it for Google", override, EnvEndpoint)
 	}
+	if u.User != nil {
+		// The value would show up in status lines and errors: do not echo it.
+		return Endpoints{}, fmt.Errorf("the endpoint in %s or --endpoint holds a user name or password: remove them (an endpoint is just http(s)://host:port)", EnvEndpoint)
+	}
 	var wsScheme string
 	switch u.Scheme {
 	case "http", "ws":
@@ -137,7 +141,7 @@ func (e Endpoints) TLSConfig() (*tls.Config, error) {
 		pool = x509.NewCertPool()
 	}
 	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%s=%s holds no PEM certificate", EnvCAFile, e.CAFile)
+		return nil, fmt.Errorf("%s=%s holds no PEM certificate: point it at the CA file the emulator printed (IAPTERM_CA_FILE=...), or unset it", EnvCAFile, e.CAFile)
 	}
 	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }

@@ -1,6 +1,9 @@
 package endpoint
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestParse(t *testing.T) {
 	cases := []struct {
@@ -15,6 +18,7 @@ func TestParse(t *testing.T) {
 		{"ftp://x", "", "", "", true},
 		{"127.0.0.1:9000", "", "", "", true},
 		{"http://h:1/?q=1", "", "", "", true},
+		{"http://user:secret@127.0.0.1:9000", "", "", "", true},
 	}
 	for _, c := range cases {
 		e, err := Parse(c.in)
@@ -22,6 +26,9 @@ func TestParse(t *testing.T) {
 			t.Fatalf("Parse(%q) error = %v, want error %v", c.in, err, c.wantErr)
 		}
 		if err != nil {
+			if strings.Contains(err.Error(), "secret") {
+				t.Errorf("Parse(%q) error repeats the password: %v", c.in, err)
+			}
 			continue
 		}
 		if e.Relay != c.relay || e.Compute != c.compute || e.OAuthToken != c.token {
