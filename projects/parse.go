@@ -3,7 +3,6 @@ package projects
 import (
 	"strconv"
 	"strings"
-	"unicode"
 
 	"google.golang.org/api/compute/v1"
 )
@@ -138,27 +137,3 @@ func metadataMap(items []*compute.MetadataItems) map[string]string {
 	return m
 }
 
-// UsernameFromEmail derives the POSIX username gcloud and IAP Desktop use
-// for metadata SSH keys: the part before "@", lowercased, other characters
-// than ASCII letters and digits replaced by "_", "g" prefixed when it does
-// not start with a letter, at most 32 characters.
-func UsernameFromEmail(email string) string {
-	local, _, _ := strings.Cut(email, "@")
-	local = strings.ToLower(local)
-	var b strings.Builder
-	for _, r := range local {
-		if r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	u := b.String()
-	if u == "" || !(u[0] >= 'a' && u[0] <= 'z') {
-		u = "g" + u
-	}
-	if len(u) > 32 {
-		u = u[:32]
-	}
-	return u
-}

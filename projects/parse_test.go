@@ -88,23 +88,6 @@ func TestParseInstance(t *testing.T) {
 	}
 }
 
-func TestUsernameFromEmail(t *testing.T) {
-	tests := map[string]string{
-		"alice@example.com":                           "alice",
-		"Alice.Smith@example.com":                     "alice_smith",
-		"bob-jones+x@example.com":                     "bob_jones_x",
-		"1st@example.com":                             "g1st",
-		"_x@example.com":                              "g_x",
-		"averyveryveryveryveryverylongusername@x.com": "averyveryveryveryveryverylonguse",
-		"josé@example.com":                            "jos_",
-		"":                                            "g",
-	}
-	for in, want := range tests {
-		if got := UsernameFromEmail(in); got != want {
-			t.Errorf("UsernameFromEmail(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
 
 func TestProjectFilter(t *testing.T) {
 	tests := map[string]string{

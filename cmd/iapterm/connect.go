@@ -14,6 +14,7 @@ import (
 
 	"iapterm/profiles"
 	"iapterm/projects"
+	"iapterm/sshclient"
 	"iapterm/tunnel"
 )
 
@@ -61,7 +62,7 @@ func runConnect(cmd *cobra.Command, name string, dryRun bool) error {
 		username = eff.String("rdp.user")
 	}
 	if username == "" {
-		username = projects.UsernameFromEmail(creds.Email)
+		username = sshclient.UsernameFromEmail(creds.Email)
 	}
 	errOut := cmd.ErrOrStderr()
 	fmt.Fprintf(errOut, "Profile %s: instance %s (project %s, zone %s).\n", prof.Name, inst.Name, inst.Project, inst.Zone)
