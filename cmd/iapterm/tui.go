@@ -166,6 +166,18 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		}
 	}
 	be.Doctor = doc
+	// RDP clients started from the UI run detached; when the UI ends their
+	// tunnels close, so they are stopped too.
+	rdpBE := &backend.RDP{Cloud: client, Pool: pool, Email: email, Config: be.Config}
+	if ts != nil {
+		rdpBE.Prober = d
+	}
+	be.RDP = rdpBE
+	defer func() {
+		if n := rdpBE.Close(); n > 0 {
+			fmt.Fprintf(os.Stderr, "iapterm: stopped %d RDP client%s started from the explorer (their tunnels closed with it)\n", n, map[bool]string{true: "s"}[n > 1])
+		}
+	}()
 	if self, err := os.Executable(); err == nil {
 		be.Self = func(args ...string) *exec.Cmd {
 			cmd := exec.CommandContext(ctx, self, args...)
