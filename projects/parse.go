@@ -136,4 +136,3 @@ func metadataMap(items []*compute.MetadataItems) map[string]string {
 	}
 	return m
 }
-

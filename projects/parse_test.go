@@ -88,7 +88,6 @@ func TestParseInstance(t *testing.T) {
 	}
 }
 
-
 func TestProjectFilter(t *testing.T) {
 	tests := map[string]string{
 		"":        "",
