@@ -37,8 +37,12 @@ type RDP struct {
 	Config common.ConfigLoader
 	// Find locates the client (nil: rdp.FindClient).
 	Find func(ctx context.Context, opts rdp.FindOptions) (rdp.Client, error)
-	// Timeout bounds the guest agent's answer (0: rdp's default).
-	Timeout time.Duration
+	// Timeout bounds the guest agent's answer (0: rdp's default);
+	// PollInterval is how often its serial port is read (0: rdp's default).
+	Timeout, PollInterval time.Duration
+	// LogDir receives the clients' output ("" : rdp's default, the user
+	// cache directory).
+	LogDir string
 
 	once     sync.Once
 	ctx      context.Context
@@ -195,6 +199,7 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 		Password: password,
 		Forward:  rdp.PoolForwarder(b.Pool, target, 0),
 		Name:     inst.Name,
+		LogDir:   b.LogDir,
 		Logger:   slog.Default(),
 	})
 	if err != nil {
@@ -205,15 +210,12 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 	b.mu.Lock()
 	b.sessions[sess] = struct{}{}
 	b.mu.Unlock()
-	var (
-		once    sync.Once
-		waitErr error
-	)
+	var waitErr error
 	done := make(chan struct{})
 	go func() {
 		err := sess.Wait()
 		<-sess.Done()
-		once.Do(func() { waitErr = err })
+		waitErr = err
 		stop()
 		cancel()
 		b.mu.Lock()
@@ -273,14 +275,15 @@ func (b *RDP) GenerateCredentials(ctx context.Context, inst projects.Instance, u
 		return "", err
 	}
 	creds, err := rdp.GenerateCredentials(ctx, metadataAPI{b.Cloud}, rdp.CredentialRequest{
-		Project:  inst.Project,
-		Zone:     inst.Zone,
-		Instance: inst.Name,
-		Username: user,
-		Email:    b.Email,
-		Admin:    admin,
-		Timeout:  b.Timeout,
-		Progress: progress,
+		Project:      inst.Project,
+		Zone:         inst.Zone,
+		Instance:     inst.Name,
+		Username:     user,
+		Email:        b.Email,
+		Admin:        admin,
+		Timeout:      b.Timeout,
+		PollInterval: b.PollInterval,
+		Progress:     progress,
 	})
 	if err != nil {
 		return "", err
