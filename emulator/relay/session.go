@@ -3,6 +3,7 @@ package relay
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"sync"
@@ -26,6 +27,20 @@ type chunk struct {
 	data []byte
 }
 
+// backChunk is client data on its way to the backend; buf is the pooled
+// message buffer that holds it, recycled once written.
+type backChunk struct {
+	data []byte
+	buf  *[]byte
+}
+
+// msgPool holds client message buffers: one byte more than the largest
+// message Decode accepts, so a longer one is seen as such.
+var msgPool = sync.Pool{New: func() any { b := make([]byte, tunnel.MaxFrameSize+1024+1); return &b }}
+
+// backendBatch bounds how many client messages one backend write carries.
+const backendBatch = 16
+
 // session is one tunnel: a backend connection that outlives the
 // WebSockets attached to it one at a time.
 type session struct {
@@ -46,8 +61,8 @@ type session struct {
 	acked uint64  // the client's cumulative ACK
 	eof   bool    // the backend closed its side
 	// Client to server.
-	recvd       uint64   // bytes received from the client
-	toBack      [][]byte // received, not yet written to the backend
+	recvd       uint64      // bytes received from the client
+	toBack      []backChunk // received, not yet written to the backend
 	toBackBytes int
 	clientDone  bool // the client closed normally: drain toBack, then end
 	lastAckSent uint64
@@ -128,6 +143,8 @@ func (s *session) readBackend() {
 }
 
 func (s *session) writeBackend() {
+	var batch []backChunk
+	var bufs net.Buffers
 	for {
 		s.mu.Lock()
 		for !s.closed && len(s.toBack) == 0 && !s.clientDone {
@@ -144,13 +161,26 @@ func (s *session) writeBackend() {
 			s.end(0, "")
 			return
 		}
-		data := s.toBack[0]
-		s.toBack[0] = nil
-		s.toBack = s.toBack[1:]
+		// Everything queued goes in one writev: one system call for
+		// several messages when the backend is the bottleneck.
+		k := min(len(s.toBack), backendBatch)
+		batch = append(batch[:0], s.toBack[:k]...)
+		clear(s.toBack[:k])
+		s.toBack = s.toBack[k:]
 		s.mu.Unlock()
-		_, err := s.backend.Write(data)
+		bufs = bufs[:0]
+		size := 0
+		for _, c := range batch {
+			bufs = append(bufs, c.data)
+			size += len(c.data)
+		}
+		_, err := bufs.WriteTo(s.backend)
+		for i, c := range batch {
+			msgPool.Put(c.buf)
+			batch[i] = backChunk{}
+		}
 		s.mu.Lock()
-		s.toBackBytes -= len(data)
+		s.toBackBytes -= size
 		s.cond.Broadcast()
 		s.mu.Unlock()
 		if err != nil {
@@ -335,7 +365,7 @@ func (s *session) countLocked(a *attachment, n int) (drop bool) {
 func (s *session) readLoop(a *attachment) {
 	defer close(a.readerDone)
 	for {
-		mt, msg, err := a.ws.ReadMessage()
+		mt, msg, bp, err := readMessage(a.ws)
 		if err != nil {
 			s.mu.Lock()
 			closing := a.closing
@@ -353,13 +383,18 @@ func (s *session) readLoop(a *attachment) {
 		}
 		s.h.sleep()
 		if mt != websocket.BinaryMessage {
+			msgPool.Put(bp)
 			s.fail(a, CloseInvalidOpcode)
 			return
 		}
 		f, err := tunnel.Decode(msg)
-		if err != nil {
+		if err != nil || len(msg) == len(*bp) {
+			msgPool.Put(bp)
 			s.fail(a, CloseInvalidData)
 			return
+		}
+		if f.Tag != tunnel.TagData {
+			msgPool.Put(bp) // nothing below keeps a reference into it
 		}
 		switch f.Tag {
 		case tunnel.TagData:
@@ -373,9 +408,10 @@ func (s *session) readLoop(a *attachment) {
 				// A reconnect may already have told the client what was
 				// received: this message must not count.
 				s.mu.Unlock()
+				msgPool.Put(bp)
 				return
 			}
-			s.toBack = append(s.toBack, f.Data)
+			s.toBack = append(s.toBack, backChunk{data: f.Data, buf: bp})
 			s.toBackBytes += len(f.Data)
 			s.recvd += uint64(len(f.Data))
 			drop := s.countLocked(a, len(f.Data))
@@ -525,6 +561,26 @@ func (s *session) writeLoop(a *attachment) {
 			}
 		}
 	}
+}
+
+// readMessage reads one WebSocket message into a pooled buffer (gorilla's
+// ReadMessage grows a fresh slice for every message). A message that fills
+// the buffer is longer than any valid one.
+func readMessage(ws *websocket.Conn) (int, []byte, *[]byte, error) {
+	mt, r, err := ws.NextReader()
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	bp := msgPool.Get().(*[]byte)
+	n, err := io.ReadFull(r, *bp)
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		err = nil
+	}
+	if err != nil {
+		msgPool.Put(bp)
+		return 0, nil, nil, err
+	}
+	return mt, (*bp)[:n], bp, nil
 }
 
 func closeReason(code int) string {
