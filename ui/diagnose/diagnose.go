@@ -88,6 +88,7 @@ func New(c *common.Common, run Runner, inst projects.Instance) *Model {
 	}
 	in := common.NewInput("Port to check: ", "1-65535")
 	in.CharLimit = 5
+	in.SetWidth(10)
 	in.SetValue(fmt.Sprint(port))
 	in.CursorEnd()
 	return &Model{c: c, KeyMap: DefaultKeyMap(), run: run, inst: inst, port: port, input: in, vp: viewport.New()}

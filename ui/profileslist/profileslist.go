@@ -266,6 +266,8 @@ func newForm(cfg *profiles.Config, inst projects.Instance, tunnelPort int) *form
 	f.name = common.NewInput("Name:        ", "a name for iapterm connect NAME")
 	f.port = common.NewInput("Remote port: ", "1-65535")
 	f.port.CharLimit = 5
+	f.name.SetWidth(40)
+	f.port.SetWidth(10)
 	f.port.SetValue("22")
 	if inst.OS == projects.Windows {
 		f.port.SetValue("3389")

@@ -197,6 +197,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		m.input.Prompt = "local port for remote port: "
 		m.input.Placeholder = "REMOTE=LOCAL, e.g. 5432=15432"
 		m.input.SetValue("")
+		m.input.SetWidth(max(m.c.Width-lipgloss.Width(m.input.Prompt)-2, 10))
 		return m.input.Focus()
 	case key.Matches(k, km.Change):
 		v := m.eff.Get(m.Cursor())
@@ -235,6 +236,7 @@ func (m *Model) startEdit() tea.Cmd {
 	m.input.Placeholder = placeholder(v.Setting)
 	m.input.SetValue(v.Text)
 	m.input.CursorEnd()
+	m.input.SetWidth(max(m.c.Width-lipgloss.Width(m.input.Prompt)-2, 10))
 	return m.input.Focus()
 }
 
@@ -411,7 +413,7 @@ func (m *Model) View() string {
 	for _, k := range m.keys {
 		valW = max(valW, min(lipgloss.Width(m.eff.Get(k).Text)+2, 28))
 	}
-	lines = append(lines, common.PadRight(st.TableHeader.Render(common.PadRight("SETTING", keyW))+"  "+
+	lines = append(lines, common.PadRight("  "+st.TableHeader.Render(common.PadRight("SETTING", keyW))+"  "+
 		st.TableHeader.Render(common.PadRight("VALUE", valW))+"  "+st.TableHeader.Render("FROM"), w))
 
 	lh := m.listHeight()
