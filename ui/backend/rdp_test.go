@@ -1,0 +1,60 @@
+package backend
+
+import (
+	"testing"
+
+	"iapterm/profiles"
+	"iapterm/projects"
+	"iapterm/rdp"
+)
+
+type staticConfig struct{ c *profiles.Config }
+
+func (s staticConfig) LoadConfig() (*profiles.Config, error) { return s.c, nil }
+
+func TestRDPSettingsFromConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml string
+		want       func(*rdp.Settings)
+		wantUser   string
+		wantErr    bool
+	}{
+		{name: "defaults", toml: "", want: func(s *rdp.Settings) {}, wantUser: "demo.user"},
+		{name: "global", toml: "[settings.rdp]\nuser = \"alice\"\ndomain = \"CORP\"\nport = 3390\ncolor_depth = \"deep\"\naudio = \"off\"\nclipboard = false\nfullscreen = true\n",
+			want: func(s *rdp.Settings) {
+				s.Username, s.Domain, s.Port, s.ColorDepth, s.AudioMode, s.RedirectClipboard, s.FullScreen = "alice", "CORP", 3390, rdp.DeepColor, rdp.DoNotPlay, false, true
+			}, wantUser: "alice"},
+		{name: "instance wins", toml: "[settings.rdp]\nuser = \"alice\"\n[instance.\"p/z/win-1\".rdp]\nuser = \"bob\"\ndesktop_size = \"1280x800\"\n",
+			want: func(s *rdp.Settings) {
+				s.Username, s.DesktopSize, s.Width, s.Height = "bob", rdp.DesktopClientSize, 1280, 800
+			}, wantUser: "bob"},
+		{name: "bad size", toml: "[settings.rdp]\ndesktop_size = \"huge\"\n", wantErr: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := profiles.Parse([]byte(tc.toml), "config.toml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &RDP{Config: staticConfig{cfg}, Email: "demo.user@example.com"}
+			inst := projects.Instance{Project: "p", Zone: "z", Name: "win-1", OS: projects.Windows}
+			got, _, err := b.settings(inst)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("no error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := rdp.DefaultSettings()
+			tc.want(&want)
+			if got != want {
+				t.Fatalf("settings\n got %+v\nwant %+v", got, want)
+			}
+			if u, _ := b.DefaultUser(inst); u != tc.wantUser {
+				t.Fatalf("default user %q, want %q", u, tc.wantUser)
+			}
+		})
+	}
+}
