@@ -62,7 +62,7 @@ func (r *fakeRDP) Launch(ctx context.Context, inst projects.Instance, req common
 	if r.exitAtOnce {
 		exit(nil)
 	}
-	return common.RDPSession{Client: "xfreerdp 2.11.7 (FreeRDP 2)", Addr: info.LocalAddr, PID: 4242, Done: done, Err: func() error { <-done; return exitErr }}, nil
+	return common.RDPSession{Client: "xfreerdp 2.11.7 (FreeRDP 2)", Addr: info.LocalAddr, PID: 4242, Note: "no password saved for dev", Done: done, Err: func() error { <-done; return exitErr }}, nil
 }
 
 func (r *fakeRDP) DefaultUser(inst projects.Instance) (string, string) { return "dev", "" }
@@ -123,7 +123,7 @@ func TestRDPEnterLaunchesDetached(t *testing.T) {
 	if wait == nil {
 		t.Fatal("no command waiting for the client's exit")
 	}
-	if !strings.Contains(h.m.notice, "xfreerdp") || !strings.Contains(h.m.notice, "127.0.0.1:40000") {
+	if !strings.Contains(h.m.notice, "xfreerdp") || !strings.Contains(h.m.notice, "127.0.0.1:40000") || !strings.Contains(h.m.notice, "no password saved for dev") {
 		t.Fatalf("notice %q", h.m.notice)
 	}
 	if !strings.Contains(h.screen(), "●") {

@@ -177,8 +177,15 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 			password = pw
 		}
 	}
-	if !client.PasswordOnStdin() {
+	var note string
+	switch {
+	case !client.PasswordOnStdin():
 		password = "" // the user types it in the client
+		note = "type the password in the client"
+	case password == "" && s.Username == "":
+		note = "no user set: the server's logon screen asks (V connects as a user)"
+	case password == "":
+		note = "no password saved for " + s.Username + ": if the logon fails, press w for new credentials"
 	}
 	target := tunnel.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Port: s.Port}
 	if b.Prober != nil {
@@ -228,6 +235,7 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 		Addr:    sess.Addr,
 		PID:     sess.PID,
 		LogPath: sess.LogPath,
+		Note:    note,
 		Done:    done,
 		Err: func() error {
 			<-done

@@ -24,6 +24,9 @@ type RDPSession struct {
 	PID    int
 	// LogPath holds the client's output.
 	LogPath string
+	// Note is what the user should know about the logon (no password
+	// given, or the client asks for it), "" when nothing.
+	Note string
 	// Done is closed when the client has exited and its tunnel is released.
 	Done <-chan struct{}
 	// Err is the exit error, valid once Done is closed (nil on a normal

@@ -25,7 +25,11 @@ type StartedMsg struct {
 
 // Text is the status line for the start.
 func (m StartedMsg) Text() string {
-	return fmt.Sprintf("RDP to %s: %s started on %s (pid %d); the tunnel stays open until it exits", m.Instance.Name, m.Session.Client, m.Session.Addr, m.Session.PID)
+	text := fmt.Sprintf("RDP to %s: %s started on %s (pid %d); the tunnel stays open until it exits", m.Instance.Name, m.Session.Client, m.Session.Addr, m.Session.PID)
+	if m.Session.Note != "" {
+		text += "; " + m.Session.Note
+	}
+	return text
 }
 
 // Wait returns the command that reports the client's exit with EndedMsg.
