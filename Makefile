@@ -1,4 +1,7 @@
 GO ?= go
+# pipefail: a failing go test must fail the recipe even when piped.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 .PHONY: test unit e2e vet bench bench-tunnel cross fuzz build
 

@@ -96,8 +96,9 @@ func TestTUIDemo(t *testing.T) {
 	home := t.TempDir()
 	env := []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config"), "XDG_CACHE_HOME=" + filepath.Join(home, ".cache"), "TERM=xterm-256color", "LANG=C.UTF-8", "LC_ALL="}
 	// After the UI ends the shell reports the exit status and whether the
-	// terminal is back in cooked mode with echo.
-	script := fmt.Sprintf("%s ui --demo; echo EXITED rc=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' '; echo; sleep 600", iaptermBin)
+	// terminal is back in cooked mode with echo, in one echo so the screen
+	// never shows the first without the second.
+	script := fmt.Sprintf("%s ui --demo; rc=$?; echo \"EXITED rc=$rc modes: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')\"; sleep 600", iaptermBin)
 	p := newTmuxPane(t, 120, 40, env, script)
 
 	// The demo projects and VMs appear.
