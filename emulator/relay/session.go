@@ -25,7 +25,12 @@ var (
 type chunk struct {
 	off  uint64
 	data []byte
+	buf  *[]byte // data's pooled backing array, recycled once acknowledged
 }
+
+// backendPool recycles the buffers of reads from the backend. Chunks are
+// only read under s.mu, so dropping one in setAckedLocked is safe.
+var backendPool = sync.Pool{New: func() any { b := make([]byte, tunnel.MaxDataPayload); return &b }}
 
 // backChunk is client data on its way to the backend; buf is the pooled
 // message buffer that holds it, recycled once written.
@@ -117,19 +122,23 @@ func (s *session) readBackend() {
 		if closed {
 			return
 		}
-		buf := make([]byte, tunnel.MaxDataPayload)
-		n, err := s.backend.Read(buf)
+		bp := backendPool.Get().(*[]byte)
+		n, err := s.backend.Read(*bp)
 		if n > 0 {
-			data := buf[:n:n]
+			c := chunk{off: s.sent, data: (*bp)[:n:n], buf: bp}
 			if n < tunnel.MaxDataPayload/4 {
 				// Kept until acknowledged: do not pin 16 KiB for a few bytes.
-				data = append([]byte(nil), data...)
+				c = chunk{off: s.sent, data: append([]byte(nil), c.data...)}
+				backendPool.Put(bp)
 			}
 			s.mu.Lock()
-			s.buf = append(s.buf, chunk{off: s.sent, data: data})
+			s.buf = append(s.buf, c)
 			s.sent += uint64(n)
 			s.cond.Broadcast()
 			s.mu.Unlock()
+		}
+		if n == 0 {
+			backendPool.Put(bp)
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -294,6 +303,10 @@ func (s *session) setAckedLocked(ack uint64) {
 	s.acked = ack
 	i := 0
 	for i < len(s.buf) && s.buf[i].off+uint64(len(s.buf[i].data)) <= ack {
+		if s.buf[i].buf != nil {
+			backendPool.Put(s.buf[i].buf)
+		}
+		s.buf[i] = chunk{}
 		i++
 	}
 	s.buf = s.buf[i:]
@@ -523,7 +536,10 @@ func (s *session) writeLoop(a *attachment) {
 		}
 		var data []byte
 		if a.next < s.sent {
+			// Copied under the lock: an ACK may recycle the chunk's buffer
+			// as soon as s.mu is released.
 			data = s.chunkAtLocked(a.next)
+			frameBuf = tunnel.AppendData(frameBuf[:0], data)
 			a.next += uint64(len(data))
 		}
 		finished := ack == nil && data == nil && s.eof && a.next >= s.sent
@@ -547,7 +563,6 @@ func (s *session) writeLoop(a *attachment) {
 		if data != nil {
 			s.h.sleep()
 			// WriteMessage copies the frame: the buffer can be reused.
-			frameBuf = tunnel.AppendData(frameBuf[:0], data)
 			if err := a.ws.WriteMessage(websocket.BinaryMessage, frameBuf); err != nil {
 				s.detach(a, err.Error())
 				return
