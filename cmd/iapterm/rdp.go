@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -116,7 +115,7 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 		s.Port = f.port
 	}
 	if ch("size") {
-		if err := rdpSetDesktopSize(s, f.size); err != nil {
+		if err := s.SetDesktopSize(f.size); err != nil {
 			return fmt.Errorf("--size: %w", err)
 		}
 	}
@@ -136,7 +135,7 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 		}
 	}
 	if ch("audio") {
-		if err := rdpSetAudio(s, f.audio); err != nil {
+		if err := s.SetAudio(f.audio); err != nil {
 			return fmt.Errorf("--audio: %w", err)
 		}
 	}
@@ -167,80 +166,6 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 	if f.generate {
 		s.CredentialGeneration = rdp.CredentialsForce
 	}
-	return nil
-}
-
-func rdpSetDesktopSize(s *rdp.Settings, v string) error {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "auto", "client", "":
-		s.DesktopSize = rdp.DesktopAutoAdjust
-		return nil
-	case "screen":
-		s.DesktopSize = rdp.DesktopScreenSize
-		return nil
-	}
-	w, h, ok := strings.Cut(strings.ToLower(v), "x")
-	wi, err1 := strconv.Atoi(w)
-	hi, err2 := strconv.Atoi(h)
-	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
-		return fmt.Errorf("%q is not auto, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
-	}
-	s.DesktopSize, s.Width, s.Height = rdp.DesktopClientSize, wi, hi
-	return nil
-}
-
-func rdpSetAudio(s *rdp.Settings, v string) error {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "local":
-		s.AudioMode = rdp.PlayLocally
-	case "remote", "server":
-		s.AudioMode = rdp.PlayOnServer
-	case "off", "none":
-		s.AudioMode = rdp.DoNotPlay
-	default:
-		return fmt.Errorf("%q is not local, remote or off", v)
-	}
-	return nil
-}
-
-// rdpApplyConfig sets the rdp.* settings of the settings file (global,
-// project, zone and instance layers) on s.
-func rdpApplyConfig(eff profiles.Effective, s *rdp.Settings) error {
-	if v := eff.String("rdp.user"); v != "" {
-		s.Username = v
-	}
-	if v := eff.String("rdp.domain"); v != "" {
-		s.Domain = v
-	}
-	if n := eff.Int("rdp.port"); n != 0 {
-		s.Port = n
-	}
-	if v := eff.String("rdp.desktop_size"); v != "" {
-		if err := rdpSetDesktopSize(s, v); err != nil {
-			return fmt.Errorf("setting rdp.desktop_size: %w", err)
-		}
-	}
-	switch eff.String("rdp.color_depth") {
-	case "high":
-		s.ColorDepth = rdp.HighColor
-	case "deep":
-		s.ColorDepth = rdp.DeepColor
-	case "true":
-		s.ColorDepth = rdp.TrueColor
-	}
-	if v := eff.String("rdp.audio"); v != "" {
-		if err := rdpSetAudio(s, v); err != nil {
-			return fmt.Errorf("setting rdp.audio: %w", err)
-		}
-	}
-	s.RedirectClipboard = eff.Bool("rdp.clipboard")
-	s.RedirectDrives = eff.Bool("rdp.drives")
-	s.NLA = rdp.NLAEnabled
-	if !eff.Bool("rdp.nla") {
-		s.NLA = rdp.NLADisabled
-	}
-	s.AdminSession = eff.Bool("rdp.admin")
-	s.FullScreen = eff.Bool("rdp.fullscreen")
 	return nil
 }
 
@@ -342,7 +267,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	clientPath := f.client
 	if cfg, err := loadConfig(cmd); err == nil {
 		eff := cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
-		if err := rdpApplyConfig(eff, &s); err != nil {
+		if err := s.ApplyConfig(eff); err != nil {
 			return err
 		}
 		if clientPath == "" {

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -74,62 +72,10 @@ func (b *RDP) settings(inst projects.Instance) (rdp.Settings, string, error) {
 		return s, "", nil
 	}
 	eff := cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
-	if err := ApplyRDPSettings(eff, &s); err != nil {
+	if err := s.ApplyConfig(eff); err != nil {
 		return s, "", err
 	}
 	return s, eff.String("rdp.client"), nil
-}
-
-// ApplyRDPSettings sets the rdp.* values of the settings file on s.
-func ApplyRDPSettings(eff profiles.Effective, s *rdp.Settings) error {
-	if v := eff.String("rdp.user"); v != "" {
-		s.Username = v
-	}
-	if v := eff.String("rdp.domain"); v != "" {
-		s.Domain = v
-	}
-	if n := eff.Int("rdp.port"); n != 0 {
-		s.Port = n
-	}
-	switch v := strings.ToLower(strings.TrimSpace(eff.String("rdp.desktop_size"))); v {
-	case "", "auto", "client":
-		s.DesktopSize = rdp.DesktopAutoAdjust
-	case "screen":
-		s.DesktopSize = rdp.DesktopScreenSize
-	default:
-		w, h, ok := strings.Cut(v, "x")
-		wi, err1 := strconv.Atoi(w)
-		hi, err2 := strconv.Atoi(h)
-		if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
-			return fmt.Errorf("setting rdp.desktop_size %q is not client, screen or WIDTHxHEIGHT (200-8192): fix it in the settings (s)", v)
-		}
-		s.DesktopSize, s.Width, s.Height = rdp.DesktopClientSize, wi, hi
-	}
-	switch eff.String("rdp.color_depth") {
-	case "high":
-		s.ColorDepth = rdp.HighColor
-	case "deep":
-		s.ColorDepth = rdp.DeepColor
-	case "true":
-		s.ColorDepth = rdp.TrueColor
-	}
-	switch eff.String("rdp.audio") {
-	case "server", "remote":
-		s.AudioMode = rdp.PlayOnServer
-	case "off", "none":
-		s.AudioMode = rdp.DoNotPlay
-	case "local":
-		s.AudioMode = rdp.PlayLocally
-	}
-	s.RedirectClipboard = eff.Bool("rdp.clipboard")
-	s.RedirectDrives = eff.Bool("rdp.drives")
-	s.NLA = rdp.NLAEnabled
-	if !eff.Bool("rdp.nla") {
-		s.NLA = rdp.NLADisabled
-	}
-	s.AdminSession = eff.Bool("rdp.admin")
-	s.FullScreen = eff.Bool("rdp.fullscreen")
-	return nil
 }
 
 // DefaultUser implements common.RDPLauncher.

@@ -1,0 +1,84 @@
+package rdp
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"iapterm/profiles"
+)
+
+// SetDesktopSize sets the desktop size from "client" (or "auto", fit the
+// window), "screen" (full screen) or WIDTHxHEIGHT.
+func (s *Settings) SetDesktopSize(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "auto", "client", "":
+		s.DesktopSize = DesktopAutoAdjust
+		return nil
+	case "screen":
+		s.DesktopSize = DesktopScreenSize
+		return nil
+	}
+	w, h, ok := strings.Cut(strings.ToLower(v), "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
+		return fmt.Errorf("%q is not client, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
+	}
+	s.DesktopSize, s.Width, s.Height = DesktopClientSize, wi, hi
+	return nil
+}
+
+// SetAudio sets where sound plays: "local", "server" (or "remote"), or "off".
+func (s *Settings) SetAudio(v string) error {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "local":
+		s.AudioMode = PlayLocally
+	case "remote", "server":
+		s.AudioMode = PlayOnServer
+	case "off", "none":
+		s.AudioMode = DoNotPlay
+	default:
+		return fmt.Errorf("%q is not local, server or off", v)
+	}
+	return nil
+}
+
+// ApplyConfig sets the rdp.* values of the settings file (its global,
+// project, zone and instance layers, already resolved in eff) on s.
+func (s *Settings) ApplyConfig(eff profiles.Effective) error {
+	if v := eff.String("rdp.user"); v != "" {
+		s.Username = v
+	}
+	if v := eff.String("rdp.domain"); v != "" {
+		s.Domain = v
+	}
+	if n := eff.Int("rdp.port"); n != 0 {
+		s.Port = n
+	}
+	if err := s.SetDesktopSize(eff.String("rdp.desktop_size")); err != nil {
+		return fmt.Errorf("setting rdp.desktop_size: %w; fix it with `iapterm config set rdp.desktop_size VALUE`", err)
+	}
+	switch eff.String("rdp.color_depth") {
+	case "high":
+		s.ColorDepth = HighColor
+	case "deep":
+		s.ColorDepth = DeepColor
+	case "true":
+		s.ColorDepth = TrueColor
+	}
+	if v := eff.String("rdp.audio"); v != "" {
+		if err := s.SetAudio(v); err != nil {
+			return fmt.Errorf("setting rdp.audio: %w", err)
+		}
+	}
+	s.RedirectClipboard = eff.Bool("rdp.clipboard")
+	s.RedirectDrives = eff.Bool("rdp.drives")
+	s.NLA = NLAEnabled
+	if !eff.Bool("rdp.nla") {
+		s.NLA = NLADisabled
+	}
+	s.AdminSession = eff.Bool("rdp.admin")
+	s.FullScreen = eff.Bool("rdp.fullscreen")
+	return nil
+}
