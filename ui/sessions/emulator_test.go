@@ -83,13 +83,15 @@ projects:
 `
 
 type env struct {
-	cloud *projects.Client
-	dials atomic.Int32
-	m     *sessions.Model
-	msgs  chan tea.Msg
+	cloud  *projects.Client
+	dials  atomic.Int32
+	m      *sessions.Model
+	opener *backend.SSHSessions
+	msgs   chan tea.Msg
+	onMsg  func(tea.Msg)
 }
 
-func setup(t *testing.T) *env {
+func setup(t testing.TB) *env {
 	t.Helper()
 	w, err := world.Parse([]byte(testWorld), "test.yaml")
 	if err != nil {
@@ -127,12 +129,13 @@ func setup(t *testing.T) *env {
 	opener := backend.NewSSHSessions(conn)
 	t.Cleanup(func() { opener.Close() })
 	c := &common.Common{Ctx: context.Background(), Width: 80, Height: 25, Styles: common.DefaultStyles()}
+	e.opener = opener
 	e.m = sessions.New(c, opener)
 	t.Cleanup(e.m.CloseAll)
 	return e
 }
 
-func (e *env) instance(t *testing.T, project, zone, name string) projects.Instance {
+func (e *env) instance(t testing.TB, project, zone, name string) projects.Instance {
 	t.Helper()
 	inst, err := e.cloud.Instance(context.Background(), project, zone, name)
 	if err != nil {
@@ -163,11 +166,14 @@ func (e *env) run(cmd tea.Cmd) {
 
 // until feeds messages to the model until cond holds; the test's own
 // deadline bounds the wait.
-func (e *env) until(t *testing.T, what string, cond func() bool) {
+func (e *env) until(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for !cond() {
 		select {
 		case msg := <-e.msgs:
+			if e.onMsg != nil {
+				e.onMsg(msg)
+			}
 			if _, ok := msg.(sessions.FocusExplorerMsg); ok {
 				continue
 			}
@@ -273,6 +279,16 @@ func TestSessionTypeDuplicateExitReconnect(t *testing.T) {
 	// prefix x closes a tab.
 	e.press(prefix, letter('x'))
 	e.until(t, "prefix x to close the tab", func() bool { return e.m.Len() == 1 })
+
+	// exit 0 closes the tab and reports the end.
+	ended := false
+	e.onMsg = func(msg tea.Msg) {
+		if m, ok := msg.(sessions.EndedMsg); ok && m.Instance.Name == "vm-1" {
+			ended = true
+		}
+	}
+	e.press(typeText("exit\r")...)
+	e.until(t, "the tab to close after exit", func() bool { return e.m.Len() == 0 && ended })
 }
 
 func TestSessionFailureShowsReason(t *testing.T) {

@@ -112,6 +112,9 @@ type (
 	// ChangedMsg says the set of sessions changed (for the explorer's
 	// markers).
 	ChangedMsg struct{}
+	// EndedMsg reports a session whose shell exited with status 0: its
+	// tab is gone (like closing a terminal tab by typing exit).
+	EndedMsg struct{ Instance projects.Instance }
 
 	openedMsg struct {
 		tab, gen int
@@ -355,6 +358,15 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		if t.pane != nil {
 			t.pane.Close()
+		}
+		if msg.code == 0 && msg.err == nil {
+			// A clean exit closes the tab; failures stay to be read.
+			inst := t.inst
+			for i, tt := range m.tabs {
+				if tt == t {
+					return tea.Batch(m.closeTab(i), func() tea.Msg { return EndedMsg{Instance: inst} })
+				}
+			}
 		}
 		return changed
 	case termpane.FrameMsg:
