@@ -27,6 +27,7 @@ import (
 	"iapterm/ui/picker"
 	"iapterm/ui/rdpdialog"
 	"iapterm/ui/serial"
+	"iapterm/ui/sessions"
 	"iapterm/ui/tunnels"
 )
 
@@ -53,6 +54,8 @@ type Options struct {
 	Mouse bool
 	// SaveDelay is how long after a change the state file is written.
 	SaveDelay time.Duration
+	// Sessions opens SSH tabs; nil keeps enter as the full-screen session.
+	Sessions sessions.Opener
 }
 
 type overlayKind int
@@ -99,6 +102,10 @@ type Model struct {
 	serial  *serial.Model
 	pnl     panel.Panel
 	restore restoreState
+
+	// SSH tabs; inSession shows them instead of the explorer.
+	sessions  *sessions.Model
+	inSession bool
 
 	showTunnels bool
 	focus       focusPane
@@ -152,6 +159,10 @@ func New(ctx context.Context, opts Options) *Model {
 	}
 	if opts.ASCII {
 		m.spin.Spinner = spinner.Line
+	}
+	m.sessions = sessions.New(sub(), opts.Sessions)
+	if opts.Sessions != nil {
+		actions.EnableTabs()
 	}
 	m.help.Styles.ShortKey = c.Styles.Key
 	m.help.Styles.ShortDesc = c.Styles.Dim
@@ -335,9 +346,13 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 }
 
 func (m *Model) update(msg tea.Msg) tea.Cmd {
+	if cmd, done := m.updateSessions(msg); done {
+		return cmd
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.c.SetSize(msg.Width, msg.Height)
+		m.sessions.SetSize(msg.Width, msg.Height)
 		m.layout()
 		return nil
 
@@ -819,6 +834,7 @@ func (m *Model) toggleTunnels() tea.Cmd {
 
 func (m *Model) quit() tea.Cmd {
 	m.quitting = true
+	m.sessions.CloseAll()
 	return tea.Quit
 }
 
@@ -871,6 +887,9 @@ func (m *Model) updateMarkers() {
 		for _, t := range m.c.Backend.Tunnels.List() {
 			marked[t.Target.Project+"/"+t.Target.Zone+"/"+t.Target.Instance] = true
 		}
+	}
+	for k := range m.sessions.Counts() {
+		marked[k] = true
 	}
 	m.explorer.SetMarked(marked)
 }
@@ -987,6 +1006,9 @@ func (m *Model) Render() string { return m.render() }
 func (m *Model) render() string {
 	if m.quitting {
 		return ""
+	}
+	if m.inSession && m.sessions.Len() > 0 {
+		return m.sessions.View()
 	}
 	m.layout()
 	st := m.c.Styles
@@ -1242,4 +1264,47 @@ func (m *Model) fullHelp() string {
 	}
 	body := st.DialogTitle.Render("Keys") + "\n" + strings.Join(lines, "\n") + "\n" + st.Dim.Render(footer)
 	return st.Dialog.Render(body)
+}
+
+// updateSessions routes the SSH tabs' messages, and all input while a tab
+// is shown (the tab decides what reaches the VM). done means msg is handled.
+func (m *Model) updateSessions(msg tea.Msg) (cmd tea.Cmd, done bool) {
+	switch msg := msg.(type) {
+	case actions.SessionRequestedMsg:
+		m.inSession = true
+		return m.sessions.Open(msg.Instance), true
+	case sessions.FocusExplorerMsg:
+		m.inSession = false
+		return nil, true
+	case sessions.FullScreenRequestedMsg:
+		m.inSession = false
+		return actions.FullScreen(m.c, msg.Instance), true
+	case sessions.ChangedMsg:
+		m.updateMarkers()
+		if m.sessions.Len() == 0 {
+			m.inSession = false
+		}
+		return nil, true
+	case sessions.EndedMsg:
+		return m.update(actions.SessionEndedMsg{Title: "SSH to " + msg.Instance.Name}), true
+	}
+	if sessions.Owns(msg) {
+		return m.sessions.Update(msg), true
+	}
+	if m.sessions.Len() == 0 {
+		return nil, false
+	}
+	if !m.inSession {
+		// The prefix key in the explorer goes back to the tabs.
+		if k, ok := msg.(tea.KeyPressMsg); ok && k.String() == "ctrl+]" && m.overlay == overlayNone && !m.errs.Visible() {
+			m.inSession = true
+			return nil, true
+		}
+		return nil, false
+	}
+	switch msg.(type) {
+	case tea.KeyPressMsg, tea.PasteMsg, tea.MouseMsg:
+		return m.sessions.Update(msg), true
+	}
+	return nil, false
 }

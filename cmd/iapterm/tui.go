@@ -22,6 +22,7 @@ import (
 	"iapterm/tunnel"
 	"iapterm/ui"
 	"iapterm/ui/backend"
+	"iapterm/ui/sessions"
 )
 
 func init() { register(newUICmd) }
@@ -192,6 +193,16 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		}
 	}
 
+	// SSH tabs share one connection per VM; quitting closes them all.
+	var opener sessions.Opener
+	if conn, err := backend.NewSSHConnector(client, d, email); err == nil {
+		ssh := backend.NewSSHSessions(conn)
+		defer ssh.Close()
+		opener = ssh
+	} else {
+		slog.Warn("SSH tabs unavailable; enter keeps the full-screen session", "err", err)
+	}
+
 	label := o.Label
 	if label == "" {
 		label = eps.Describe()
@@ -218,6 +229,7 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		Projects:      initial,
 		ASCII:         o.ASCII,
 		Mouse:         !o.NoMouse,
+		Sessions:      opener,
 	})
 }
 
