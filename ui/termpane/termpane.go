@@ -112,7 +112,7 @@ func New(cfg Config) *Pane {
 	if cfg.Prefix != nil {
 		p.prefix = *cfg.Prefix
 	}
-	p.emu.SetScrollbackSize(Scrollback)
+	p.emu.SetScrollbackSize(Scrollback + scrollbackSlack)
 	p.emu.SetCallbacks(vt.Callbacks{
 		EnableMode:       func(m ansi.Mode) { p.setMode(m, true) },
 		DisableMode:      func(m ansi.Mode) { p.setMode(m, false) },
@@ -165,6 +165,7 @@ func (p *Pane) readOutput(r io.Reader) {
 		if n > 0 {
 			p.mu.Lock()
 			_, _ = p.emu.Write(buf[:n])
+			p.trimScrollback()
 			p.mu.Unlock()
 			p.bytesWritten.Add(int64(n))
 			p.markDirty()
@@ -180,6 +181,19 @@ func (p *Pane) readOutput(r io.Reader) {
 			p.markDirty()
 			return
 		}
+	}
+}
+
+// scrollbackSlack is room for the lines one read can add (at most one per
+// byte). vt's scrollback drops its oldest line with a copy of the whole
+// buffer once full, which made bulk output crawl; trimming it here after
+// each read is one reslice instead.
+const scrollbackSlack = 32 * 1024
+
+func (p *Pane) trimScrollback() {
+	if p.emu.ScrollbackLen() > Scrollback {
+		p.emu.SetScrollbackSize(Scrollback)
+		p.emu.SetScrollbackSize(Scrollback + scrollbackSlack)
 	}
 }
 
