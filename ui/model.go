@@ -834,6 +834,7 @@ func (m *Model) toggleTunnels() tea.Cmd {
 
 func (m *Model) quit() tea.Cmd {
 	m.quitting = true
+	m.snapshotTabs() // before the tabs close: session restore remembers them
 	m.sessions.CloseAll()
 	return tea.Quit
 }

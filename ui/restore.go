@@ -27,7 +27,17 @@ import (
 type savedSessions struct {
 	Version int           `json:"version"`
 	Tunnels []savedTunnel `json:"tunnels"`
+	// SSH are the instances that had SSH tabs open.
+	SSH []savedTab `json:"ssh,omitempty"`
 }
+
+type savedTab struct {
+	Project  string `json:"project"`
+	Zone     string `json:"zone"`
+	Instance string `json:"instance"`
+}
+
+func (t savedTab) key() string { return t.Project + "/" + t.Zone + "/" + t.Instance }
 
 type savedTunnel struct {
 	Project   string `json:"project"`
@@ -43,6 +53,9 @@ func (t savedTunnel) key() string { return t.Project + "/" + t.Zone + "/" + t.In
 type restoreState struct {
 	path    string
 	pending []savedTunnel // waiting for their project to load
+	// tabs: SSH tabs waiting for their project; open: the tabs open at
+	// quit (taken before they close).
+	tabs, open []savedTab
 }
 
 // sessionsPath is the sessions file for a state file: ui-state.json gives
@@ -57,21 +70,37 @@ func sessionsPath(statePath string) string {
 
 // loadSessions reads the sessions file; a missing file is no sessions.
 func loadSessions(path string) ([]savedTunnel, error) {
+	s, err := loadSessionsFile(path)
+	return s.Tunnels, err
+}
+
+func loadSessionsFile(path string) (savedSessions, error) {
 	if path == "" {
-		return nil, nil
+		return savedSessions{}, nil
 	}
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return savedSessions{}, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading the sessions file: %w", err)
+		return savedSessions{}, fmt.Errorf("reading the sessions file: %w", err)
 	}
 	var s savedSessions
 	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s does not parse (%w); delete it, it is rewritten when iapterm quits", path, err)
+		return savedSessions{}, fmt.Errorf("%s does not parse (%w); delete it, it is rewritten when iapterm quits", path, err)
 	}
-	return s.Tunnels, nil
+	return s, nil
+}
+
+// snapshotTabs remembers the open SSH tabs before quitting closes them.
+func (m *Model) snapshotTabs() {
+	m.restore.open = nil
+	for k := range m.sessions.Counts() {
+		parts := strings.SplitN(k, "/", 3)
+		if len(parts) == 3 {
+			m.restore.open = append(m.restore.open, savedTab{Project: parts[0], Zone: parts[1], Instance: parts[2]})
+		}
+	}
 }
 
 // initRestore reads the tunnels to reopen; they wait for their project.
@@ -80,12 +109,15 @@ func (m *Model) initRestore() {
 		return
 	}
 	m.restore.path = sessionsPath(m.store.path)
-	list, err := loadSessions(m.restore.path)
+	s, err := loadSessionsFile(m.restore.path)
 	if err != nil {
 		m.errs.Push(common.ErrorRaisedMsg{Title: "Restoring sessions", Err: err})
 		return
 	}
-	m.restore.pending = list
+	m.restore.pending = s.Tunnels
+	if m.opts.Sessions != nil {
+		m.restore.tabs = s.SSH
+	}
 }
 
 // config loads the settings file, or nil when this session has none.
@@ -112,7 +144,7 @@ func (m *Model) restoreEnabled(cfg *profiles.Config, project, zone, name string)
 
 // restoreLoaded reopens the pending tunnels of projects that just loaded.
 func (m *Model) restoreLoaded(ids []string) tea.Cmd {
-	if len(m.restore.pending) == 0 {
+	if len(m.restore.pending) == 0 && len(m.restore.tabs) == 0 {
 		return nil
 	}
 	// A project whose load failed keeps its tunnels pending (a refresh
@@ -130,12 +162,27 @@ func (m *Model) restoreLoaded(ids []string) tea.Cmd {
 		}
 	}
 	m.restore.pending = later
-	if len(now) == 0 {
+	var tabsNow, tabsLater []savedTab
+	for _, t := range m.restore.tabs {
+		if loaded[t.Project] {
+			tabsNow = append(tabsNow, t)
+		} else {
+			tabsLater = append(tabsLater, t)
+		}
+	}
+	m.restore.tabs = tabsLater
+	if len(now) == 0 && len(tabsNow) == 0 {
 		return nil
 	}
 	cfg := m.config()
 	pool := m.c.Backend.Tunnels
 	var cmds []tea.Cmd
+	for _, t := range tabsNow {
+		inst, ok := m.explorer.Instance(t.key())
+		if ok && inst.Status == "RUNNING" && m.restoreEnabled(cfg, t.Project, t.Zone, t.Instance) {
+			cmds = append(cmds, m.sessions.Open(inst))
+		}
+	}
 	for _, t := range now {
 		inst, ok := m.explorer.Instance(t.key())
 		if !ok || pool == nil || !m.restoreEnabled(cfg, t.Project, t.Zone, t.Instance) {
@@ -196,7 +243,16 @@ func (m *Model) SaveSessions() error {
 			list = append(list, t)
 		}
 	}
-	if len(list) == 0 {
+	var tabs []savedTab
+	seenTab := map[savedTab]bool{}
+	for _, t := range append(append([]savedTab(nil), m.restore.open...), m.restore.tabs...) {
+		if !seenTab[t] && m.isAdded(t.Project) && (cfg != nil && m.restoreEnabled(cfg, t.Project, t.Zone, t.Instance)) {
+			seenTab[t] = true
+			tabs = append(tabs, t)
+		}
+	}
+	sort.Slice(tabs, func(i, j int) bool { return tabs[i].key() < tabs[j].key() })
+	if len(list) == 0 && len(tabs) == 0 {
 		if _, err := os.Stat(m.restore.path); errors.Is(err, fs.ErrNotExist) {
 			return nil
 		}
@@ -207,7 +263,7 @@ func (m *Model) SaveSessions() error {
 		}
 		return list[i].Port < list[j].Port
 	})
-	data, err := json.MarshalIndent(savedSessions{Version: 1, Tunnels: list}, "", "  ")
+	data, err := json.MarshalIndent(savedSessions{Version: 1, Tunnels: list, SSH: tabs}, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -10,9 +10,11 @@ import (
 	"testing"
 
 	"iapterm/doctor"
+	"iapterm/projects"
 	"iapterm/ui/backend"
 	"iapterm/ui/common"
 	"iapterm/ui/panel"
+	"iapterm/ui/sessions"
 )
 
 // panelHarness is the explorer over the fake backend with a settings file.
@@ -257,4 +259,48 @@ func FuzzLoadSessions(f *testing.F) {
 			t.Fatalf("error without the file name: %v", err)
 		}
 	})
+}
+
+// nopOpener never connects: the tests below do not run the tabs' commands.
+type nopOpener struct{}
+
+func (nopOpener) Open(ctx context.Context, inst projects.Instance, cols, rows int, h sessions.Hooks) (sessions.Conn, error) {
+	return nil, fmt.Errorf("not connecting in this test")
+}
+
+// SSH tabs open at quit are remembered and reopened as tabs once their
+// project loads.
+func TestRestoreSSHTabs(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "ui-state.json")
+	path := filepath.Join(dir, "ui-state-sessions.json")
+	saved := `{"version":1,"tunnels":[],"ssh":[{"project":"acme-prod","zone":"us-central1-a","instance":"web-1"}]}`
+	if err := os.WriteFile(path, []byte(saved), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfgPath, []byte("[settings.ui]\nrestore_sessions = true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fake := newFake(loadFixture(t))
+	be := fake.backend()
+	be.Config = backend.ConfigFile{Path: cfgPath}
+	m := New(context.Background(), Options{Backend: be, StatePath: state, Projects: demoProjects, Sessions: nopOpener{}})
+	inv, err := fake.Load(context.Background(), demoProjects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.explorer.SetInventory(inv)
+	if cmd := m.restoreLoaded(demoProjects); cmd == nil || m.sessions.Len() != 1 {
+		t.Fatalf("tabs after restore: %d", m.sessions.Len())
+	}
+	// Quitting takes note of the open tab before closing it.
+	m.quit()
+	if err := m.SaveSessions(); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !strings.Contains(string(data), `"ssh"`) || !strings.Contains(string(data), `"instance": "web-1"`) {
+		t.Fatalf("sessions file:\n%s", data)
+	}
 }
