@@ -179,9 +179,14 @@ func (m *Model) restoreLoaded(ids []string) tea.Cmd {
 	var cmds []tea.Cmd
 	for _, t := range tabsNow {
 		inst, ok := m.explorer.Instance(t.key())
-		if ok && inst.Status == "RUNNING" && m.restoreEnabled(cfg, t.Project, t.Zone, t.Instance) {
-			cmds = append(cmds, m.sessions.Open(inst))
+		if !ok || !m.restoreEnabled(cfg, t.Project, t.Zone, t.Instance) {
+			continue
 		}
+		if inst.Status != "RUNNING" {
+			m.setNotice(fmt.Sprintf("Not reopening the SSH tab of %s: the instance is %s", inst.Name, inst.Status), true)
+			continue
+		}
+		cmds = append(cmds, m.sessions.Open(inst))
 	}
 	for _, t := range now {
 		inst, ok := m.explorer.Instance(t.key())
