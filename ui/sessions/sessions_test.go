@@ -1,0 +1,109 @@
+package sessions
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+
+	"iapterm/projects"
+	"iapterm/ui/common"
+)
+
+func newModel(opener Opener) *Model {
+	c := &common.Common{Ctx: context.Background(), Width: 80, Height: 20, Styles: common.DefaultStyles()}
+	return New(c, opener)
+}
+
+func msgOf(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	m := cmd()
+	if b, ok := m.(tea.BatchMsg); ok {
+		var out []tea.Msg
+		for _, c := range b {
+			out = append(out, msgOf(c)...)
+		}
+		return out
+	}
+	return []tea.Msg{m}
+}
+
+func has[T any](msgs []tea.Msg) bool {
+	for _, m := range msgs {
+		if _, ok := m.(T); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func TestWithoutOpenerTabExplains(t *testing.T) {
+	m := newModel(nil)
+	inst := projects.Instance{Name: "web-1", Project: "p", Zone: "z"}
+	m.Open(inst)
+	if m.Len() != 1 || !strings.Contains(m.Status(0), "not available") {
+		t.Fatalf("status %q", m.Status(0))
+	}
+	if !strings.Contains(m.View(), "r reconnect") {
+		t.Errorf("closed tab view:\n%s", m.View())
+	}
+	if n := len(m.Counts()); n != 0 {
+		t.Errorf("a closed tab counts as open: %v", m.Counts())
+	}
+}
+
+func TestPrefixCommandsOnClosedTabs(t *testing.T) {
+	m := newModel(nil)
+	a := projects.Instance{Name: "a", Project: "p", Zone: "z"}
+	b := projects.Instance{Name: "b", Project: "p", Zone: "z"}
+	m.Open(a)
+	m.Open(b)
+	if m.Active() != 1 {
+		t.Fatalf("active %d after opening two tabs", m.Active())
+	}
+	prefix := tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl}
+	m.Update(prefix)
+	m.Update(tea.KeyPressMsg{Code: 'n', Text: "n"})
+	if m.Active() != 0 {
+		t.Errorf("prefix n: active %d, want 0 (wraps)", m.Active())
+	}
+	m.Update(prefix)
+	m.Update(tea.KeyPressMsg{Code: '2', Text: "2"})
+	if m.Active() != 1 {
+		t.Errorf("prefix 2: active %d", m.Active())
+	}
+	m.Update(prefix)
+	m.Update(tea.KeyPressMsg{Code: '?', Text: "?"})
+	if !strings.Contains(m.View(), "duplicate session") {
+		t.Errorf("prefix ? shows no key list:\n%s", m.View())
+	}
+	m.Update(tea.KeyPressMsg{Code: 'z', Text: "z"}) // any key closes the list
+	m.Update(prefix)
+	if !has[FocusExplorerMsg](msgOf(m.Update(tea.KeyPressMsg{Code: 'e', Text: "e"}))) {
+		t.Error("prefix e does not return to the explorer")
+	}
+	m.Update(prefix)
+	m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	if m.Len() != 1 {
+		t.Fatalf("prefix x left %d tabs", m.Len())
+	}
+	m.Update(prefix)
+	if !has[FocusExplorerMsg](msgOf(m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}))) {
+		t.Error("closing the last tab does not return to the explorer")
+	}
+	if m.Len() != 0 {
+		t.Errorf("%d tabs left", m.Len())
+	}
+}
+
+func TestViewFitsSize(t *testing.T) {
+	m := newModel(nil)
+	m.Open(projects.Instance{Name: "web-1", Project: "p", Zone: "z"})
+	lines := strings.Split(m.View(), "\n")
+	if len(lines) != 20 {
+		t.Errorf("view has %d lines, want 20", len(lines))
+	}
+}
