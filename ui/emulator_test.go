@@ -89,11 +89,12 @@ func TestGoldenDemoWorld(t *testing.T) {
 	golden.RequireEqual(t, []byte(scr+"\n"))
 }
 
-// Connect on a demo VM opens a pooled tunnel whose traffic the panel counts.
+// A tunnel to a demo VM's SSH port (c) opens a pooled tunnel whose traffic
+// the panel counts. (enter depends on whether SSH tabs are enabled.)
 func TestDemoTunnelCountsBytes(t *testing.T) {
 	h := demoHarness(t)
 	h.m.Explorer().Select("i:acme-dev/us-east1-b/dev-alice")
-	h.key("enter")
+	h.key("c")
 	m := regexp.MustCompile(`Tunnel open: (127\.0\.0\.1:\d+) → dev-alice:22`).FindStringSubmatch(h.m.notice)
 	if m == nil {
 		e, _ := h.m.errs.Current()
@@ -142,7 +143,7 @@ func TestDemoTunnelCountsBytes(t *testing.T) {
 func TestDemoTunnelErrorHasHint(t *testing.T) {
 	h := demoHarness(t)
 	h.m.Explorer().Select("i:acme-dev/us-east1-b/no-firewall")
-	h.key("enter")
+	h.key("c")
 	e, ok := h.m.errs.Current()
 	if !ok {
 		t.Fatalf("no error; notice %q", h.m.notice)

@@ -14,9 +14,8 @@ func TestEnableTabs(t *testing.T) {
 	linux := projects.Instance{Name: "web-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Linux}
 	win := projects.Instance{Name: "win-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Windows}
 	stopped := projects.Instance{Name: "old", Project: "p", Zone: "z", Status: "TERMINATED", OS: projects.Linux}
-	if _, ok := ByID("ssh.tab"); ok {
-		t.Fatal("SSH tab action registered before EnableTabs")
-	}
+	// The registry is process-wide, so this test cannot assume EnableTabs
+	// has not run yet (go test -count=N); it checks what EnableTabs leaves.
 	EnableTabs()
 	EnableTabs() // idempotent
 	n := 0
