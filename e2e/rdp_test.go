@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,24 +28,6 @@ import (
 // whether the password reached the server through FreeRDP's stdin.
 
 const rdpUser = "iaptermrdp"
-
-// rdpOutput collects a process's output while it runs.
-type rdpOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *rdpOutput) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *rdpOutput) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // rdpWaitFor polls cond until it holds or the deadline passes.
 func rdpWaitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
@@ -225,7 +206,7 @@ func setupRDP(t *testing.T) (*rdpEnv, string) {
 	return &rdpEnv{env: env, xfreerdp: xfreerdp, display: display, cache: cache, sesman: sesmanLog}, password
 }
 
-func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) (*exec.Cmd, *rdpOutput, *rdpOutput) {
+func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) (*exec.Cmd, *syncBuffer, *syncBuffer) {
 	args := append([]string{"rdp", "dev-win", "--project", "acme-dev", "--zone", "us-east1-b", "--user", rdpUser,
 		"--password-stdin", "--client", r.xfreerdp}, extra...)
 	cmd := exec.CommandContext(ctx, iaptermBin, args...)
@@ -234,7 +215,7 @@ func (r *rdpEnv) rdpCommand(ctx context.Context, stdin string, extra ...string) 
 	cmd.WaitDelay = 30 * time.Second
 	cmd.Env = r.env
 	cmd.Stdin = strings.NewReader(stdin)
-	var stdout, stderr rdpOutput
+	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	return cmd, &stdout, &stderr
 }
@@ -459,7 +440,7 @@ func TestRDPLoginScreenScreenshot(t *testing.T) {
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 30 * time.Second
 	cmd.Env = r.env
-	var stderr rdpOutput
+	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
