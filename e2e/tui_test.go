@@ -98,7 +98,7 @@ func TestTUIDemo(t *testing.T) {
 	// After the UI ends the shell reports the exit status and whether the
 	// terminal is back in cooked mode with echo, in one echo so the screen
 	// never shows the first without the second.
-	script := fmt.Sprintf("%s ui --demo; rc=$?; echo \"EXITED rc=$rc modes: $(stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\\n' ' ')\"; sleep 600", iaptermBin)
+	script := iaptermBin + " ui --demo; " + reportExit
 	p := newTmuxPane(t, 120, 40, env, script)
 
 	// The demo projects and VMs appear.
@@ -175,3 +175,8 @@ func TestTUIDemo(t *testing.T) {
 		t.Fatalf("state file:\n%s", data)
 	}
 }
+
+// reportExit, run after iapterm in a tmux pane, prints its exit status and
+// the terminal's modes in one line (so a test never reads the first without
+// the second), then keeps the pane open.
+const reportExit = `rc=$?; echo "EXITED rc=$rc modes: $(stty -a | tr ' ;' '\n\n' | grep -x -e icanon -e -icanon -e echo -e -echo | tr '\n' ' ')"; sleep 600`
