@@ -94,17 +94,21 @@ func NormalizePath(p string) (string, error) {
 	return res, nil
 }
 
-// EvalWebCondition evaluates a condition on an IAP web resource the way
-// IAP does: on the normalised host, and with both the path as sent and the
-// normalised path; access needs both to pass. A path IAP refuses gives a
-// *HTTPError.
-func EvalWebCondition(expr string, r Request) (bool, error) {
+// webRequests returns the two requests IAP checks for a web request: the
+// path as sent (without query or fragment) and the normalised path, both
+// with the normalised host. Access needs both to pass. A URL IAP refuses
+// gives a *HTTPError.
+func webRequests(r Request) (sent, normalized Request, err error) {
 	if r.Host != "" {
 		h, err := NormalizeHost(r.Host)
 		if err != nil {
-			return false, &HTTPError{Status: 400, Msg: err.Error()}
+			return r, r, &HTTPError{Status: 400, Msg: err.Error()}
 		}
 		r.Host = h
+	}
+	norm, err := NormalizePath(r.Path)
+	if err != nil {
+		return r, r, err
 	}
 	raw := r.Path
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
@@ -113,17 +117,44 @@ func EvalWebCondition(expr string, r Request) (bool, error) {
 	if raw == "" {
 		raw = "/"
 	}
-	norm, err := NormalizePath(r.Path)
+	sent, normalized = r, r
+	sent.Path, normalized.Path = raw, norm
+	return sent, normalized, nil
+}
+
+// EvalWebCondition evaluates a condition on an IAP web resource the way
+// IAP does: on the normalised host, and with both the path as sent and the
+// normalised path; access needs both to pass. A path IAP refuses gives a
+// *HTTPError.
+func EvalWebCondition(expr string, r Request) (bool, error) {
+	sent, norm, err := webRequests(r)
 	if err != nil {
 		return false, err
 	}
-	r.Path = raw
-	ok, err := EvalCondition(expr, r)
+	ok, err := EvalCondition(expr, sent)
 	if err != nil || !ok {
 		return false, err
 	}
-	r.Path = norm
-	return EvalCondition(expr, r)
+	return EvalCondition(expr, norm)
+}
+
+// SimulateWeb is SimulateWith for a request to an IAP web resource: it
+// simulates both requests IAP checks and grants only when both pass. A URL
+// IAP refuses before any policy is checked gives a *HTTPError.
+func SimulateWeb(p *Policy, member, permission string, r Request, opt SimOptions) (Result, error) {
+	sent, norm, err := webRequests(r)
+	if err != nil {
+		return Result{}, err
+	}
+	res := SimulateWith(p, member, permission, sent, opt)
+	if res.Verdict != Granted || norm.Path == sent.Path {
+		return res, nil
+	}
+	if res2 := SimulateWith(p, member, permission, norm, opt); res2.Verdict != Granted {
+		res2.Summary += fmt.Sprintf(" (the path as sent passes, but its normalised form %q does not)", norm.Path)
+		return res2, nil
+	}
+	return res, nil
 }
 
 // ParseURL splits an https URL into the host and path IAP would see.

@@ -222,3 +222,42 @@ func FuzzNormalizePath(f *testing.F) {
 		}
 	})
 }
+
+func TestSimulateWeb(t *testing.T) {
+	p, err := ParsePolicy([]byte(`bindings:
+- role: roles/iap.httpsResourceAccessor
+  members: [user:alice@example.com]
+  condition:
+    title: not admin
+    expression: '!request.path.startsWith("/admin") && request.host == "app.example.com"'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, host, path string
+		want             Verdict
+		inSummary        string
+	}{
+		{"public", "APP.example.com.", "/public/x", Granted, "through binding 1"},
+		{"admin", "app.example.com", "/admin", Denied, "no binding grants it"},
+		{"dotdot reaches admin", "app.example.com", "/public/../admin", Denied, `normalised form "/admin" does not`},
+		{"param reaches admin", "app.example.com", "/admin;x", Denied, "no binding grants it"},
+		{"other host", "other.example.com", "/public", Denied, "no binding grants it"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := SimulateWeb(p, "alice@example.com", PermWebAccess, Request{Host: tt.host, Path: tt.path}, SimOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Verdict != tt.want || !strings.Contains(res.Summary, tt.inSummary) {
+				t.Fatalf("verdict %v, summary %q; want %v and %q", res.Verdict, res.Summary, tt.want, tt.inSummary)
+			}
+		})
+	}
+	var he *HTTPError
+	if _, err := SimulateWeb(p, "alice@example.com", PermWebAccess, Request{Host: "app.example.com", Path: "/..;x/"}, SimOptions{}); !errors.As(err, &he) || he.Status != 400 {
+		t.Fatalf("refused path: error %v, want HTTP 400", err)
+	}
+}

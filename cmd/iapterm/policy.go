@@ -108,17 +108,8 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 		if err != nil {
 			return exitError{2, err.Error()}
 		}
-		h, err := policy.NormalizeHost(host)
-		if err != nil {
-			return exitError{2, err.Error()}
-		}
-		norm, err := policy.NormalizePath(path)
-		if err != nil {
-			fmt.Fprintf(out, "denied: IAP refuses this URL before any policy is checked (%v)\n", err)
-			return exitError{1, ""}
-		}
-		req.Host, req.Path = h, path
-		if norm != path {
+		req.Host, req.Path = host, path
+		if norm, err := policy.NormalizePath(path); err == nil && norm != path {
 			webNote = append(webNote, fmt.Sprintf("path %q is normalised to %q: access needs both to pass", path, norm))
 		}
 		if perm == "" {
@@ -139,17 +130,15 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 			return false, true
 		}
 	}
-	res := policy.SimulateWith(p, f.member, perm, req, opts)
-	// For web requests, IAP evaluates the condition on both paths.
-	if f.url != "" && res.Verdict == policy.Granted {
-		norm, _ := policy.NormalizePath(req.Path)
-		r2 := req
-		r2.Path = norm
-		res2 := policy.SimulateWith(p, f.member, perm, r2, opts)
-		if res2.Verdict != policy.Granted {
-			res = res2
-			res.Summary += fmt.Sprintf(" (the path as sent passes, but its normalised form %q does not)", norm)
+	var res policy.Result
+	if f.url != "" {
+		var err error
+		if res, err = policy.SimulateWeb(p, f.member, perm, req, opts); err != nil {
+			fmt.Fprintf(out, "denied: IAP refuses this URL before any policy is checked (%v)\n", err)
+			return exitError{1, ""}
 		}
+	} else {
+		res = policy.SimulateWith(p, f.member, perm, req, opts)
 	}
 	var lint []string
 	for _, b := range p.Bindings {
