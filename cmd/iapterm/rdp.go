@@ -33,6 +33,7 @@ type rdpFlags struct {
 	generate        bool
 	admin           bool
 	savePassword    bool
+	forgetPassword  bool
 	passwordStdin   bool
 	timeout         time.Duration
 	size            string
@@ -66,7 +67,8 @@ stdin and never on a command line. mstsc, Windows App and Remmina cannot be
 given a password safely: type it in the client.`,
 		Example: `  iapterm rdp win-1 --project my-project --zone us-central1-a --user alice
   iapterm rdp win-1 --project my-project --user alice --generate-credentials --save-password
-  echo "$PASSWORD" | iapterm rdp win-1 --project my-project --user alice --password-stdin`,
+  echo "$PASSWORD" | iapterm rdp win-1 --project my-project --user alice --password-stdin
+  iapterm rdp win-1 --project my-project --user alice --forget-password`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRDP(cmd, rdpRun{flags: f, instance: args[0], override: func(s *rdp.Settings) error { return f.apply(cmd, s) }})
@@ -83,6 +85,7 @@ given a password safely: type it in the client.`,
 	fl.BoolVar(&f.generate, "generate-credentials", false, "create the account or reset its password through the guest agent first")
 	fl.BoolVar(&f.admin, "admin", false, "with --generate-credentials: add the account to Administrators")
 	fl.BoolVar(&f.savePassword, "save-password", false, "save the password in the OS keyring (service iapterm-rdp)")
+	fl.BoolVar(&f.forgetPassword, "forget-password", false, "delete the password saved for this VM and user from the OS keyring, then exit without connecting")
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
 	fl.DurationVar(&f.timeout, "timeout", rdp.DefaultCredentialTimeout, "how long to wait for the guest agent with --generate-credentials")
 	fl.StringVar(&f.size, "size", "auto", "desktop size: auto (follow the window), screen, or WIDTHxHEIGHT")
@@ -260,9 +263,6 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	if err != nil {
 		return err
 	}
-	if !inst.Running() {
-		return fmt.Errorf("instance %s is %s, not RUNNING: start it first", inst.Key(), inst.Status)
-	}
 	s := rdp.DefaultSettings()
 	clientPath := f.client
 	if cfg, err := loadConfig(cmd); err == nil {
@@ -281,6 +281,12 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}
 	if err := s.Validate(); err != nil {
 		return err
+	}
+	if f.forgetPassword {
+		return rdpForgetPassword(stderr, inst, s.Username)
+	}
+	if !inst.Running() {
+		return fmt.Errorf("instance %s is %s, not RUNNING: start it first", inst.Key(), inst.Status)
 	}
 	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: clientPath})
 	if err != nil {
@@ -385,6 +391,18 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}
 	fmt.Fprintln(stderr, "The client exited; tunnel closed.")
 	return err
+}
+
+// rdpForgetPassword deletes the password saved for user on inst.
+func rdpForgetPassword(w io.Writer, inst *projects.Instance, user string) error {
+	if user == "" {
+		return errors.New("--forget-password needs the Windows username: give --user or set rdp.user")
+	}
+	if err := rdp.DeletePassword(inst.Project, inst.Zone, inst.Name, user); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "No password is saved for %s on %s any more.\n", user, inst.Key())
+	return nil
 }
 
 // rdpGenerateCredentials asks before resetting (on a terminal), runs the

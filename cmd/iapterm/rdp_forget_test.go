@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/zalando/go-keyring"
+
+	"iapterm/emulator/world"
+	"iapterm/rdp"
+)
+
+func TestRDPForgetPassword(t *testing.T) {
+	keyring.MockInit()
+	w := &world.World{
+		Users: []world.User{{Email: "alice@example.com", Token: "tok-alice"}},
+		Projects: []world.Project{{
+			ID:        "proj",
+			IAM:       []world.Binding{{Role: "roles/viewer", Members: []string{"user:alice@example.com"}}},
+			Instances: []world.Instance{{Name: "win", Zone: "us-central1-a", OS: "windows", Status: "TERMINATED"}},
+		}},
+	}
+	url := doctorEmulator(t, w)
+	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+
+	for _, user := range []string{"alice", "bob"} {
+		if err := rdp.SavePassword("proj", "us-central1-a", "win", user, "pw-"+user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A stopped VM: forgetting needs no connection.
+	out, code := policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--user", "alice", "--forget-password")
+	if code != 0 || !strings.Contains(out, "No password is saved for alice on proj/us-central1-a/win") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, found, err := rdp.LoadPassword("proj", "us-central1-a", "win", "alice"); err != nil || found {
+		t.Fatalf("alice's password still saved (found %v, err %v)", found, err)
+	}
+	if pw, found, err := rdp.LoadPassword("proj", "us-central1-a", "win", "bob"); err != nil || !found || pw != "pw-bob" {
+		t.Fatalf("bob's password was touched: %q %v %v", pw, found, err)
+	}
+	// Forgetting twice is not an error.
+	if out, code := policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--user", "alice", "--forget-password"); code != 0 {
+		t.Fatalf("second forget: exit %d\n%s", code, out)
+	}
+	out, code = policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--forget-password")
+	if code == 0 || !strings.Contains(out, "give --user") {
+		t.Fatalf("no user: exit %d\n%s", code, out)
+	}
+}
