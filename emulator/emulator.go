@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"iapterm/emulator/agent"
 	"iapterm/emulator/api"
 	"iapterm/emulator/cloud"
 	"iapterm/emulator/relay"
@@ -53,6 +54,18 @@ type Options struct {
 	// AgentDelay is how long the simulated guest agent takes to apply
 	// metadata changes (the agent's default when 0; negative: at once).
 	AgentDelay time.Duration
+	// AuthorizedKeys are authorized_keys files the simulated guest agent
+	// keeps for VMs whose SSH server is an external program; they add to
+	// the world file's authorizedKeysFile entries.
+	AuthorizedKeys []agent.AuthorizedKeysFile
+	// Transition is how long VM lifecycle operations take (see
+	// api.Options.Transition).
+	Transition time.Duration
+	// OperationDelay keeps metadata write operations RUNNING this long.
+	OperationDelay time.Duration
+	// ForbidUserSSHKeys simulates an organisation policy that forbids
+	// user-managed OS Login keys.
+	ForbidUserSSHKeys bool
 	// Logger receives the emulator's logs (discarded when nil). Tokens are
 	// never logged.
 	Logger *slog.Logger
@@ -112,7 +125,11 @@ func Start(w *world.World, o Options) (*Server, error) {
 
 	// The control plane (Compute, Resource Manager, OS Login, IAP, OAuth,
 	// guest agent and the builtin-ssh server) plugs in here.
-	s.api, err = api.New(c, api.Options{AgentDelay: o.AgentDelay})
+	s.api, err = api.New(c, api.Options{
+		AgentDelay: o.AgentDelay, Transition: o.Transition, OperationDelay: o.OperationDelay,
+		ForbidUserSSHKeys: o.ForbidUserSSHKeys,
+		AuthorizedKeys:    append(worldAuthorizedKeys(w), o.AuthorizedKeys...), Logger: o.Logger,
+	})
 	if err != nil {
 		s.relay.Close()
 		return nil, fmt.Errorf("starting the emulated control plane: %w", err)
@@ -166,6 +183,21 @@ func Start(w *world.World, o Options) (*Server, error) {
 	}()
 	o.Logger.Info("emulator serving", "endpoint", s.endpoint, "projects", len(c.Projects()), "instances", len(c.AllInstances()), "default_user", def.Email)
 	return s, nil
+}
+
+// worldAuthorizedKeys lists the world's authorizedKeysFile entries.
+func worldAuthorizedKeys(w *world.World) []agent.AuthorizedKeysFile {
+	var out []agent.AuthorizedKeysFile
+	for _, p := range w.Projects {
+		for _, in := range p.Instances {
+			if in.AuthorizedKeysFile != "" {
+				out = append(out, agent.AuthorizedKeysFile{
+					VM: p.ID + "/" + in.Zone + "/" + in.Name, Path: in.AuthorizedKeysFile, User: in.AuthorizedKeysUser,
+				})
+			}
+		}
+	}
+	return out
 }
 
 // logRequests logs each request's method and path: never its query or

@@ -3,12 +3,15 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"iapterm/emulator"
+	"iapterm/emulator/agent"
 	"iapterm/emulator/world"
 	"iapterm/tunnel"
 )
@@ -28,10 +31,20 @@ type emulatorFlags struct {
 	agentDelay  time.Duration
 	deny403     bool
 	verbose     bool
+	keysFiles   []string
+	transition  time.Duration
+	opDelay     time.Duration
+	forbidKeys  bool
 }
 
 func newEmulatorCmd() *cobra.Command {
-	var f emulatorFlags
+	cmd, _ := newEmulatorCmdFlags()
+	return cmd
+}
+
+// newEmulatorCmdFlags returns the command and the flags it fills in.
+func newEmulatorCmdFlags() (*cobra.Command, *emulatorFlags) {
+	f := &emulatorFlags{}
 	cmd := &cobra.Command{
 		Use:   "emulator",
 		Short: "Run a local Google Cloud (APIs and IAP relay) for tests and demos",
@@ -51,9 +64,17 @@ Example: put a local PostgreSQL behind port 5432 of a demo VM, then, in
 another shell with the printed variables exported, tunnel to it:
 
   iapterm emulator --backend acme-dev/us-east1-b/dev-alice:5432=127.0.0.1:5432
-  iapterm tunnel dev-alice 5432 --project acme-dev --zone us-east1-b`,
+  iapterm tunnel dev-alice 5432 --project acme-dev --zone us-east1-b
+
+For a real sshd behind a VM's port 22, --authorized-keys makes the
+simulated guest agent write the keys it applies to that VM (ssh-keys
+metadata with google-ssh expiry and block-project-ssh-keys, or OS Login
+keys when enable-oslogin is on) to sshd's authorized_keys file:
+
+  iapterm emulator --backend acme-dev/us-east1-b/dev-alice:22=127.0.0.1:2222 \
+    --authorized-keys "$USER@acme-dev/us-east1-b/dev-alice=$HOME/emu/authorized_keys"`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runEmulator(cmd, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runEmulator(cmd, *f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", "127.0.0.1:0", "address to serve on (port 0 picks a free port)")
@@ -67,8 +88,12 @@ another shell with the printed variables exported, tunnel to it:
 	fl.DurationVar(&f.tokenTTL, "token-ttl", time.Hour, "lifetime of issued access tokens, including the printed one")
 	fl.DurationVar(&f.agentDelay, "agent-delay", 0, "how long the simulated guest agent takes to apply key changes (default 1.5s; negative: at once)")
 	fl.BoolVar(&f.deny403, "deny-with-403", false, "refuse unauthorised tunnels with HTTP 403 before the WebSocket upgrade instead of close 4033")
+	fl.StringArrayVar(&f.keysFiles, "authorized-keys", nil, "keep an authorized_keys file for an external sshd behind a VM: [USER@]PROJECT/ZONE/INSTANCE=PATH; only USER's keys when given, else every user's; %u in the file name writes one file per user (repeatable)")
+	fl.DurationVar(&f.transition, "transition", 0, "how long VM start, stop, reset, suspend and resume take (default 2s; negative: at once)")
+	fl.DurationVar(&f.opDelay, "operation-delay", 0, "how long metadata write operations stay RUNNING before they are DONE (default: done at once)")
+	fl.BoolVar(&f.forbidKeys, "forbid-user-ssh-keys", false, "simulate an organisation policy that forbids user-managed OS Login keys: importSshPublicKey answers without adding the key")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every request")
-	return cmd
+	return cmd, f
 }
 
 func parseBackendFlags(flags []string) (map[string]string, error) {
@@ -86,6 +111,38 @@ func parseBackendFlags(flags []string) (map[string]string, error) {
 	return out, nil
 }
 
+// parseAuthorizedKeysFlags reads --authorized-keys [USER@]P/Z/I=PATH;
+// relative paths are made absolute here, since the agent may run long
+// after the working directory changes meaning.
+func parseAuthorizedKeysFlags(flags []string) ([]agent.AuthorizedKeysFile, error) {
+	var out []agent.AuthorizedKeysFile
+	for _, v := range flags {
+		vm, path, ok := strings.Cut(v, "=")
+		if !ok || vm == "" || path == "" {
+			return nil, fmt.Errorf("--authorized-keys %q must be [USER@]PROJECT/ZONE/INSTANCE=PATH", v)
+		}
+		user := ""
+		if u, rest, ok := strings.Cut(vm, "@"); ok {
+			user, vm = u, rest
+			if user == "" {
+				return nil, fmt.Errorf("--authorized-keys %q: the user before @ is empty (leave out USER@ for every user's keys)", v)
+			}
+		}
+		if parts := strings.Split(vm, "/"); len(parts) != 3 || slices.Contains(parts, "") {
+			return nil, fmt.Errorf("--authorized-keys %q: %q must be PROJECT/ZONE/INSTANCE", v, vm)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return nil, fmt.Errorf("--authorized-keys %q: %w", v, err)
+		}
+		if err := agent.CheckPattern(abs, user); err != nil {
+			return nil, fmt.Errorf("--authorized-keys %q: %w", v, err)
+		}
+		out = append(out, agent.AuthorizedKeysFile{VM: vm, Path: abs, User: user})
+	}
+	return out, nil
+}
+
 func (f emulatorFlags) check() error {
 	switch {
 	case f.dropEvery < 0:
@@ -98,15 +155,36 @@ func (f emulatorFlags) check() error {
 		return fmt.Errorf("--latency must not be negative")
 	case f.tokenTTL <= 0:
 		return fmt.Errorf("--token-ttl must be positive")
+	case f.opDelay < 0:
+		return fmt.Errorf("--operation-delay must not be negative (0: operations are done at once)")
 	}
 	return nil
 }
 
-func runEmulator(cmd *cobra.Command, f emulatorFlags) error {
+// options turns the flags into the emulator's options (without a logger).
+func (f emulatorFlags) options() (emulator.Options, error) {
 	if err := f.check(); err != nil {
-		return err
+		return emulator.Options{}, err
 	}
 	backends, err := parseBackendFlags(f.backends)
+	if err != nil {
+		return emulator.Options{}, err
+	}
+	keysFiles, err := parseAuthorizedKeysFlags(f.keysFiles)
+	if err != nil {
+		return emulator.Options{}, err
+	}
+	return emulator.Options{
+		Listen: f.listen, TLS: f.tls, TokenTTL: f.tokenTTL, Backends: backends,
+		DropEvery: f.dropEvery, InjectClose: f.injectClose, Window: f.window, Latency: f.latency,
+		AgentDelay: f.agentDelay, DenyBeforeUpgrade: f.deny403,
+		AuthorizedKeys: keysFiles, Transition: f.transition, OperationDelay: f.opDelay,
+		ForbidUserSSHKeys: f.forbidKeys,
+	}, nil
+}
+
+func runEmulator(cmd *cobra.Command, f emulatorFlags) error {
+	opts, err := f.options()
 	if err != nil {
 		return err
 	}
@@ -121,11 +199,8 @@ func runEmulator(cmd *cobra.Command, f emulatorFlags) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-	s, err := emulator.Start(w, emulator.Options{
-		Listen: f.listen, TLS: f.tls, TokenTTL: f.tokenTTL, Backends: backends,
-		DropEvery: f.dropEvery, InjectClose: f.injectClose, Window: f.window, Latency: f.latency,
-		AgentDelay: f.agentDelay, DenyBeforeUpgrade: f.deny403, Logger: log,
-	})
+	opts.Logger = log
+	s, err := emulator.Start(w, opts)
 	if err != nil {
 		return err
 	}

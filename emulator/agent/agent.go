@@ -44,6 +44,12 @@ type Options struct {
 	Delay time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// AuthorizedKeys are files the agent keeps up to date for VMs whose
+	// SSH server is an external program (see AuthorizedKeysFile; check
+	// them with Check first).
+	AuthorizedKeys []AuthorizedKeysFile
+	// Logger receives the agent's logs (slog.Default when nil).
+	Logger *slog.Logger
 }
 
 // Agent is the guest agent of every VM of the emulated cloud.
@@ -62,6 +68,15 @@ type Agent struct {
 	// over a newer one.
 	seq, appliedSeq uint64
 	snapMu          sync.Mutex
+
+	log   *slog.Logger
+	files map[string][]AuthorizedKeysFile // per VM key
+	// fileMu serialises file writes; fileSeq is the snapshot last
+	// written, written the content of each file and writtenBy its pattern.
+	fileMu    sync.Mutex
+	fileSeq   uint64
+	written   map[string][]byte
+	writtenBy map[string]string
 }
 
 // New returns an agent that has already applied the current state.
@@ -74,6 +89,17 @@ func New(src Source, o Options) *Agent {
 		twoFA:   map[string]bool{},
 		windows: map[string]*windowsState{},
 		timers:  map[*time.Timer]struct{}{},
+		log:     o.Logger,
+		files:   map[string][]AuthorizedKeysFile{},
+
+		written:   map[string][]byte{},
+		writtenBy: map[string]string{},
+	}
+	if a.log == nil {
+		a.log = slog.Default()
+	}
+	for _, f := range o.AuthorizedKeys {
+		a.files[f.VM] = append(a.files[f.VM], f)
 	}
 	if a.delay == 0 {
 		a.delay = DefaultDelay
@@ -159,6 +185,7 @@ func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 		lines []string
 	}
 	var outs []serialOut
+	var writes []fileWrite
 	a.mu.Lock()
 	if seq < a.appliedSeq {
 		a.mu.Unlock()
@@ -168,6 +195,9 @@ func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 	for _, vm := range vms {
 		if !vm.Running {
 			delete(a.keys, vm.Key)
+			if len(a.files[vm.Key]) > 0 {
+				writes = append(writes, fileWrite{vm: vm.Key})
+			}
 			continue
 		}
 		if MetadataBool(vm.Instance, vm.Project, "disable-account-manager") {
@@ -200,8 +230,12 @@ func (a *Agent) applySnapshot(seq uint64, vms []VM, osl map[string][]Key) {
 			a.keys[vm.Key] = MetadataKeys(vm.Instance, vm.Project, now)
 			a.twoFA[vm.Key] = false
 		}
+		if len(a.files[vm.Key]) > 0 {
+			writes = append(writes, fileWrite{vm: vm.Key, keys: a.keys[vm.Key]})
+		}
 	}
 	a.mu.Unlock()
+	a.writeFiles(seq, writes, now)
 	for _, o := range outs {
 		for _, l := range o.lines {
 			// Two writes, so readers of the serial port must buffer

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rsa"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -39,6 +40,13 @@ type Options struct {
 	// user-managed OS Login keys: importSshPublicKey answers 200 without
 	// adding the key.
 	ForbidUserSSHKeys bool
+	// AuthorizedKeys are authorized_keys files the guest agent keeps for
+	// VMs whose SSH server is an external program. Each must name an
+	// existing Linux VM and a writable directory; New refuses them
+	// otherwise.
+	AuthorizedKeys []agent.AuthorizedKeysFile
+	// Logger receives the guest agent's warnings (slog.Default when nil).
+	Logger *slog.Logger
 }
 
 // API is the control plane of one emulated cloud.
@@ -72,12 +80,15 @@ func New(c *cloud.Cloud, o Options) (*API, error) {
 	if o.Transition == 0 {
 		o.Transition = DefaultTransition
 	}
+	if err := checkAuthorizedKeys(c, o.AuthorizedKeys); err != nil {
+		return nil, err
+	}
 	a := &API{c: c, opts: o, ops: newOperations(), serial: newSerialPorts(), oslogin: newOSLogin(), oauth: newOAuthState()}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	for _, in := range c.AllInstances() {
 		a.serial.seed(in)
 	}
-	a.agent = agent.New(agentSource{a}, agent.Options{Delay: o.AgentDelay, Now: c.Now})
+	a.agent = agent.New(agentSource{a}, agent.Options{Delay: o.AgentDelay, Now: c.Now, AuthorizedKeys: o.AuthorizedKeys, Logger: o.Logger})
 	sshd, err := agent.NewSSHServer(a.agent)
 	if err != nil {
 		a.agent.Close()
@@ -87,6 +98,30 @@ func New(c *cloud.Cloud, o Options) (*API, error) {
 	c.RegisterBuiltin(world.BuiltinSSH, a.dialBuiltinSSH)
 	c.OnChange(a.agent.Changed)
 	return a, nil
+}
+
+// checkAuthorizedKeys refuses authorized keys files for unknown or Windows
+// VMs, unusable paths, and two VMs or entries writing the same file.
+func checkAuthorizedKeys(c *cloud.Cloud, files []agent.AuthorizedKeysFile) error {
+	seen := map[string]string{}
+	for _, f := range files {
+		if err := f.Check(); err != nil {
+			return fmt.Errorf("authorized keys file: %w", err)
+		}
+		parts := strings.Split(f.VM, "/")
+		in, err := c.Instance(parts[0], parts[1], parts[2])
+		if err != nil {
+			return fmt.Errorf("authorized keys file %s: no such VM %s in the world (give PROJECT/ZONE/INSTANCE of a VM of the world file)", f.Path, f.VM)
+		}
+		if in.IsWindows() {
+			return fmt.Errorf("authorized keys file %s: %s is a Windows VM, which has no authorized_keys", f.Path, f.VM)
+		}
+		if other, dup := seen[f.Path]; dup {
+			return fmt.Errorf("authorized keys file %s is given twice (%s and %s): each file needs one writer", f.Path, other, f.VM)
+		}
+		seen[f.Path] = f.VM
+	}
+	return nil
 }
 
 // Register mounts every route on mux. The relay's /v4/ routes are not

@@ -58,7 +58,23 @@ func Load(path string) (*World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading world file: %w", err)
 	}
-	return Parse(data, path)
+	w, err := Parse(data, path)
+	if err != nil {
+		return nil, err
+	}
+	// Files the world names are relative to the world file.
+	for pi := range w.Projects {
+		for ii := range w.Projects[pi].Instances {
+			in := &w.Projects[pi].Instances[ii]
+			if in.AuthorizedKeysFile != "" && !filepath.IsAbs(in.AuthorizedKeysFile) {
+				in.AuthorizedKeysFile = filepath.Join(filepath.Dir(path), in.AuthorizedKeysFile)
+				if abs, err := filepath.Abs(in.AuthorizedKeysFile); err == nil {
+					in.AuthorizedKeysFile = abs
+				}
+			}
+		}
+	}
+	return w, nil
 }
 
 // maxWorldSize bounds what Parse accepts, so a wrong file (a disk image, a

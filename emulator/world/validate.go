@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -207,6 +208,9 @@ func (w *World) validate() []problem {
 					v.add(at(ip, "backends", strconv.Itoa(port)), "%v", err)
 				}
 			}
+			if in.AuthorizedKeysFile != "" || in.AuthorizedKeysUser != "" {
+				v.authorizedKeys(ip, in)
+			}
 			for port := range in.Serial {
 				if port < 1 || port > 4 {
 					v.add(at(ip, "serial"), "serial port %d is outside 1-4", port)
@@ -215,6 +219,25 @@ func (w *World) validate() []problem {
 		}
 	}
 	return v.probs
+}
+
+// authorizedKeysUserRe is a login name that is safe in a file name.
+var authorizedKeysUserRe = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$`)
+
+func (v *validator) authorizedKeys(ip []any, in *Instance) {
+	f := in.AuthorizedKeysFile
+	switch {
+	case f == "":
+		v.add(at(ip, "authorizedKeysUser"), "authorizedKeysUser needs authorizedKeysFile (the file the guest agent writes)")
+		return
+	case in.IsWindows():
+		v.add(at(ip, "authorizedKeysFile"), "a Windows VM has no authorized_keys file")
+	case strings.Contains(filepath.Dir(f), "%u"):
+		v.add(at(ip, "authorizedKeysFile"), "%q: %%u may appear only in the file name, not in a directory", f)
+	}
+	if u := in.AuthorizedKeysUser; u != "" && !authorizedKeysUserRe.MatchString(u) {
+		v.add(at(ip, "authorizedKeysUser"), "%q is not a login name (letters, digits, _ . -, at most 32, not starting with . or -)", u)
+	}
 }
 
 // CheckBackend says what is wrong with a backend address, if anything: it

@@ -110,6 +110,15 @@ type Instance struct {
 	// ("127.0.0.1:2222"), or to "builtin-ssh" for the emulator's own SSH
 	// server with a real shell. --backend flags add to this.
 	Backends map[int]string `json:"backends,omitempty" yaml:"backends,omitempty"`
+	// AuthorizedKeysFile, for a VM whose SSH port is an external sshd,
+	// is the authorized_keys file the simulated guest agent keeps up to
+	// date with the keys it applied (metadata, or OS Login when on). "%u"
+	// in the file name makes one file per login name, as in sshd's
+	// AuthorizedKeysFile. A relative path is relative to the world file.
+	AuthorizedKeysFile string `json:"authorizedKeysFile,omitempty" yaml:"authorizedKeysFile,omitempty"`
+	// AuthorizedKeysUser limits the file to one login name's keys (every
+	// user's when empty).
+	AuthorizedKeysUser string `json:"authorizedKeysUser,omitempty" yaml:"authorizedKeysUser,omitempty"`
 	// Serial holds initial serial port output per port (1..4).
 	Serial map[int]string `json:"serial,omitempty" yaml:"serial,omitempty"`
 }

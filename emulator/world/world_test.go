@@ -86,6 +86,10 @@ func TestParseErrors(t *testing.T) {
 		{"bad range", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        sourceRanges: [nowhere]\n        allowed: [{IPProtocol: tcp}]\n", 10, "CIDR"},
 		{"bad shared vpc", "w.yaml", minimal + "        network: projects/x/networks/y\n", 8, "HOST/global/networks"},
 		{"dup ip", "w.yaml", minimal + "        internalIP: 10.0.0.1\n      - name: vm-2\n        zone: us-central1-a\n        internalIP: 10.0.0.1\n", 11, "also used"},
+		{"keys user without file", "w.yaml", minimal + "        authorizedKeysUser: alice\n", 8, "needs authorizedKeysFile"},
+		{"keys file on windows", "w.yaml", minimal + "        os: windows\n        authorizedKeysFile: keys\n", 9, "Windows VM"},
+		{"keys token in directory", "w.yaml", minimal + "        authorizedKeysFile: /k/%u/keys\n", 8, "only in the file name"},
+		{"keys bad user", "w.yaml", minimal + "        authorizedKeysFile: keys\n        authorizedKeysUser: ../root\n", 9, "not a login name"},
 		{"json syntax", "w.json", "{\n\"users\": [\n}\n", 3, "invalid JSON"},
 		{"json type", "w.json", "{\"users\": 5}", 1, "expected"},
 		{"json unknown", "w.json", "{\"users\": [], \"foo\": 1}", 1, "foo"},
@@ -238,5 +242,22 @@ func TestReadmeExample(t *testing.T) {
 	}
 	if w.DefaultUser().Email != "alice@example.com" || len(w.Projects[0].Instances) != 2 {
 		t.Fatalf("parsed example: %+v", w)
+	}
+}
+
+func TestLoadResolvesAuthorizedKeysFile(t *testing.T) {
+	dir := t.TempDir()
+	p := dir + "/w.yaml"
+	data := minimal + "        authorizedKeysFile: keys/%u\n        authorizedKeysUser: alice\n"
+	if err := os.WriteFile(p, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	w, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := w.Projects[0].Instances[0]
+	if want := dir + "/keys/%u"; in.AuthorizedKeysFile != want || in.AuthorizedKeysUser != "alice" {
+		t.Fatalf("authorizedKeysFile %q user %q, want %q alice", in.AuthorizedKeysFile, in.AuthorizedKeysUser, want)
 	}
 }
