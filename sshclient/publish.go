@@ -23,6 +23,9 @@ type Target struct {
 	// Metadata holds the instance's own metadata items (not the project's).
 	Metadata map[string]string
 	Port     int // 22 when 0
+	// InternalIP is the VM's address inside its network, for connections
+	// that bypass IAP (VPN, Interconnect); "" when unknown.
+	InternalIP string
 }
 
 // Key identifies the VM for connection reuse.

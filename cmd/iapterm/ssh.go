@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,63 +193,47 @@ func (e *sshEnv) resolve(ctx context.Context, arg, project, zone string) (*proje
 	return inst, nil
 }
 
-// settings are the effective ssh.* settings for an instance with flags on top.
+// sshSettings are the effective ssh.* settings for an instance with the
+// flags on top, read and applied by sshgcp as the TUI's SSH tabs do. The
+// lower-case fields repeat those of g for cp and ssh-config.
 type sshSettings struct {
-	user     string
-	port     int
-	keyType  sshclient.KeyType
-	validity time.Duration
-	publish  string
-	agent    bool
-	timeout  time.Duration
-	// transport "direct" dials the internal IP (VPN, Interconnect)
-	// instead of tunnelling through IAP.
-	transport  string
-	internalIP string
+	g       sshgcp.Settings
+	user    string
+	port    int
+	keyType sshclient.KeyType
+	publish string
 }
 
 func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(string) bool) (sshSettings, error) {
 	eff := e.cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
-	s := sshSettings{
-		user:       eff.String("ssh.user"),
-		port:       eff.Int("ssh.port"),
-		validity:   eff.Duration("ssh.key_validity"),
-		publish:    eff.String("ssh.publish"),
-		agent:      eff.Bool("ssh.agent"),
-		timeout:    eff.Duration("ssh.connect_timeout"),
-		transport:  eff.String("ssh.transport"),
-		internalIP: inst.InternalIP,
+	g, err := sshgcp.ReadSettings(eff)
+	if err != nil {
+		return sshSettings{}, err
 	}
-	kt := eff.String("ssh.key_type")
 	if f.user != "" {
-		s.user = f.user
+		g.User = f.user
 	}
 	if f.port != 0 {
-		s.port = f.port
+		g.Port = f.port
 	}
 	if f.keyType != "" {
-		kt = f.keyType
+		if g.KeyType, err = sshclient.ParseKeyType(f.keyType); err != nil {
+			return sshSettings{}, err
+		}
 	}
 	if f.validity != 0 {
-		s.validity = f.validity
+		g.Validity = f.validity
 	}
 	if f.publish != "" {
-		s.publish = f.publish
+		g.Publish = f.publish
 	}
 	if changed("agent") {
-		s.agent = f.agent
+		g.Agent = f.agent
 	}
-	var err error
-	if s.keyType, err = sshclient.ParseKeyType(kt); err != nil {
-		return s, err
+	if err := g.Check(); err != nil {
+		return sshSettings{}, err
 	}
-	if s.port == 0 {
-		s.port = 22
-	}
-	if s.port < 1 || s.port > 65535 {
-		return s, fmt.Errorf("SSH port %d is not a TCP port", s.port)
-	}
-	return s, nil
+	return sshSettings{g: g, user: g.User, port: g.Port, keyType: g.KeyType, publish: g.Publish}, nil
 }
 
 func sshTargetOf(inst *projects.Instance, port int) sshclient.Target {
@@ -263,32 +246,10 @@ func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connec
 		return nil, errors.New("iapterm does not know your email (needed to publish the SSH key): sign in with `iapterm auth login`, or use credentials whose email the userinfo endpoint returns")
 	}
 	c := sshgcp.Connector(e.cloud, e.dialer)
-	c.Key = key
 	c.KnownHosts = e.known
 	c.Prompter = sshTermPrompter{out: e.stderr}
-	c.Options = sshclient.PublishOptions{Email: e.creds.Email, Validity: s.validity, Mode: s.publish}
-	c.User = s.user
-	c.HandshakeTimeout = s.timeout
-	if s.timeout > 0 {
-		e.dialer.ConnectTimeout = s.timeout
-	}
-	if s.transport == "direct" {
-		if s.internalIP == "" {
-			return nil, errors.New("ssh.transport is direct but the VM has no internal IP")
-		}
-		addr := net.JoinHostPort(s.internalIP, strconv.Itoa(s.port))
-		c.Dialer = sshclient.DialerFunc(func(ctx context.Context, _ sshclient.Target) (net.Conn, error) {
-			var d net.Dialer
-			conn, err := d.DialContext(ctx, "tcp", addr)
-			if err != nil {
-				return nil, fmt.Errorf("ssh.transport is direct: %w (is the VPN or Interconnect up?)", err)
-			}
-			return conn, nil
-		})
-	}
-	if s.agent {
-		c.AgentSigners = sshclient.AgentSigners
-	}
+	c.Options.Email = e.creds.Email
+	s.g.Configure(c, key)
 	if !e.quiet && sshIsTerminal(e.stderr) {
 		c.Progress = func(t sshclient.Target, st sshclient.Step) {
 			if st == sshclient.StepConnected {
@@ -323,7 +284,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := env.store.Key(s.keyType)
+	key, err := env.store.Key(s.g.KeyType)
 	if err != nil {
 		return err
 	}
@@ -331,7 +292,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := sshTargetOf(inst, s.port)
+	target := s.g.Target(inst)
 	client, err := conn.Connect(ctx, target)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -344,7 +305,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	command := strings.Join(args[1:], " ")
 	if f.dryRun {
 		client.Close()
-		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.port, client.User, key.Path, env.known.Path, command))
+		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.g.Port, client.User, key.Path, env.known.Path, command))
 		return nil
 	}
 	sess, err := client.NewSession()

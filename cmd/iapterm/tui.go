@@ -193,10 +193,10 @@ func runTUI(ctx context.Context, o tuiOptions) error {
 		}
 	}
 
-	// SSH tabs share one connection per VM; quitting closes them all.
+	// SSH tabs share one connection per VM and settings; quitting closes
+	// them all. Each tab reads the ssh.* settings as they are when it opens.
 	var opener sessions.Opener
-	if conn, err := backend.NewSSHConnector(client, d, email); err == nil {
-		ssh := backend.NewSSHSessions(conn)
+	if ssh, err := backend.NewSSH(client, d, email, be.Config); err == nil {
 		defer ssh.Close()
 		opener = ssh
 	} else {

@@ -101,7 +101,7 @@ func Dialer(d *tunnel.Dialer) sshclient.Dialer {
 
 // Target is the sshclient target for an instance (port 0 means 22).
 func Target(inst *projects.Instance, port int) sshclient.Target {
-	return sshclient.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, ID: inst.ID, Metadata: inst.Metadata, Port: port}
+	return sshclient.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, ID: inst.ID, Metadata: inst.Metadata, Port: port, InternalIP: inst.InternalIP}
 }
 
 // Connector is a Connector with everything Google Cloud provides filled

@@ -3,39 +3,60 @@ package backend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"strconv"
 	"sync"
 
+	"iapterm/profiles"
 	"iapterm/projects"
 	"iapterm/sshclient"
 	"iapterm/sshclient/sshgcp"
 	"iapterm/tunnel"
+	"iapterm/ui/common"
 	"iapterm/ui/sessions"
 )
 
-// SSHSessions opens the shells of the UI's SSH tabs. Sessions to the same
-// VM share one SSH connection (one tunnel, one key publication) through
-// the connection manager.
+// SSHSessions opens the shells of the UI's SSH tabs. Each tab follows the
+// ssh.* settings of its VM as they are when it opens (user, port, key
+// type, key validity, publish mode, ssh-agent, timeouts, transport), as
+// `iapterm ssh` does. Sessions to the same VM with the same settings share
+// one SSH connection (one tunnel, one key publication); different
+// settings get their own.
 type SSHSessions struct {
-	Manager *sshclient.Manager
+	// Config supplies the settings file, read again for every tab so that
+	// edits (settings view, editor) apply to the next tab. Nil: defaults.
+	Config common.ConfigLoader
+	// Keys is where keys of the types the settings ask for are loaded or
+	// created. Its zero value offers only the connector's own key.
+	Keys sshclient.KeyStore
+
+	base *sshclient.Connector
 
 	mu        sync.Mutex
+	muxes     map[sshgcp.Settings]*sshMux
 	listeners map[string]map[int]func(string)
 	nextID    int
+
+	keyMu sync.Mutex
+	keys  map[sshclient.KeyType]*sshclient.Key
 }
 
-// NewSSHConnector builds the Connector the UI uses: Google Cloud's tunnel,
-// publishing and host keys, iapterm's default key and known_hosts. email
-// is the signed-in account (needed to publish the key).
-func NewSSHConnector(c *projects.Client, d *tunnel.Dialer, email string) (*sshclient.Connector, error) {
+// sshMux shares connections made with one set of settings.
+type sshMux struct {
+	id int
+	m  *sshclient.Manager
+}
+
+// NewSSH builds the SSH tabs' opener for Google Cloud: tunnels through d,
+// keys published for email (the signed-in account) from iapterm's key
+// store, host keys checked against iapterm's known_hosts, and the ssh.*
+// settings of cfg (nil: defaults).
+func NewSSH(c *projects.Client, d *tunnel.Dialer, email string, cfg common.ConfigLoader) (*SSHSessions, error) {
 	if email == "" {
 		return nil, errors.New("iapterm does not know your email (needed to publish the SSH key): sign in with `iapterm auth login`")
 	}
 	store, err := sshclient.DefaultKeyStore()
-	if err != nil {
-		return nil, err
-	}
-	key, err := store.Key(sshclient.DefaultKeyType)
 	if err != nil {
 		return nil, err
 	}
@@ -44,25 +65,108 @@ func NewSSHConnector(c *projects.Client, d *tunnel.Dialer, email string) (*sshcl
 		return nil, err
 	}
 	conn := sshgcp.Connector(c, d)
-	conn.Key = key
 	conn.KnownHosts = &sshclient.KnownHosts{Path: kh}
 	conn.Options.Email = email
-	return conn, nil
+	s := NewSSHSessions(conn)
+	s.Config, s.Keys = cfg, store
+	return s, nil
 }
 
-// NewSSHSessions wraps conn; it takes over conn's Progress and Prompter to
-// route them to the tab that is connecting.
+// NewSSHSessions opens tabs with conn (a Connector from sshgcp with
+// KnownHosts and Options.Email set) as the base every tab's connector is
+// copied from; conn.Key, when set, serves settings asking for its type.
+// It takes over conn's Progress and Prompter to route them to the tab
+// that is connecting.
 func NewSSHSessions(conn *sshclient.Connector) *SSHSessions {
-	s := &SSHSessions{Manager: &sshclient.Manager{Connector: conn}, listeners: map[string]map[int]func(string){}}
-	conn.Progress = s.progress
+	s := &SSHSessions{base: conn, muxes: map[sshgcp.Settings]*sshMux{}, listeners: map[string]map[int]func(string){}, keys: map[sshclient.KeyType]*sshclient.Key{}}
+	if conn.Key != nil {
+		s.keys[conn.Key.Type] = conn.Key
+	}
+	conn.Progress = nil
 	conn.Prompter = ctxPrompter{}
 	return s
 }
 
-func (s *SSHSessions) progress(t sshclient.Target, st sshclient.Step) {
+// Settings returns the effective ssh.* settings for inst, from the
+// settings file as it is now.
+func (s *SSHSessions) Settings(inst projects.Instance) (sshgcp.Settings, error) {
+	cfg := profiles.Empty("")
+	if s.Config != nil {
+		c, err := s.Config.LoadConfig()
+		switch {
+		case c != nil:
+			// A file that stopped parsing still gives its last good
+			// version; a tab is more useful than the parse error here.
+			cfg = c
+		case err != nil:
+			return sshgcp.Settings{}, fmt.Errorf("reading the settings file: %w", err)
+		}
+	}
+	eff := cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
+	set, err := sshgcp.ReadSettings(eff)
+	if err != nil {
+		return set, fmt.Errorf("the SSH settings of %s: %w", inst.Name, err)
+	}
+	return set, nil
+}
+
+// key loads (once) iapterm's key of type t.
+func (s *SSHSessions) key(t sshclient.KeyType) (*sshclient.Key, error) {
+	s.keyMu.Lock()
+	defer s.keyMu.Unlock()
+	if k := s.keys[t]; k != nil {
+		return k, nil
+	}
+	if s.Keys.Dir == "" {
+		return nil, fmt.Errorf("ssh.key_type is %s but no key store is configured for the SSH tabs", t)
+	}
+	k, err := s.Keys.Key(t)
+	if err != nil {
+		return nil, err
+	}
+	s.keys[t] = k
+	return k, nil
+}
+
+// mux returns the connection manager for set, creating it with its own
+// copy of the base connector.
+func (s *SSHSessions) mux(set sshgcp.Settings) (*sshMux, error) {
+	s.mu.Lock()
+	x := s.muxes[set]
+	s.mu.Unlock()
+	if x != nil {
+		return x, nil
+	}
+	// Outside s.mu: creating a key can take a moment, and progress
+	// reports of other tabs need the lock meanwhile.
+	key, err := s.key(set.KeyType)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if x := s.muxes[set]; x != nil {
+		return x, nil
+	}
+	if s.muxes == nil {
+		return nil, errors.New("the SSH sessions are closed")
+	}
+	conn := *s.base
+	set.Configure(&conn, key)
+	s.nextID++
+	x = &sshMux{id: s.nextID}
+	conn.Progress = func(t sshclient.Target, st sshclient.Step) { s.progress(listenKey(x.id, t), st) }
+	x.m = &sshclient.Manager{Connector: &conn}
+	s.muxes[set] = x
+	return x, nil
+}
+
+func listenKey(mux int, t sshclient.Target) string { return strconv.Itoa(mux) + " " + t.Key() }
+
+func (s *SSHSessions) progress(key string, st sshclient.Step) {
 	s.mu.Lock()
 	var fs []func(string)
-	for _, f := range s.listeners[t.Key()] {
+	for _, f := range s.listeners[key] {
 		fs = append(fs, f)
 	}
 	s.mu.Unlock()
@@ -91,19 +195,29 @@ func (s *SSHSessions) listen(key string, f func(string)) (remove func()) {
 }
 
 // Open implements sessions.Opener: a login shell with an xterm-256color
-// terminal of cols x rows.
+// terminal of cols x rows, connected with inst's current ssh.* settings.
+// Duplicating a tab and reconnecting call it again, so they follow the
+// settings as they are then.
 func (s *SSHSessions) Open(ctx context.Context, inst projects.Instance, cols, rows int, h sessions.Hooks) (sessions.Conn, error) {
 	if inst.OS == projects.Windows {
 		return nil, errors.New(inst.Name + " is a Windows VM: use RDP (v) instead of SSH")
 	}
-	target := sshgcp.Target(&inst, 22)
+	set, err := s.Settings(inst)
+	if err != nil {
+		return nil, err
+	}
+	x, err := s.mux(set)
+	if err != nil {
+		return nil, err
+	}
+	target := set.Target(&inst)
 	if h.Progress != nil {
-		defer s.listen(target.Key(), h.Progress)()
+		defer s.listen(listenKey(x.id, target), h.Progress)()
 	}
 	if h.Prompt != nil {
 		ctx = context.WithValue(ctx, promptKey{}, h.Prompt)
 	}
-	sess, err := s.Manager.Session(ctx, target)
+	sess, err := x.m.Session(ctx, target)
 	if err != nil {
 		return nil, err
 	}
@@ -133,13 +247,32 @@ func (s *SSHSessions) Open(ctx context.Context, inst projects.Instance, cols, ro
 	return &sshConn{sess: sess, out: pr}, nil
 }
 
-// Open reports whether an SSH connection to inst is open (for markers).
+// IsOpen reports whether an SSH connection to inst is open or opening
+// (for markers), whatever settings it was made with: a tab opened before
+// the settings changed is still connected.
 func (s *SSHSessions) IsOpen(inst projects.Instance) bool {
-	return s.Manager.Open(sshgcp.Target(&inst, 22))
+	t := sshgcp.Target(&inst, 0)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, x := range s.muxes {
+		if x.m.Open(t) {
+			return true
+		}
+	}
+	return false
 }
 
-// Close closes every SSH connection.
-func (s *SSHSessions) Close() error { return s.Manager.Close() }
+// Close closes every SSH connection; no tab opens afterwards.
+func (s *SSHSessions) Close() error {
+	s.mu.Lock()
+	muxes := s.muxes
+	s.muxes = nil
+	s.mu.Unlock()
+	for _, x := range muxes {
+		x.m.Close()
+	}
+	return nil
+}
 
 type sshConn struct {
 	sess *sshclient.Session

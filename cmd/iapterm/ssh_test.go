@@ -1,0 +1,77 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"iapterm/profiles"
+	"iapterm/projects"
+	"iapterm/sshclient"
+	"iapterm/sshclient/sshgcp"
+)
+
+// TestSSHSettings checks that iapterm ssh reads the settings file as the
+// TUI's tabs do (sshgcp.ReadSettings) and puts its flags on top.
+func TestSSHSettings(t *testing.T) {
+	const file = `
+[settings.ssh]
+key_validity = "2h"
+
+[instance."p/z/vm-1".ssh]
+user = "deploy"
+port = 2222
+key_type = "ecdsa-p256"
+agent = true
+`
+	cfg, err := profiles.Parse([]byte(file), "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst := &projects.Instance{Project: "p", Zone: "z", Name: "vm-1"}
+	other := &projects.Instance{Project: "p", Zone: "z", Name: "vm-2"}
+	none := func(string) bool { return false }
+	for _, tc := range []struct {
+		name    string
+		inst    *projects.Instance
+		flags   sshFlags
+		changed func(string) bool
+		want    sshgcp.Settings
+		wantErr string
+	}{
+		{name: "instance settings", inst: inst, changed: none,
+			want: sshgcp.Settings{User: "deploy", Port: 2222, KeyType: sshclient.KeyECDSAP256, Validity: 2 * time.Hour, Publish: "auto",
+				Agent: true, ConnectTimeout: 30 * time.Second, Transport: sshgcp.TransportIAP}},
+		{name: "defaults elsewhere", inst: other, changed: none,
+			want: sshgcp.Settings{Port: 22, KeyType: sshclient.KeyEd25519, Validity: 2 * time.Hour, Publish: "auto",
+				ConnectTimeout: 30 * time.Second, Transport: sshgcp.TransportIAP}},
+		{name: "flags win", inst: inst,
+			flags:   sshFlags{user: "root", port: 22, keyType: "rsa-3072", validity: time.Minute, publish: "metadata", agent: false},
+			changed: func(f string) bool { return f == "agent" },
+			want: sshgcp.Settings{User: "root", Port: 22, KeyType: sshclient.KeyRSA3072, Validity: time.Minute, Publish: "metadata",
+				ConnectTimeout: 30 * time.Second, Transport: sshgcp.TransportIAP}},
+		{name: "bad key type flag", inst: inst, flags: sshFlags{keyType: "dsa"}, changed: none, wantErr: "unknown key type"},
+		{name: "bad port flag", inst: inst, flags: sshFlags{port: -1}, changed: none, wantErr: "not a TCP port"},
+		{name: "bad publish flag", inst: inst, flags: sshFlags{publish: "x"}, changed: none, wantErr: "publish mode"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := &sshEnv{cfg: cfg}
+			got, err := e.settings(tc.inst, tc.flags, tc.changed)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want one about %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.g != tc.want {
+				t.Fatalf("got %+v\nwant %+v", got.g, tc.want)
+			}
+			if got.user != tc.want.User || got.port != tc.want.Port || got.keyType != tc.want.KeyType || got.publish != tc.want.Publish {
+				t.Fatalf("the fields cp and ssh-config read differ: %+v", got)
+			}
+		})
+	}
+}
