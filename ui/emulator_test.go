@@ -152,3 +152,26 @@ func TestDemoTunnelErrorHasHint(t *testing.T) {
 		t.Fatalf("error %v, hint %q", e.Err, e.Hint)
 	}
 }
+
+// The details pane reads the project's metadata from the emulator's
+// projects.get: acme-prod turns OS Login on for the project, legacy-app
+// turns it off for itself; acme-dev turns it off for the project.
+func TestDemoEffectiveOSLogin(t *testing.T) {
+	h := demoHarness(t)
+	h.send(tea.WindowSizeMsg{Width: 100, Height: 50})
+	tests := []struct{ row, osLogin, blockKeys string }{
+		{"i:acme-prod/us-central1-a/web-1", "on (project)", "off (default)"},
+		{"i:acme-prod/us-central1-a/legacy-app", "off (instance)", "off (default)"},
+		{"i:acme-dev/us-east1-b/dev-alice", "off (project)", "off (default)"},
+	}
+	for _, tc := range tests {
+		h.selectRow(tc.row)
+		scr := h.screen()
+		if got := field(scr, "OS Login"); got != tc.osLogin {
+			t.Errorf("%s: OS Login %q, want %q\n%s", tc.row, got, tc.osLogin, scr)
+		}
+		if got := field(scr, "Block proj keys"); got != tc.blockKeys {
+			t.Errorf("%s: block project keys %q, want %q", tc.row, got, tc.blockKeys)
+		}
+	}
+}

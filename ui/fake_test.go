@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -45,10 +46,18 @@ type fakeBackend struct {
 	loads    int
 	searches []string
 	nextPort int
+	// project metadata by project ID; an error in projMetaErr wins
+	projMeta    map[string]map[string]string
+	projMetaErr map[string]error
+	projReads   []string
 }
 
 func newFake(inv projects.Inventory) *fakeBackend {
 	f := &fakeBackend{inv: inv, loadErr: map[string]error{}, serial: map[int]string{1: "Booting...\nReady.\n"}, nextPort: 40000}
+	f.projMeta = map[string]map[string]string{
+		"acme-prod": {"enable-oslogin": "FALSE", "enable-oslogin-2fa": "TRUE", "serial-port-enable": "true", "ssh-keys": "alice:ssh-ed25519 AAAA alice"},
+	}
+	f.projMetaErr = map[string]error{}
 	f.all = append(f.all, inv.Projects...)
 	for i := 0; i < 5; i++ {
 		f.all = append(f.all, projects.Project{ID: fmt.Sprintf("extra-%02d", i), Name: fmt.Sprintf("Extra %d", i), State: "ACTIVE"})
@@ -57,7 +66,17 @@ func newFake(inv projects.Inventory) *fakeBackend {
 }
 
 func (f *fakeBackend) backend() common.Backend {
-	return common.Backend{Inventory: f, Searcher: f, Actions: f, Serial: f, Tunnels: f}
+	return common.Backend{Inventory: f, Searcher: f, Actions: f, Serial: f, Tunnels: f, ProjectMetadata: f}
+}
+
+func (f *fakeBackend) ProjectMetadata(ctx context.Context, project string) (map[string]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.projReads = append(f.projReads, project)
+	if err := f.projMetaErr[project]; err != nil {
+		return nil, err
+	}
+	return maps.Clone(f.projMeta[project]), nil
 }
 
 func (f *fakeBackend) Load(ctx context.Context, ids []string) (projects.Inventory, error) {

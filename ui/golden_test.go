@@ -89,6 +89,7 @@ func TestGoldenExplorerDetails(t *testing.T) {
 	runGolden(t, func(tm *teatest.TestModel, wait func(string)) {
 		press(tm, "j", "j", "j", "j", "j", "j", "j")
 		wait("n2-standard-4") // db-1's details
+		wait("on (project)")  // with the project's metadata read
 	})
 }
 
@@ -99,6 +100,7 @@ func TestGoldenFilter(t *testing.T) {
 		wait("2 shown")
 		press(tm, "down", "down")
 		wait("10.128.0.2")
+		wait("on (project)")
 	})
 }
 
@@ -108,6 +110,7 @@ func TestGoldenTunnelsPanel(t *testing.T) {
 		wait("Tunnel open")
 		press(tm, "t")
 		wait("LOCAL ADDRESS")
+		wait("on (project)")
 	})
 }
 
@@ -134,6 +137,7 @@ func TestGoldenErrorPanel(t *testing.T) {
 		tm.Type("9")
 		press(tm, "enter")
 		wait("dismiss")
+		wait("on (project)")
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"charm.land/bubbles/v2/key"
 
 	"iapterm/ui/actions"
+	"iapterm/ui/common"
 	"iapterm/ui/explorer"
 )
 
@@ -34,12 +35,13 @@ func DefaultKeyMap() KeyMap {
 
 // helpKeys implements help.KeyMap for the explorer screen.
 type helpKeys struct {
+	c    *common.Common
 	root KeyMap
 	exp  explorer.KeyMap
 }
 
 func (h helpKeys) ShortHelp() []key.Binding {
-	connect, _ := actions.ByID("connect")
+	connect, _ := actions.ByID(h.c, "connect")
 	return []key.Binding{connect.Key, h.root.Menu, h.exp.Filter, h.root.Add, h.root.Tunnels, h.root.Help, h.root.Quit}
 }
 
@@ -50,6 +52,6 @@ func (h helpKeys) FullHelp() [][]key.Binding {
 		{e.Up, e.Down, e.PageUp, e.PageDown, e.Home, e.End, e.Expand, e.Collapse, e.Toggle},
 		{e.Filter, e.ClearFilter, e.ToggleLinux, e.ToggleWindows, r.Add, r.Remove, r.Refresh, r.RefreshAll},
 		{r.Menu, r.Tunnels, r.Focus, r.DetailsUp, r.DetailsDown, r.Help, r.Quit, r.ForceQuit},
-		actions.Bindings(),
+		actions.Bindings(h.c),
 	}
 }

@@ -115,6 +115,7 @@ type Model struct {
 	loadSem   chan struct{} // bounds concurrent project loads
 	saveSeq   int
 	loading   map[string]int // project ID → loads in flight
+	projMeta  map[string]*projMetaEntry
 	refreshed time.Time
 	notice    string
 	noticeErr bool
@@ -137,7 +138,7 @@ func New(ctx context.Context, opts Options) *Model {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	c := &common.Common{Ctx: ctx, Styles: common.DefaultStyles(), Now: opts.Now, Backend: opts.Backend, ASCII: opts.ASCII, Width: 80, Height: 24}
+	c := &common.Common{Ctx: ctx, Styles: common.DefaultStyles(), Now: opts.Now, Backend: opts.Backend, ASCII: opts.ASCII, SSHTabs: opts.Sessions != nil, Width: 80, Height: 24}
 	// Each component gets its own copy so it can hold its own size.
 	sub := func() *common.Common { cc := *c; return &cc }
 	expC, detC, tunC := sub(), sub(), sub()
@@ -155,15 +156,13 @@ func New(ctx context.Context, opts Options) *Model {
 		help:     help.New(),
 		spin:     spinner.New(spinner.WithSpinner(spinner.MiniDot)),
 		loading:  map[string]int{},
+		projMeta: map[string]*projMetaEntry{},
 		loadSem:  make(chan struct{}, maxConcurrentLoads),
 	}
 	if opts.ASCII {
 		m.spin.Spinner = spinner.Line
 	}
 	m.sessions = sessions.New(sub(), opts.Sessions)
-	if opts.Sessions != nil {
-		actions.EnableTabs()
-	}
 	m.help.Styles.ShortKey = c.Styles.Key
 	m.help.Styles.ShortDesc = c.Styles.Dim
 	m.help.Styles.ShortSeparator = c.Styles.Dim
@@ -268,6 +267,9 @@ func (m *Model) refresh(ids []string) tea.Cmd {
 	}
 	var cmds []tea.Cmd
 	for _, id := range ids {
+		if e := m.projMeta[id]; e != nil {
+			e.stale = true
+		}
 		m.loading[id]++
 		one := []string{id}
 		ctx, sem := m.c.Ctx, m.loadSem
@@ -341,7 +343,9 @@ func (m *Model) saveCache() tea.Cmd {
 // focused one, async results to their owner by type.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	cmd := m.update(msg)
-	m.syncSelection()
+	if fetch := m.syncSelection(); fetch != nil {
+		cmd = tea.Batch(cmd, fetch)
+	}
 	return m, cmd
 }
 
@@ -412,6 +416,13 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			return tea.Batch(m.saveCache(), restore)
 		}
 		return restore
+
+	case projectMetadataMsg:
+		if e := m.projMeta[msg.project]; e != nil {
+			e.loading, e.stale = false, false
+			e.pm = details.ProjectMetadata{Loaded: msg.err == nil, Items: msg.items, Err: msg.err}
+		}
+		return nil
 
 	case refreshDueMsg:
 		return m.refresh(filterAdded(msg.ids, m.isAdded))
@@ -556,6 +567,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 	case projectRemovedMsg:
 		ids := filterAdded(m.explorer.Projects(), func(id string) bool { return id != msg.id })
 		m.explorer.SetProjects(ids)
+		delete(m.projMeta, msg.id)
 		m.setNotice("Removed "+msg.id+" from the explorer", false)
 		return tea.Batch(m.scheduleSave(), m.saveCache())
 
@@ -783,7 +795,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		return cmd
 	}
 
-	if a, ok := actions.Match(msg); ok {
+	if a, ok := actions.Match(m.c, msg); ok {
 		inst, ok := m.explorer.SelectedInstance()
 		if !ok {
 			return nil
@@ -895,8 +907,9 @@ func (m *Model) updateMarkers() {
 	m.explorer.SetMarked(marked)
 }
 
-// syncSelection points the details pane at the selected row.
-func (m *Model) syncSelection() {
+// syncSelection points the details pane at the selected row; the command
+// reads the project metadata the pane needs, when it is not known yet.
+func (m *Model) syncSelection() tea.Cmd {
 	r, ok := m.explorer.Selected()
 	switch {
 	case !ok:
@@ -911,9 +924,54 @@ func (m *Model) syncSelection() {
 			}
 		}
 		m.details.SetInstance(*r.Instance, ts)
+		pm, fetch := m.projectMetadata(r.Project)
+		m.details.SetProjectMetadata(pm)
+		return fetch
 	default:
 		p, _ := m.explorer.ProjectInfo(r.Project)
 		m.details.SetProject(p, m.explorer.Warnings(r.Project))
+	}
+	return nil
+}
+
+// projMetaEntry caches one project's metadata; stale entries (the project
+// was refreshed) are read again but shown until the new read returns.
+type projMetaEntry struct {
+	pm      details.ProjectMetadata
+	loading bool
+	stale   bool
+}
+
+type projectMetadataMsg struct {
+	project string
+	items   map[string]string
+	err     error
+}
+
+// projectMetadataTimeout bounds one read; the pane shows the error after.
+var projectMetadataTimeout = 30 * time.Second
+
+// projectMetadata returns what is known of project's metadata and, when it
+// must be read, the command that reads it.
+func (m *Model) projectMetadata(project string) (details.ProjectMetadata, tea.Cmd) {
+	reader := m.c.Backend.ProjectMetadata
+	if reader == nil {
+		return details.ProjectMetadata{Loaded: true, Err: details.ErrNoProjectMetadata}, nil
+	}
+	e := m.projMeta[project]
+	if e == nil {
+		e = &projMetaEntry{}
+		m.projMeta[project] = e
+	} else if e.loading || !e.stale {
+		return e.pm, nil
+	}
+	e.loading = true
+	ctx := m.c.Ctx
+	return e.pm, func() tea.Msg {
+		ctx, cancel := context.WithTimeout(ctx, projectMetadataTimeout)
+		defer cancel()
+		items, err := reader.ProjectMetadata(ctx, project)
+		return projectMetadataMsg{project: project, items: items, err: err}
 	}
 }
 
@@ -1186,7 +1244,7 @@ func (m *Model) helpLine() string {
 		return common.PadRight(s.Render(m.notice), m.c.Width)
 	}
 	m.help.SetWidth(m.c.Width)
-	var km help.KeyMap = helpKeys{root: m.keys, exp: m.explorer.KeyMap}
+	var km help.KeyMap = helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap}
 	switch {
 	case m.overlay == overlaySerial && m.serial != nil:
 		km = m.serial.KeyMap
@@ -1206,7 +1264,7 @@ func (m *Model) helpLine() string {
 // the screen.
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
-	hk := helpKeys{root: m.keys, exp: m.explorer.KeyMap}
+	hk := helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap}
 	groups := hk.FullHelp()
 	titles := []string{"Navigate", "Explorer", "Panels", "Instance actions"}
 	groups = append(groups, m.tunnels.KeyMap.ShortHelp())

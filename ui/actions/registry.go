@@ -2,6 +2,11 @@
 // Each action lives in its own file and registers a name, a key, a
 // predicate saying when it applies and what it runs; the menu, the key
 // handling and the help are all generated from this one list.
+//
+// The list is fixed once the package's init functions have run. What a UI
+// can do (SSH tabs, for one) differs between models in the same process, so
+// the lookups take the model's Common and skip the actions it lacks rather
+// than anyone changing the list.
 package actions
 
 import (
@@ -26,6 +31,10 @@ type Action struct {
 	Group Group
 	// Order sorts actions within the registry.
 	Order int
+	// Available reports whether this UI offers the action at all (nil:
+	// always); an unavailable action is left out of the menu, the keys and
+	// the help, where one that does not apply to an instance is explained.
+	Available func(c *common.Common) bool
 	// Applies reports whether the action makes sense for inst; Why says why
 	// not, for the message shown when its key is pressed anyway.
 	Applies func(inst projects.Instance) bool
@@ -46,50 +55,64 @@ const (
 
 var registry []Action
 
+// register adds a to the list; only init functions call it.
 func register(a Action) {
 	registry = append(registry, a)
 	sort.SliceStable(registry, func(i, j int) bool { return registry[i].Order < registry[j].Order })
 }
 
-// All returns every registered action in menu order.
-func All() []Action { return append([]Action(nil), registry...) }
+func (a Action) availableIn(c *common.Common) bool {
+	return a.Available == nil || a.Available(c)
+}
 
-// For returns the actions that apply to inst.
-func For(inst projects.Instance) []Action {
+// All returns the actions c offers, in menu order.
+func All(c *common.Common) []Action {
 	var out []Action
 	for _, a := range registry {
-		if a.Applies == nil || a.Applies(inst) {
+		if a.availableIn(c) {
 			out = append(out, a)
 		}
 	}
 	return out
 }
 
-// ByID finds an action.
-func ByID(id string) (Action, bool) {
+// For returns the actions c offers that apply to inst.
+func For(c *common.Common, inst projects.Instance) []Action {
+	var out []Action
 	for _, a := range registry {
-		if a.ID == id {
+		if a.availableIn(c) && (a.Applies == nil || a.Applies(inst)) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ByID finds an action c offers.
+func ByID(c *common.Common, id string) (Action, bool) {
+	for _, a := range registry {
+		if a.ID == id && a.availableIn(c) {
 			return a, true
 		}
 	}
 	return Action{}, false
 }
 
-// Match returns the action whose key is msg, whether or not it applies.
-func Match(msg tea.KeyPressMsg) (Action, bool) {
+// Match returns the action c offers whose key is msg, whether or not it
+// applies to the selection.
+func Match(c *common.Common, msg tea.KeyPressMsg) (Action, bool) {
 	for _, a := range registry {
-		if len(a.Key.Keys()) > 0 && key.Matches(msg, a.Key) {
+		if len(a.Key.Keys()) > 0 && a.availableIn(c) && key.Matches(msg, a.Key) {
 			return a, true
 		}
 	}
 	return Action{}, false
 }
 
-// Bindings returns the key bindings of all actions, for the help.
-func Bindings() []key.Binding {
+// Bindings returns the key bindings of the actions c offers, for the help.
+func Bindings(c *common.Common) []key.Binding {
 	var out []key.Binding
 	for _, a := range registry {
-		if len(a.Key.Keys()) > 0 {
+		if len(a.Key.Keys()) > 0 && a.availableIn(c) {
 			out = append(out, a.Key)
 		}
 	}

@@ -2,7 +2,6 @@ package actions
 
 import (
 	"errors"
-	"sync"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -23,49 +22,40 @@ func whyNotLinuxRunning(inst projects.Instance) string {
 	return notRunning(inst)
 }
 
-var enableTabs sync.Once
+// tabsAvailable: the SSH tab actions exist only in a UI that opens tabs.
+func tabsAvailable(c *common.Common) bool { return c.SSHTabs }
 
-// EnableTabs adds the SSH tab actions (n: new SSH tab, S: full screen) and
-// makes enter on a running Linux VM open a tab instead of the full-screen
-// session. The UI calls it when it can open sessions itself; without it the
-// registry is as before (enter hands the terminal to iapterm ssh).
-func EnableTabs() { enableTabs.Do(enableTabsOnce) }
-
-func enableTabsOnce() {
+func init() {
+	// n opens a tab, S hands the terminal to iapterm ssh; enter on a running
+	// Linux VM opens a tab too when tabs are available (ssh.go).
 	register(Action{
-		ID:      "ssh.tab",
-		Name:    "SSH in a tab",
-		Key:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new SSH tab")),
-		Group:   GroupConnect,
-		Order:   13,
-		Applies: linuxRunning,
-		Why:     whyNotLinuxRunning,
+		ID:        "ssh.tab",
+		Name:      "SSH in a tab",
+		Key:       key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "new SSH tab")),
+		Group:     GroupConnect,
+		Order:     13,
+		Available: tabsAvailable,
+		Applies:   linuxRunning,
+		Why:       whyNotLinuxRunning,
 		Run: func(_ *common.Common, inst projects.Instance) tea.Cmd {
-			return func() tea.Msg { return SessionRequestedMsg{Instance: inst} }
+			return requestSession(inst)
 		},
 	})
 	register(Action{
-		ID:      "ssh.fullscreen",
-		Name:    "SSH full screen",
-		Key:     key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "SSH full screen")),
-		Group:   GroupConnect,
-		Order:   14,
-		Applies: linuxRunning,
-		Why:     whyNotLinuxRunning,
-		Run:     FullScreen,
+		ID:        "ssh.fullscreen",
+		Name:      "SSH full screen",
+		Key:       key.NewBinding(key.WithKeys("S"), key.WithHelp("S", "SSH full screen")),
+		Group:     GroupConnect,
+		Order:     14,
+		Available: tabsAvailable,
+		Applies:   linuxRunning,
+		Why:       whyNotLinuxRunning,
+		Run:       FullScreen,
 	})
-	for i, a := range registry {
-		if a.ID != "connect" || a.Run == nil {
-			continue
-		}
-		prev := a.Run
-		registry[i].Run = func(c *common.Common, inst projects.Instance) tea.Cmd {
-			if linuxRunning(inst) {
-				return func() tea.Msg { return SessionRequestedMsg{Instance: inst} }
-			}
-			return prev(c, inst)
-		}
-	}
+}
+
+func requestSession(inst projects.Instance) tea.Cmd {
+	return func() tea.Msg { return SessionRequestedMsg{Instance: inst} }
 }
 
 // FullScreen hands the whole terminal to `iapterm ssh` for inst and comes

@@ -2,6 +2,7 @@ package actions
 
 import (
 	"os/exec"
+	"slices"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -10,50 +11,108 @@ import (
 	"iapterm/ui/common"
 )
 
-func TestEnableTabs(t *testing.T) {
-	linux := projects.Instance{Name: "web-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Linux}
-	win := projects.Instance{Name: "win-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Windows}
-	stopped := projects.Instance{Name: "old", Project: "p", Zone: "z", Status: "TERMINATED", OS: projects.Linux}
-	// The registry is process-wide, so this test cannot assume EnableTabs
-	// has not run yet (go test -count=N); it checks what EnableTabs leaves.
-	EnableTabs()
-	EnableTabs() // idempotent
-	n := 0
-	for _, a := range All() {
-		if a.ID == "ssh.tab" {
-			n++
+var (
+	linuxVM   = projects.Instance{Name: "web-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Linux}
+	windowsVM = projects.Instance{Name: "win-1", Project: "p", Zone: "z", Status: "RUNNING", OS: projects.Windows}
+	stoppedVM = projects.Instance{Name: "old", Project: "p", Zone: "z", Status: "TERMINATED", OS: projects.Linux}
+)
+
+func selfTrue(args ...string) *exec.Cmd { return exec.Command("true") }
+
+func ids(as []Action) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID)
+	}
+	return out
+}
+
+// The same registry serves a UI with tabs and one without, in either order
+// and any number of times: availability is read from the Common.
+func TestTabsArePerCommon(t *testing.T) {
+	withTabs := &common.Common{SSHTabs: true, Backend: common.Backend{Self: selfTrue}}
+	without := &common.Common{Backend: common.Backend{Self: selfTrue}}
+	nKey := tea.KeyPressMsg{Code: 'n', Text: "n"}
+	sKey := tea.KeyPressMsg{Code: 's', Text: "S", Mod: tea.ModShift}
+	for round := 0; round < 2; round++ {
+		for _, tc := range []struct {
+			name string
+			c    *common.Common
+			tabs bool
+		}{
+			{"with tabs", withTabs, true},
+			{"without tabs", without, false},
+			{"with tabs again", withTabs, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				c := tc.c
+				for _, id := range []string{"ssh.tab", "ssh.fullscreen"} {
+					if got := slices.Contains(ids(All(c)), id); got != tc.tabs {
+						t.Errorf("All has %s: %v, want %v", id, got, tc.tabs)
+					}
+					if got := slices.Contains(ids(For(c, linuxVM)), id); got != tc.tabs {
+						t.Errorf("For(linux) has %s: %v, want %v", id, got, tc.tabs)
+					}
+					if _, got := ByID(c, id); got != tc.tabs {
+						t.Errorf("ByID(%s) found %v, want %v", id, got, tc.tabs)
+					}
+				}
+				nb := 0
+				for _, b := range Bindings(c) {
+					if slices.Contains(b.Keys(), "n") || slices.Contains(b.Keys(), "S") {
+						nb++
+					}
+				}
+				if want := map[bool]int{true: 2, false: 0}[tc.tabs]; nb != want {
+					t.Errorf("help lists %d of n/S, want %d", nb, want)
+				}
+				a, ok := Match(c, nKey)
+				if ok != tc.tabs || (ok && a.ID != "ssh.tab") {
+					t.Errorf("key n matches %q (%v)", a.ID, ok)
+				}
+				a, ok = Match(c, sKey)
+				if ok != tc.tabs || (ok && a.ID != "ssh.fullscreen") {
+					t.Errorf("key S matches %q (%v)", a.ID, ok)
+				}
+
+				connect, ok := ByID(c, "connect")
+				if !ok {
+					t.Fatal("no connect action")
+				}
+				_, isTab := connect.Run(c, linuxVM)().(SessionRequestedMsg)
+				if isTab != tc.tabs {
+					t.Errorf("enter on Linux opened a tab: %v, want %v", isTab, tc.tabs)
+				}
+				if _, isTab := connect.Run(c, windowsVM)().(SessionRequestedMsg); isTab {
+					t.Error("enter on Windows opened an SSH tab")
+				}
+			})
 		}
 	}
-	if n != 1 {
-		t.Fatalf("ssh.tab registered %d times", n)
-	}
-	c := &common.Common{Backend: common.Backend{Self: func(args ...string) *exec.Cmd { return exec.Command("true") }}}
+}
 
-	tab, _ := ByID("ssh.tab")
-	if !tab.Applies(linux) || tab.Applies(win) || tab.Applies(stopped) {
+func TestTabActions(t *testing.T) {
+	c := &common.Common{SSHTabs: true, Backend: common.Backend{Self: selfTrue}}
+	tab, ok := ByID(c, "ssh.tab")
+	if !ok {
+		t.Fatal("no ssh.tab")
+	}
+	if !tab.Applies(linuxVM) || tab.Applies(windowsVM) || tab.Applies(stoppedVM) {
 		t.Error("ssh.tab should apply to running Linux VMs only")
 	}
-	if got := tab.Why(win); got == "" {
+	if got := tab.Why(windowsVM); got == "" {
 		t.Error("no reason for Windows")
 	}
-	if msg, ok := tab.Run(c, linux)().(SessionRequestedMsg); !ok || msg.Instance.Name != "web-1" {
+	if got := tab.Why(stoppedVM); got == "" {
+		t.Error("no reason for a stopped VM")
+	}
+	if msg, ok := tab.Run(c, linuxVM)().(SessionRequestedMsg); !ok || msg.Instance.Name != "web-1" {
 		t.Errorf("n gave %#v", msg)
 	}
-	if a, ok := Match(tea.KeyPressMsg{Code: 'n', Text: "n"}); !ok || a.ID != "ssh.tab" {
-		t.Errorf("key n matches %q", a.ID)
-	}
-	if a, ok := Match(tea.KeyPressMsg{Code: 's', Text: "S", Mod: tea.ModShift}); !ok || a.ID != "ssh.fullscreen" {
-		t.Errorf("key S matches %q", a.ID)
-	}
-
-	connect, _ := ByID("connect")
-	if msg, ok := connect.Run(c, linux)().(SessionRequestedMsg); !ok || msg.Instance.Name != "web-1" {
-		t.Errorf("enter on Linux gave %#v, want a tab", msg)
-	}
-	if _, isTab := connect.Run(c, win)().(SessionRequestedMsg); isTab {
-		t.Error("enter on Windows opened an SSH tab")
-	}
-	if FullScreen(&common.Common{}, linux) == nil {
+	if FullScreen(&common.Common{}, linuxVM) == nil {
 		t.Error("full screen without Self gave no error command")
+	}
+	if _, ok := FullScreen(&common.Common{}, linuxVM)().(common.ErrorRaisedMsg); !ok {
+		t.Error("full screen without Self did not raise an error")
 	}
 }

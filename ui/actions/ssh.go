@@ -26,10 +26,11 @@ func DefaultPort(inst projects.Instance) (port int, purpose string) {
 func isLinux(inst projects.Instance) bool { return inst.OS != projects.Windows }
 
 func init() {
-	// enter: SSH in this terminal for Linux (through `iapterm ssh`, which
-	// publishes the key and checks the host key); for Windows the RDP
-	// client, started detached (rdp.go); when the UI can do neither, the
-	// tunnel an RDP or SSH client would use, with its address.
+	// enter: SSH for Linux, in a tab when the UI has tabs (session.go),
+	// else in this terminal through `iapterm ssh` (which publishes the key
+	// and checks the host key); for Windows the RDP client, started
+	// detached (rdp.go); when the UI can do neither, the tunnel an RDP or
+	// SSH client would use, with its address.
 	register(Action{
 		ID:      "connect",
 		Name:    "Connect",
@@ -39,6 +40,9 @@ func init() {
 		Applies: running,
 		Why:     notRunning,
 		Run: func(c *common.Common, inst projects.Instance) tea.Cmd {
+			if c.SSHTabs && linuxRunning(inst) {
+				return requestSession(inst)
+			}
 			if isLinux(inst) && c.Backend.Self != nil {
 				return execSelf(c, "SSH to "+inst.Name, "ssh", inst.Name, "--project", inst.Project, "--zone", inst.Zone)
 			}

@@ -22,6 +22,8 @@ func New(c *projects.Client, pool *tunnel.Pool, d *tunnel.Dialer, cache bool) co
 		Actions:   Lifecycle{c},
 		Serial:    Serial{c},
 		Tunnels:   NewTunnels(pool, d),
+		// Read lazily, once per project, when the details pane needs it.
+		ProjectMetadata: c,
 	}
 	if cache {
 		b.Cache = Cache{}

@@ -25,6 +25,9 @@ type Common struct {
 	Backend Backend
 	// ASCII replaces glyphs with plain characters for terminals that lack them.
 	ASCII bool
+	// SSHTabs is set when the UI opens SSH sessions in its own tabs; the
+	// actions that need tabs are offered only then.
+	SSHTabs bool
 }
 
 // SetSize records the size the component may draw in.
@@ -48,6 +51,12 @@ type ProjectSearcher interface {
 type InventoryCache interface {
 	LoadCache() (projects.Inventory, error)
 	SaveCache(projects.Inventory) error
+}
+
+// ProjectMetadataReader reads a project's common instance metadata, the
+// values an instance inherits for the keys it does not set itself.
+type ProjectMetadataReader interface {
+	ProjectMetadata(ctx context.Context, project string) (map[string]string, error)
 }
 
 // Lifecycle operations on an instance.
@@ -110,6 +119,9 @@ type Backend struct {
 	Actions   InstanceActions
 	Serial    SerialReader
 	Tunnels   TunnelPool
+	// ProjectMetadata lets the details pane show the effective OS Login
+	// and key flags. Nil: flags an instance does not set show as unknown.
+	ProjectMetadata ProjectMetadataReader
 	// Self builds a command that runs iapterm itself with args (e.g. "ssh",
 	// NAME, "--project", P), set up to reach the same endpoint; the UI hands
 	// it the terminal. Nil: connecting opens a tunnel and shows its address.

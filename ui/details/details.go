@@ -2,8 +2,10 @@
 package details
 
 import (
+	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"charm.land/lipgloss/v2"
@@ -20,8 +22,26 @@ type Model struct {
 	proj   *projects.Project
 	warn   []string
 	tunnel []common.TunnelInfo
+	pmd    ProjectMetadata
 	offset int
 }
+
+// ProjectMetadata is what the pane knows of the selected instance's project
+// metadata: the items once read, or the error reading them; neither while
+// the read is under way.
+type ProjectMetadata struct {
+	Loaded bool
+	Items  map[string]string
+	Err    error
+}
+
+// ErrNoProjectMetadata is the Err of a session that cannot read project
+// metadata at all.
+var ErrNoProjectMetadata = errors.New("project metadata is not available in this session")
+
+// SetProjectMetadata gives the metadata of the shown instance's project,
+// which decides the flags the instance does not set itself.
+func (m *Model) SetProjectMetadata(pm ProjectMetadata) { m.pmd = pm }
 
 // New returns an empty details pane.
 func New(c *common.Common) *Model { return &Model{c: c} }
@@ -111,10 +131,13 @@ func (m *Model) lines() []string {
 		if len(i.Scopes) > 0 {
 			field("Scopes", shortScopes(i.Scopes))
 		}
-		field("OS Login", flag(i.Metadata, "enable-oslogin"))
-		field("OS Login 2FA", flag(i.Metadata, "enable-oslogin-2fa"))
-		field("Block proj keys", flag(i.Metadata, "block-project-ssh-keys"))
-		field("Serial access", flag(i.Metadata, "serial-port-enable"))
+		field("OS Login", Effective(i.Metadata, m.pmd, "enable-oslogin"))
+		field("OS Login 2FA", Effective(i.Metadata, m.pmd, "enable-oslogin-2fa"))
+		field("Block proj keys", Effective(i.Metadata, m.pmd, "block-project-ssh-keys"))
+		field("Serial access", Effective(i.Metadata, m.pmd, "serial-port-enable"))
+		if err := m.pmd.Err; err != nil && !errors.Is(err, projects.ErrPermissionDenied) && !errors.Is(err, ErrNoProjectMetadata) && m.needsProject() {
+			field("Project meta", err.Error())
+		}
 		if len(i.ShieldedVM) > 0 {
 			field("Shielded VM", joinBools(i.ShieldedVM))
 		}
@@ -206,17 +229,69 @@ func joinBools(m map[string]bool) string {
 	return strings.Join(keys, ", ")
 }
 
-// flag reads a boolean metadata item the way the guest agent does.
-func flag(md map[string]string, k string) string {
-	v, ok := md[k]
-	if !ok {
-		return "not set on the VM"
+// flagKeys are the boolean keys the pane shows.
+var flagKeys = []string{"enable-oslogin", "enable-oslogin-2fa", "block-project-ssh-keys", "serial-port-enable"}
+
+// needsProject reports whether a shown flag depends on project metadata.
+func (m *Model) needsProject() bool {
+	for _, k := range flagKeys {
+		if _, ok := parseBool(m.inst.Metadata, k); !ok && !legacyBlock(m.inst.Metadata, k) {
+			return true
+		}
 	}
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "y", "on":
-		return "enabled"
-	case "false", "0", "no", "n", "off":
-		return "disabled"
+	return false
+}
+
+// Effective evaluates a boolean metadata key as Compute Engine's guest
+// environment does and says where the value came from: the instance's
+// value wins, even when false; else the project's; else the default, off.
+// Values parse like strconv.ParseBool and one that does not parse counts
+// as unset. iapterm, like IAP Desktop, also honours a project-wide
+// block-project-ssh-keys, so it is evaluated the same way.
+func Effective(inst map[string]string, proj ProjectMetadata, key string) string {
+	if legacyBlock(inst, key) {
+		return "on (instance has the legacy sshKeys key)"
 	}
-	return v
+	if b, ok := parseBool(inst, key); ok {
+		return onOff(b) + " (instance)"
+	}
+	switch {
+	case errors.Is(proj.Err, ErrNoProjectMetadata):
+		return "unknown (project metadata not available)"
+	case errors.Is(proj.Err, projects.ErrPermissionDenied):
+		return "unknown (no permission to read project metadata)"
+	case proj.Err != nil:
+		return "unknown (could not read project metadata)"
+	case !proj.Loaded:
+		return "…"
+	}
+	if b, ok := parseBool(proj.Items, key); ok {
+		return onOff(b) + " (project)"
+	}
+	return "off (default)"
+}
+
+// legacyBlock: an instance with the old "sshKeys" key ignores project keys.
+func legacyBlock(inst map[string]string, key string) bool {
+	if key != "block-project-ssh-keys" {
+		return false
+	}
+	_, ok := inst["sshKeys"]
+	return ok
+}
+
+func parseBool(md map[string]string, key string) (value, ok bool) {
+	v, set := md[key]
+	if !set {
+		return false, false
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	return b, err == nil
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
 }

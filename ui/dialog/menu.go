@@ -22,7 +22,7 @@ type Menu struct {
 
 // NewMenu builds the menu for inst from the actions registry.
 func NewMenu(c *common.Common, inst projects.Instance) *Menu {
-	return &Menu{c: c, KeyMap: DefaultKeyMap(), inst: inst, items: actions.For(inst)}
+	return &Menu{c: c, KeyMap: DefaultKeyMap(), inst: inst, items: actions.For(c, inst)}
 }
 
 // Items returns the actions shown.
