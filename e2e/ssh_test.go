@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +27,13 @@ import (
 
 	"iapterm/endpoint"
 	"iapterm/projects"
-	"iapterm/sshclient"
 )
 
 // The SSH end-to-end tests put OpenSSH's sshd behind port 22 of a VM of the
-// emulated cloud. A small stand-in for the guest agent (the test itself)
-// turns the VM's metadata into sshd's authorized_keys, as the real agent
-// does, so iapterm's key publication is what lets it in.
+// emulated cloud. sshd reads its authorized keys from files the emulator's
+// simulated guest agent writes from the VM's metadata (iapterm emulator
+// --authorized-keys), one per login name as sshd's %u asks, so iapterm's
+// key publication is what lets it in.
 
 const sshWorld = `
 users:
@@ -52,19 +53,31 @@ projects:
     instances:
       - name: vm-openssh
         zone: us-central1-a
+      - name: vm-windows
+        zone: us-central1-a
+        os: windows
+  - id: other-proj
+    iam:
+      - role: roles/owner
+        members: [user:ssh-user@example.com]
+    instances:
+      - name: vm-elsewhere
+        zone: europe-west1-b
 `
+
+const sshVM = "ssh-proj/us-central1-a/vm-openssh"
 
 type sshdVM struct {
 	emu      *Emulator
 	env      []string // client environment: emulator, temporary config and home
 	user     string   // local account sshd lets in
 	dir      string
-	keysFile string
+	keysFile string // the agent's authorized_keys file for user
 }
 
-// startSSHD runs sshd on a free loopback port with an authorized_keys file
-// the stand-in agent writes.
-func startSSHD(t *testing.T) (port int, dir, keysFile string) {
+// startSSHD runs sshd on a free loopback port, reading each login's
+// authorized keys from keysDir/LOGIN.
+func startSSHD(t *testing.T) (port int, dir, keysDir string) {
 	t.Helper()
 	sshd := needProgram(t, "sshd", "openssh-server")
 	dir = t.TempDir()
@@ -80,8 +93,10 @@ func startSSHD(t *testing.T) (port int, dir, keysFile string) {
 	if err := os.WriteFile(hostKey, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	keysFile = filepath.Join(dir, "authorized_keys")
-	os.WriteFile(keysFile, nil, 0o600)
+	keysDir = filepath.Join(dir, "authorized")
+	if err := os.Mkdir(keysDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +107,7 @@ func startSSHD(t *testing.T) (port int, dir, keysFile string) {
 ListenAddress 127.0.0.1
 HostKey %s
 PidFile %s
-AuthorizedKeysFile %s
+AuthorizedKeysFile %s/%%u
 StrictModes no
 PubkeyAuthentication yes
 PasswordAuthentication no
@@ -101,7 +116,7 @@ UsePAM no
 PermitRootLogin prohibit-password
 Subsystem sftp internal-sftp
 LogLevel ERROR
-`, port, hostKey, filepath.Join(dir, "sshd.pid"), keysFile)
+`, port, hostKey, filepath.Join(dir, "sshd.pid"), keysDir)
 	cfgPath := filepath.Join(dir, "sshd_config")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -135,78 +150,82 @@ LogLevel ERROR
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return port, dir, keysFile
-}
-
-// runGuestAgent copies the keys of login from the VM's project and
-// instance ssh-keys metadata (unexpired, honouring block-project-ssh-keys)
-// into keysFile until the test ends.
-func runGuestAgent(t *testing.T, emu *Emulator, login, keysFile string) {
-	t.Helper()
-	eps, err := endpoint.Parse(emu.Endpoint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cloud, err := projects.NewClient(context.Background(), eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: emu.Token}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	t.Cleanup(func() { cancel(); <-done })
-	go func() {
-		defer close(done)
-		var last string
-		for ctx.Err() == nil {
-			pm, err1 := cloud.ProjectMetadata(ctx, "ssh-proj")
-			in, err2 := cloud.Instance(ctx, "ssh-proj", "us-central1-a", "vm-openssh")
-			if err1 == nil && err2 == nil {
-				values := []string{in.Metadata["ssh-keys"]}
-				if v, _ := in.Metadata["block-project-ssh-keys"]; v != "true" {
-					values = append(values, pm["ssh-keys"])
-				}
-				var b strings.Builder
-				for _, v := range values {
-					for _, line := range strings.Split(v, "\n") {
-						k := sshclient.ParseMetadataKey(line)
-						if k.Parsed && k.User == login && !k.Expired(time.Now()) {
-							b.WriteString(k.Type + " " + k.Blob + "\n")
-						}
-					}
-				}
-				if b.String() != last {
-					last = b.String()
-					tmp := keysFile + ".tmp"
-					os.WriteFile(tmp, []byte(last), 0o600)
-					os.Rename(tmp, keysFile)
-				}
-			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}()
+	return port, dir, keysDir
 }
 
 func setupSSHDVM(t *testing.T) *sshdVM {
 	t.Helper()
 	needProgram(t, "ssh", "openssh-client")
-	port, dir, keysFile := startSSHD(t)
+	port, dir, keysDir := startSSHD(t)
 	world := filepath.Join(dir, "world.yaml")
 	if err := os.WriteFile(world, []byte(sshWorld), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	emu := startEmulator(t, "--world", world, "--backend", fmt.Sprintf("ssh-proj/us-central1-a/vm-openssh:22=127.0.0.1:%d", port))
+	// The agent writes keysDir/LOGIN for every login name in the VM's
+	// metadata, after its usual delay (shortened to keep the tests quick).
+	emu := startEmulator(t, "--world", world, "--agent-delay", "300ms",
+		"--backend", fmt.Sprintf("%s:22=127.0.0.1:%d", sshVM, port),
+		"--authorized-keys", sshVM+"="+filepath.Join(keysDir, "%u"))
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	runGuestAgent(t, emu, u.Username, keysFile)
 	home := filepath.Join(dir, "home")
 	os.MkdirAll(home, 0o700)
 	env := append(emu.Env(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(dir, "config"), "IAPTERM_PROJECT=ssh-proj")
-	return &sshdVM{emu: emu, env: env, user: u.Username, dir: dir, keysFile: keysFile}
+	return &sshdVM{emu: emu, env: env, user: u.Username, dir: dir, keysFile: filepath.Join(keysDir, u.Username)}
+}
+
+// waitForAgentKey waits until the agent's authorized_keys file for the
+// test's login holds (or, with present false, no longer holds) the public
+// key of the private key file keyPath.
+func (v *sshdVM) waitForAgentKey(t *testing.T, keyPath string, present bool) {
+	t.Helper()
+	pem, err := os.ReadFile(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.Fields(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))[1]
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, _ := os.ReadFile(v.keysFile)
+		if strings.Contains(string(data), " "+blob+" ") == present {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent's %s never %s the key:\n%s", v.keysFile, map[bool]string{true: "got", false: "lost"}[present], data)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// removePublishedKeys deletes every ssh-keys entry of the VM's project and
+// instance metadata, as an administrator revoking access would.
+func (v *sshdVM) removePublishedKeys(t *testing.T) {
+	t.Helper()
+	eps, err := endpoint.Parse(v.emu.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud, err := projects.NewClient(context.Background(), eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: v.emu.Token}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	drop := func(items map[string]string) (bool, error) {
+		_, had := items["ssh-keys"]
+		delete(items, "ssh-keys")
+		return had, nil
+	}
+	if err := cloud.UpdateProjectMetadata(context.Background(), "ssh-proj", drop); err != nil {
+		t.Fatal(err)
+	}
+	if err := cloud.UpdateInstanceMetadata(context.Background(), "ssh-proj", "us-central1-a", "vm-openssh", drop); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (v *sshdVM) iapterm(t *testing.T, stdin io.Reader, args ...string) (string, string, error) {
@@ -240,10 +259,25 @@ func TestSSHOpenSSHCommand(t *testing.T) {
 	if err != nil || out != "piped input\n" {
 		t.Fatalf("cat: %q %v %s", out, err, errOut)
 	}
-	// The key was published in project metadata with an expiry.
-	data, _ := os.ReadFile(v.keysFile)
-	if len(bytes.TrimSpace(data)) == 0 {
-		t.Fatal("the stand-in agent wrote no key")
+	// The agent wrote the published key, with its google-ssh expiry, to
+	// the file sshd read.
+	data, err := os.ReadFile(v.keysFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys int
+	for _, l := range strings.Split(string(data), "\n") {
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		keys++
+		_, comment, opts, _, err := ssh.ParseAuthorizedKey([]byte(l))
+		if err != nil || comment != v.user || len(opts) != 1 || !strings.HasPrefix(opts[0], "expiry-time=") {
+			t.Errorf("agent's line %q: comment %q options %q %v", l, comment, opts, err)
+		}
+	}
+	if keys != 1 {
+		t.Fatalf("the agent wrote %d keys:\n%s", keys, data)
 	}
 }
 
@@ -257,14 +291,31 @@ func TestSSHDryRunWorksWithOpenSSH(t *testing.T) {
 	if !strings.HasPrefix(line, "ssh -i ") || !strings.Contains(line, "HostKeyAlias=compute.") || !strings.Contains(line, "--listen-on-stdin") {
 		t.Fatalf("dry-run printed %q", line)
 	}
+	m := regexp.MustCompile(`^ssh -i ('([^']*)'|(\S+))`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("no -i KEY in %q", line)
+	}
+	keyPath := m[2] + m[3]
 	// The real ssh, without the user's own config, runs the printed command
-	// with strict host key checking against iapterm's known_hosts.
+	// with strict host key checking against iapterm's known_hosts, once
+	// the agent has written the key where sshd reads it.
+	v.waitForAgentKey(t, keyPath, true)
 	script := line + " -F /dev/null -o BatchMode=yes -- echo dry-run-ok"
-	cmd := exec.Command("sh", "-c", script)
-	cmd.Env = v.env
-	out, err := cmd.CombinedOutput()
-	if err != nil || strings.TrimSpace(string(out)) != "dry-run-ok" {
+	run := func() (string, error) {
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Env = v.env
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run(); err != nil || strings.TrimSpace(out) != "dry-run-ok" {
 		t.Fatalf("running %s: %v\n%s", script, err, out)
+	}
+	// Revoked in metadata, the key leaves the agent's file and sshd
+	// refuses it: the agent's file is what lets iapterm's key in.
+	v.removePublishedKeys(t)
+	v.waitForAgentKey(t, keyPath, false)
+	if out, err := run(); err == nil || !strings.Contains(out, "Permission denied") {
+		t.Fatalf("ssh after the key was removed from metadata: %v\n%s", err, out)
 	}
 }
 
@@ -310,4 +361,60 @@ func fileSHA256(t *testing.T, path string) []byte {
 	h := sha256.New()
 	io.Copy(h, f)
 	return h.Sum(nil)
+}
+
+// TestSSHConfigWorksWithOpenSSH includes what `iapterm ssh-config` writes
+// from an ssh_config and logs in with the real ssh by the VM's name,
+// through iapterm's tunnel and key. iapterm's configuration directory has
+// a space and a percent sign, which the Host blocks must quote and escape.
+func TestSSHConfigWorksWithOpenSSH(t *testing.T) {
+	v := setupSSHDVM(t)
+	sshBin := needProgram(t, "ssh", "openssh-client")
+	cfgHome := filepath.Join(v.dir, "my config 100%")
+	v.env = append(v.env, "XDG_CONFIG_HOME="+cfgHome) // the last value wins
+	conf := filepath.Join(v.dir, "iapterm.conf")
+	out, errOut, err := v.iapterm(t, nil, "ssh-config", "--project", "ssh-proj", "--user", v.user, "--output", conf)
+	if err != nil {
+		t.Fatalf("ssh-config: %v\n%s", err, errOut)
+	}
+	include := strings.TrimSpace(out)
+	if include != "Include "+conf {
+		t.Fatalf("ssh-config printed %q, want the Include line", out)
+	}
+	data, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := os.Stat(conf); st.Mode().Perm() != 0o600 {
+		t.Errorf("%s has mode %v", conf, st.Mode().Perm())
+	}
+	if !strings.Contains(string(data), "\nHost vm-openssh vm-openssh.us-central1-a.ssh-proj\n") ||
+		strings.Contains(string(data), "vm-windows") || strings.Contains(string(data), "vm-elsewhere") {
+		t.Fatalf("Host blocks:\n%s", data)
+	}
+	sshConfig := filepath.Join(v.dir, "ssh_config")
+	if err := os.WriteFile(sshConfig, []byte(include+"\nHost *\n  BatchMode yes\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// ssh-config published the key: the agent writes it for sshd.
+	v.waitForAgentKey(t, filepath.Join(cfgHome, "iapterm", "keys", "id_ed25519"), true)
+	ssh := func(host string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(sshBin, append([]string{"-F", sshConfig, host}, args...)...)
+		cmd.Env = v.env
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("ssh -F %s %s %v: %v\n%s\nconfig:\n%s", sshConfig, host, args, err, stderr.String(), data)
+		}
+		return string(out)
+	}
+	want, _ := exec.Command("uname", "-a").Output()
+	if got := ssh("vm-openssh", "uname", "-a"); got != string(want) {
+		t.Fatalf("uname -a through ssh vm-openssh = %q, want %q", got, want)
+	}
+	if got := ssh("vm-openssh.us-central1-a.ssh-proj", "echo", "ok"); got != "ok\n" {
+		t.Fatalf("echo ok through the full name = %q", got)
+	}
 }

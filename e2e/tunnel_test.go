@@ -432,7 +432,6 @@ func TestTunnelProxyCommandWithOpenSSH(t *testing.T) {
 	}
 	userPub, _ := os.ReadFile(filepath.Join(dir, "user_key.pub"))
 	hostPub, _ := os.ReadFile(filepath.Join(dir, "host_key.pub"))
-	os.WriteFile(filepath.Join(dir, "authorized_keys"), userPub, 0o600)
 	os.WriteFile(filepath.Join(dir, "known_hosts"), []byte("vm-ssh "+string(hostPub)), 0o600)
 	if os.Geteuid() == 0 {
 		os.MkdirAll("/run/sshd", 0o755) // sshd's privilege separation directory
@@ -474,8 +473,6 @@ PermitRootLogin yes
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	world := writeTunnelWorld(t)
-	emu := startEmulator(t, "--world", world, "--backend", fmt.Sprintf("tun-ok/us-central1-a/vm-ssh:22=127.0.0.1:%d", sshdPort))
 	user := "root"
 	if os.Geteuid() != 0 {
 		user = os.Getenv("USER")
@@ -483,6 +480,19 @@ PermitRootLogin yes
 			out, _ := exec.Command("id", "-un").Output()
 			user = strings.TrimSpace(string(out))
 		}
+	}
+	// The user's key is in the VM's ssh-keys metadata; the emulator's
+	// guest agent writes it to sshd's authorized_keys at start.
+	world := filepath.Join(dir, "world.yaml")
+	withKey := strings.Replace(tunnelWorld, "      - name: vm-ssh\n        zone: us-central1-a\n",
+		"      - name: vm-ssh\n        zone: us-central1-a\n        metadata:\n          ssh-keys: "+strconv.Quote(user+":"+strings.TrimSpace(string(userPub)))+"\n", 1)
+	if err := os.WriteFile(world, []byte(withKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	emu := startEmulator(t, "--world", world, "--backend", fmt.Sprintf("tun-ok/us-central1-a/vm-ssh:22=127.0.0.1:%d", sshdPort),
+		"--authorized-keys", user+"@tun-ok/us-central1-a/vm-ssh="+filepath.Join(dir, "authorized_keys"))
+	if keys, err := os.ReadFile(filepath.Join(dir, "authorized_keys")); err != nil || !strings.Contains(string(keys), strings.Fields(string(userPub))[1]) {
+		t.Fatalf("the agent did not write the key: %v\n%s", err, keys)
 	}
 	proxy := fmt.Sprintf("%s tunnel %%h %%p --listen-on-stdin --project tun-ok --zone us-central1-a", iaptermBin)
 	cmd := exec.Command(sshBin, "-F", "/dev/null",

@@ -126,25 +126,15 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 		if !f.noPublish {
 			env.recordHostKeys(ctx, t)
 		}
-		hosts := in.Name + "." + in.Zone + "." + in.Project
+		hosts := []string{in.Name + "." + in.Zone + "." + in.Project}
 		if names[in.Name] == 1 {
-			hosts = in.Name + " " + hosts
+			hosts = append([]string{in.Name}, hosts...)
 		}
-		fmt.Fprintf(&b, "\nHost %s\n", hosts)
-		if note != "" {
-			fmt.Fprintf(&b, "  # %s\n", strings.ReplaceAll(note, "\n", " "))
-		}
-		fmt.Fprintf(&b, "  HostName %s\n", in.Name)
-		if s.port != 22 {
-			fmt.Fprintf(&b, "  Port %s\n", strconv.Itoa(s.port))
-		}
-		if user != "" {
-			fmt.Fprintf(&b, "  User %s\n", user)
-		}
-		fmt.Fprintf(&b, "  IdentityFile %s\n  IdentitiesOnly yes\n", sshConfigValue(key.Path))
-		fmt.Fprintf(&b, "  HostKeyAlias %s\n  UserKnownHostsFile %s\n", sshclient.HostKeyAlias(t), sshConfigValue(env.known.Path))
-		fmt.Fprintf(&b, "  StrictHostKeyChecking accept-new\n  HashKnownHosts no\n  CheckHostIP no\n")
-		fmt.Fprintf(&b, "  ProxyCommand %s\n", sshProxyCommand(in))
+		sshConfigBlock{
+			Hosts: hosts, Note: note, HostName: in.Name, Port: s.port, User: user,
+			IdentityFile: key.Path, HostKeyAlias: sshclient.HostKeyAlias(t), KnownHosts: env.known.Path,
+			Proxy: sshConfigProxyWords(in),
+		}.write(&b)
 	}
 	if f.output == "" {
 		_, err := cmd.OutOrStdout().Write(b.Bytes())
@@ -160,6 +150,69 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 	fmt.Fprintf(cmd.ErrOrStderr(), "Wrote %d Host blocks to %s.\nAdd this line at the top of ~/.ssh/config (before any Host block) if it is not there yet:\n\n", len(vms), abs)
 	fmt.Fprintf(cmd.OutOrStdout(), "Include %s\n", sshConfigValue(abs))
 	return nil
+}
+
+// sshConfigBlock is the Host block of one VM.
+type sshConfigBlock struct {
+	Hosts        []string // patterns: the short name when unique, and NAME.ZONE.PROJECT
+	Note         string   // why the block may not work yet (a failed publication)
+	HostName     string
+	Port         int
+	User         string // empty: OpenSSH's default
+	IdentityFile string
+	HostKeyAlias string
+	KnownHosts   string
+	Proxy        []string // ProxyCommand words; the word "%p" is ssh's port token
+}
+
+func (c sshConfigBlock) write(b *bytes.Buffer) {
+	fmt.Fprintf(b, "\nHost %s\n", strings.Join(c.Hosts, " "))
+	if c.Note != "" {
+		fmt.Fprintf(b, "  # %s\n", strings.Join(strings.Fields(c.Note), " "))
+	}
+	fmt.Fprintf(b, "  HostName %s\n", c.HostName)
+	if c.Port != 22 && c.Port != 0 {
+		fmt.Fprintf(b, "  Port %s\n", strconv.Itoa(c.Port))
+	}
+	if c.User != "" {
+		fmt.Fprintf(b, "  User %s\n", sshConfigArg(c.User))
+	}
+	fmt.Fprintf(b, "  IdentityFile %s\n  IdentitiesOnly yes\n", sshConfigArg(sshConfigTokens(c.IdentityFile)))
+	fmt.Fprintf(b, "  HostKeyAlias %s\n  UserKnownHostsFile %s\n", c.HostKeyAlias, sshConfigArg(sshConfigTokens(c.KnownHosts)))
+	fmt.Fprintf(b, "  StrictHostKeyChecking accept-new\n  HashKnownHosts no\n  CheckHostIP no\n")
+	q := make([]string, len(c.Proxy))
+	for i, w := range c.Proxy {
+		if w == "%p" {
+			q[i] = w
+		} else {
+			q[i] = sshConfigTokens(sshShellQuote(w))
+		}
+	}
+	// ssh takes the rest of the line as the command, for the shell.
+	fmt.Fprintf(b, "  ProxyCommand %s\n", strings.Join(q, " "))
+}
+
+// sshConfigProxyWords is the command that relays one connection through
+// IAP, as words.
+func sshConfigProxyWords(in *projects.Instance) []string {
+	words := []string{sshIaptermCommand()}
+	if global.endpoint != "" {
+		words = append(words, "--endpoint", global.endpoint)
+	}
+	return append(words, "tunnel", in.Name, "%p", "--listen-on-stdin", "--project", in.Project, "--zone", in.Zone)
+}
+
+// sshConfigTokens escapes "%", which ssh expands as a token in
+// IdentityFile, UserKnownHostsFile and ProxyCommand.
+func sshConfigTokens(s string) string { return strings.ReplaceAll(s, "%", "%%") }
+
+// sshConfigArg double-quotes an ssh_config argument that would otherwise
+// split on blanks, start a comment or lose a quote character.
+func sshConfigArg(s string) string {
+	if s != "" && !strings.ContainsAny(s, " \t\"'#") {
+		return s
+	}
+	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
 }
 
 // checkOwnedConfig refuses to replace a file that ssh-config did not write.
