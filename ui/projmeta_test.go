@@ -241,3 +241,51 @@ func TestSSHTabsArePerModel(t *testing.T) {
 		}
 	}
 }
+
+// With SSH tabs the menu of a running Linux VM is taller than 80x24: it
+// scrolls with the cursor and its frame and hint stay on screen.
+func TestMenuScrollsOnSmallScreens(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects, Sessions: nopOpener{}})
+	h.send(tea.WindowSizeMsg{Width: 80, Height: 24})
+	h.selectRow("i:acme-prod/us-central1-a/web-1")
+	h.key("m")
+	items := h.m.menu.Items()
+	check := func(where string, want ...string) {
+		t.Helper()
+		scr := h.screen()
+		if n := len(strings.Split(scr, "\n")); n != 24 {
+			t.Fatalf("%s: screen has %d lines", where, n)
+		}
+		for _, s := range append(want, "esc close", "╰") {
+			if !strings.Contains(scr, s) {
+				t.Errorf("%s: no %q on screen:\n%s", where, s, scr)
+			}
+		}
+	}
+	check("top", "SSH in a tab", "↓ ", "Connect")
+	if strings.Contains(h.screen(), "Copy iapterm tunnel") {
+		t.Fatal("the whole menu fits: the test needs a taller menu")
+	}
+	for range items {
+		h.key("down")
+	}
+	check("bottom", "Copy iapterm tunnel", "↑ ")
+	if strings.Contains(h.screen(), "↓ ") {
+		t.Error("more below the last item")
+	}
+	for range items {
+		h.key("up")
+	}
+	check("back to the top", "Connect", "↓ ")
+	if strings.Contains(h.screen(), "↑ ") {
+		t.Error("more above the first item")
+	}
+	// The last item runs from the scrolled menu.
+	for range items {
+		h.key("down")
+	}
+	h.key("enter")
+	if h.m.overlay != overlayNone || !strings.Contains(h.m.notice, "iapterm tunnel") {
+		t.Errorf("overlay %v, notice %q", h.m.overlay, h.m.notice)
+	}
+}
