@@ -2,7 +2,10 @@
 // emulator (charmbracelet/x/vt) for a remote program: it reads the remote
 // output into the emulator, sends key presses, pastes and (when the remote
 // asked for them) mouse events back, and draws the screen at most about 30
-// times a second, only when something changed.
+// times a second, only when something changed. Output is taken in as fast
+// as it arrives, however often the screen is drawn: a reader queues it
+// and the emulator takes everything queued at once (see feed.go for how
+// bulk output avoids the emulator's per-line cost).
 //
 // One prefix key (ctrl+] by default) is never forwarded: the key after it
 // is a command for iapterm (see CommandMsg). Everything else, Escape
@@ -59,15 +62,22 @@ type Pane struct {
 	prefix key.Binding
 	resize func(cols, rows int) error
 
-	mu          sync.Mutex // guards emu and the fields the callbacks set
+	mu          sync.Mutex // guards emu, feed and the fields the callbacks set
 	emu         *vt.Emulator
-	appCursor   bool
-	paste       bool
-	mouse       bool
+	feed        *feeder
 	cursorShown bool
 	title       string
-	clip        []string // OSC 52 copies waiting for the next frame
 
+	clipMu sync.Mutex // not mu: frames must not wait for the emulator
+	clip   []string   // OSC 52 copies waiting for the next frame
+
+	// Set by the emulator's callbacks, read by the UI without waiting
+	// for the emulator.
+	appCursor atomic.Bool
+	paste     atomic.Bool
+	mouse     atomic.Bool
+
+	out      *outputQueue
 	in       *inputQueue
 	wake     chan struct{}
 	done     chan struct{}
@@ -120,9 +130,11 @@ func New(cfg Config) *Pane {
 		Title:            func(s string) { p.title = s },
 	})
 	p.emu.RegisterOscHandler(52, p.osc52)
+	p.feed = newFeeder(p.emu, Scrollback)
 	p.dirty.Store(true)
+	p.out = newOutputQueue(cfg.Output)
 	go p.drainReplies()
-	go p.readOutput(cfg.Output)
+	go p.readOutput()
 	return p
 }
 
@@ -133,11 +145,14 @@ func (p *Pane) ID() int64 { return p.id }
 func (p *Pane) setMode(m ansi.Mode, on bool) {
 	switch m {
 	case ansi.ModeCursorKeys:
-		p.appCursor = on
+		p.appCursor.Store(on)
 	case ansi.ModeBracketedPaste:
-		p.paste = on
+		p.paste.Store(on)
 	case ansi.ModeMouseX10, ansi.ModeMouseNormal, ansi.ModeMouseHighlight, ansi.ModeMouseButtonEvent, ansi.ModeMouseAnyEvent:
-		p.mouse = on
+		p.mouse.Store(on)
+	}
+	if p.feed != nil {
+		p.feed.setMode(m, on)
 	}
 }
 
@@ -153,22 +168,28 @@ func (p *Pane) osc52(data []byte) bool {
 	if err != nil {
 		return true
 	}
+	p.clipMu.Lock()
 	p.clip = append(p.clip, string(b))
+	p.clipMu.Unlock()
 	return true
 }
 
-// readOutput feeds the remote output into the emulator until it ends.
-func (p *Pane) readOutput(r io.Reader) {
-	buf := make([]byte, 32*1024)
+// readOutput feeds the remote output into the emulator until it ends,
+// taking everything queued since the last time at once.
+func (p *Pane) readOutput() {
+	var buf []byte
 	for {
-		n, err := r.Read(buf)
-		if n > 0 {
+		var err error
+		buf, err = p.out.take(buf[:0])
+		if len(buf) > 0 {
 			p.mu.Lock()
-			_, _ = p.emu.Write(buf[:n])
-			p.trimScrollback()
+			p.feed.write(buf)
 			p.mu.Unlock()
-			p.bytesWritten.Add(int64(n))
+			p.bytesWritten.Add(int64(len(buf)))
 			p.markDirty()
+		}
+		if cap(buf) > maxQueued {
+			buf = nil // a burst is over: do not keep its buffer
 		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
@@ -184,18 +205,11 @@ func (p *Pane) readOutput(r io.Reader) {
 	}
 }
 
-// scrollbackSlack is room for the lines one read can add (at most one per
-// byte). vt's scrollback drops its oldest line with a copy of the whole
-// buffer once full, which made bulk output crawl; trimming it here after
-// each read is one reslice instead.
-const scrollbackSlack = 32 * 1024
-
-func (p *Pane) trimScrollback() {
-	if p.emu.ScrollbackLen() > Scrollback {
-		p.emu.SetScrollbackSize(Scrollback)
-		p.emu.SetScrollbackSize(Scrollback + scrollbackSlack)
-	}
-}
+// scrollbackSlack is room above Scrollback in vt's own limit, so that vt
+// never drops lines itself (a copy of the whole scrollback per line): the
+// feeder trims back to Scrollback after every write of at most this many
+// lines.
+const scrollbackSlack = 4096
 
 func (p *Pane) markDirty() {
 	p.dirty.Store(true)
@@ -283,12 +297,19 @@ func (p *Pane) frame() tea.Cmd {
 	p.lastDraw.Store(time.Now().UnixNano())
 	var cmds []tea.Cmd
 	if p.dirty.Swap(false) {
-		p.render()
+		// The UI does not wait while a large write is in the emulator:
+		// the frame after this one draws it.
+		if p.mu.TryLock() {
+			p.renderLocked()
+			p.mu.Unlock()
+		} else {
+			p.markDirty()
+		}
 	}
-	p.mu.Lock()
+	p.clipMu.Lock()
 	clips := p.clip
 	p.clip = nil
-	p.mu.Unlock()
+	p.clipMu.Unlock()
 	for _, c := range clips {
 		cmds = append(cmds, tea.SetClipboard(c))
 	}
@@ -347,6 +368,7 @@ func (p *Pane) SetSize(w, h int) {
 	p.w, p.h = w, h
 	p.mu.Lock()
 	p.emu.Resize(w, h)
+	p.feed.resized()
 	p.mu.Unlock()
 	if p.resize != nil {
 		_ = p.resize(w, h)
@@ -367,10 +389,7 @@ func (p *Pane) Write(b []byte) { p.in.write(b) }
 // Paste sends text, wrapped in bracketed-paste markers when the remote
 // enabled them, so editors and shells do not run pasted lines.
 func (p *Pane) Paste(text string) {
-	p.mu.Lock()
-	bracket := p.paste
-	p.mu.Unlock()
-	if bracket {
+	if p.paste.Load() {
 		// A pasted end marker would end the paste early and run the rest.
 		text = strings.ReplaceAll(text, ansi.BracketedPasteEnd, "")
 		p.in.write([]byte(ansi.BracketedPasteStart + text + ansi.BracketedPasteEnd))
@@ -449,10 +468,7 @@ func (p *Pane) key(msg tea.KeyPressMsg) tea.Cmd {
 }
 
 func (p *Pane) sendKey(msg tea.KeyPressMsg) {
-	p.mu.Lock()
-	app := p.appCursor
-	p.mu.Unlock()
-	if s := Encode(msg, app); s != "" {
+	if s := Encode(msg, p.appCursor.Load()); s != "" {
 		p.in.write([]byte(s))
 	}
 }
@@ -483,10 +499,7 @@ func (p *Pane) mouseEvent(msg tea.MouseMsg) tea.Cmd {
 	if x < 0 || y < 0 || x >= p.w || y >= p.h {
 		return nil
 	}
-	p.mu.Lock()
-	remote := p.mouse
-	p.mu.Unlock()
-	if !remote {
+	if !p.mouse.Load() {
 		// The remote did not ask for the mouse: the wheel scrolls back.
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
 			switch w.Button {
@@ -522,6 +535,10 @@ func (p *Pane) mouseEvent(msg tea.MouseMsg) tea.Cmd {
 func (p *Pane) render() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.renderLocked()
+}
+
+func (p *Pane) renderLocked() {
 	lines := make([]string, 0, p.h)
 	sbLen := p.emu.ScrollbackLen()
 	if p.emu.IsAltScreen() {
@@ -673,4 +690,64 @@ func (q *inputQueue) run() {
 			return
 		}
 	}
+}
+
+// maxQueued is how much output waits for the emulator before the reader
+// stops reading (and the SSH channel's window stops the remote).
+const maxQueued = 4 << 20
+
+// outputQueue reads the remote output as it comes and queues it for the
+// emulator, so the remote is never held up by the emulator or the UI
+// until maxQueued is waiting.
+type outputQueue struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	buf  []byte
+	err  error // the reader's error (io.EOF at the end)
+}
+
+func newOutputQueue(r io.Reader) *outputQueue {
+	q := &outputQueue{}
+	q.cond = sync.NewCond(&q.mu)
+	go q.run(r)
+	return q
+}
+
+func (q *outputQueue) run(r io.Reader) {
+	b := make([]byte, 64*1024)
+	for {
+		n, err := r.Read(b)
+		q.mu.Lock()
+		for len(q.buf) >= maxQueued {
+			q.cond.Wait()
+		}
+		q.buf = append(q.buf, b[:n]...)
+		if err != nil {
+			q.err = err
+		}
+		q.cond.Broadcast()
+		q.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+// take appends everything queued to dst, waiting for output if there is
+// none; the error is the reader's, once everything before it was taken.
+func (q *outputQueue) take(dst []byte) ([]byte, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for len(q.buf) == 0 && q.err == nil {
+		q.cond.Wait()
+	}
+	if len(dst) == 0 && cap(dst) < len(q.buf) {
+		// Swap buffers rather than copy.
+		dst, q.buf = q.buf, dst[:0]
+	} else {
+		dst = append(dst, q.buf...)
+		q.buf = q.buf[:0]
+	}
+	q.cond.Broadcast()
+	return dst, q.err
 }
