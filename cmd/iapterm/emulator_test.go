@@ -229,3 +229,19 @@ func TestEmulatorAuthorizedKeysFlagErrors(t *testing.T) {
 		t.Errorf("--operation-delay -1s: exit %d %q", code, out)
 	}
 }
+
+func FuzzParseAuthorizedKeysFlags(f *testing.F) {
+	f.Add("alice@p/z/vm=/srv/keys/%u")
+	f.Add("p/z/vm=keys")
+	f.Add("@/=/")
+	f.Fuzz(func(t *testing.T, v string) {
+		files, err := parseAuthorizedKeysFlags([]string{v})
+		if err != nil {
+			return
+		}
+		fl := files[0]
+		if strings.Count(fl.VM, "/") != 2 || !filepath.IsAbs(fl.Path) || (fl.User != "" && !agent.ValidUsername(fl.User)) {
+			t.Fatalf("%q parsed as %+v", v, fl)
+		}
+	})
+}

@@ -135,7 +135,11 @@ func (f AuthorizedKeysFile) render(vm string, keys []Key, now time.Time) map[str
 			fmt.Fprintf(b, "expiry-time=%q ", k.Expires.UTC().Format("20060102150405")+"Z")
 		}
 		b.Write(bytes.TrimSpace(ssh.MarshalAuthorizedKey(k.PublicKey)))
-		fmt.Fprintf(b, " %s\n", k.User)
+		if ValidUsername(k.User) {
+			// The login name as comment, when it cannot break the line.
+			fmt.Fprintf(b, " %s", k.User)
+		}
+		b.WriteByte('\n')
 	}
 	for p, b := range bufs {
 		out[p] = b.Bytes()
