@@ -50,6 +50,13 @@ func AppendData(dst, p []byte) []byte {
 	return append(dst, p...)
 }
 
+// AppendDataHeader appends the header of a DATA frame whose n-byte payload
+// follows separately.
+func AppendDataHeader(dst []byte, n int) []byte {
+	dst = binary.BigEndian.AppendUint16(dst, TagData)
+	return binary.BigEndian.AppendUint32(dst, uint32(n))
+}
+
 // AppendAck appends an ACK frame.
 func AppendAck(dst []byte, n uint64) []byte {
 	dst = binary.BigEndian.AppendUint16(dst, TagAck)

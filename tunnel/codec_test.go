@@ -119,3 +119,12 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func TestAppendDataHeader(t *testing.T) {
+	for _, p := range [][]byte{{}, []byte("abc"), make([]byte, MaxDataPayload)} {
+		got := append(AppendDataHeader(nil, len(p)), p...)
+		if !bytes.Equal(got, AppendData(nil, p)) {
+			t.Fatalf("header for %d bytes differs from AppendData", len(p))
+		}
+	}
+}

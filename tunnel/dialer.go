@@ -152,6 +152,7 @@ func (d *Dialer) init() error {
 		}
 		d.ws = &websocket.Dialer{
 			Proxy:           proxy,
+			NetDialContext:  dialBatch,
 			TLSClientConfig: tlsCfg,
 			Subprotocols:    []string{Subprotocol},
 			// Two relay messages per read system call when data streams in;
@@ -387,19 +388,37 @@ func readMessage(conn *websocket.Conn, buf []byte) (int, error) {
 	if mt != websocket.BinaryMessage {
 		return 0, fmt.Errorf("%w: %w", ErrProtocol, errNotBinary)
 	}
-	n, err := io.ReadFull(r, buf)
-	switch {
-	case err == io.ErrUnexpectedEOF || err == io.EOF:
-		return n, nil
-	case err != nil:
-		return 0, err
+	return readAll(r, buf)
+}
+
+// readAll reads a whole message from r into buf. Unlike io.ReadFull it
+// tells the message's end (io.EOF) from a connection cut mid-message (TLS
+// reports that as io.ErrUnexpectedEOF): a cut message is an error, never a
+// short message.
+func readAll(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		if n == len(buf) {
+			// buf is full: anything more is over the limit.
+			var one [1]byte
+			m, err := r.Read(one[:])
+			if m > 0 {
+				return 0, fmt.Errorf("%w: message longer than %d bytes", ErrProtocol, len(buf))
+			}
+			if err != nil && err != io.EOF {
+				return 0, err
+			}
+			return n, nil
+		}
 	}
-	// buf is full: anything more is over the limit.
-	var one [1]byte
-	if m, _ := r.Read(one[:]); m > 0 {
-		return 0, fmt.Errorf("%w: message longer than %d bytes", ErrProtocol, len(buf))
-	}
-	return n, nil
 }
 
 // wsError turns a WebSocket read error into a CloseError where it is one.

@@ -44,10 +44,10 @@ type Session struct {
 	written     uint64 // end offset of sendQ
 	transmitted uint64 // bytes sent on the current WebSocket (from 0)
 	serverAck   uint64 // highest ACK from the relay
-	// inflight is the pooled frame the writer is sending; if an ACK drops
-	// it meanwhile, the writer recycles it afterwards (inflightDropped).
-	inflight        *[]byte
-	inflightDropped bool
+	// sending is set while the writer copies payloads out of sendQ without
+	// the lock; buffers an ACK drops meanwhile wait in freeLater.
+	sending   bool
+	freeLater []*[]byte
 
 	// Receive side.
 	recvQ           []recvChunk
@@ -65,16 +65,48 @@ type Session struct {
 	writeDL    deadline
 }
 
+// sendChunk is payload written but not acknowledged. A chunk may hold
+// several DATA messages' worth; the writer cuts it into messages.
 type sendChunk struct {
 	off    uint64
-	frame  []byte  // a complete DATA message; never modified once queued
-	pooled *[]byte // frame's backing array when it came from framePool
+	data   []byte  // never modified once queued
+	pooled *[]byte // data's backing array when it came from a pool
 }
 
-// framePool recycles full-size DATA messages of the send path.
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 6+MaxDataPayload); return &b }}
+func (c sendChunk) end() uint64 { return c.off + uint64(len(c.data)) }
 
-func (c sendChunk) end() uint64 { return c.off + uint64(len(c.frame)-6) }
+// bigSend is the size of one read of the local connection: four DATA
+// messages per system call when the application writes in bulk.
+const bigSend = 4 * MaxDataPayload
+
+// Send buffers: big ones for bulk reads, message-sized ones for the rest.
+var (
+	bigPool   = sync.Pool{New: func() any { b := make([]byte, bigSend); return &b }}
+	smallPool = sync.Pool{New: func() any { b := make([]byte, MaxDataPayload); return &b }}
+)
+
+func putSend(bp *[]byte) {
+	if cap(*bp) == bigSend {
+		bigPool.Put(bp)
+	} else {
+		smallPool.Put(bp)
+	}
+}
+
+// copyChunk copies p (at most bigSend bytes) into a new chunk, so a chunk
+// never pins a buffer much larger than its data.
+func copyChunk(p []byte) sendChunk {
+	var bp *[]byte
+	switch {
+	case len(p) < smallCopy:
+		return sendChunk{data: append(make([]byte, 0, len(p)), p...)}
+	case len(p) <= MaxDataPayload:
+		bp = smallPool.Get().(*[]byte)
+	default:
+		bp = bigPool.Get().(*[]byte)
+	}
+	return sendChunk{data: (*bp)[:copy(*bp, p)], pooled: bp}
+}
 
 type recvChunk struct {
 	buf  *[]byte // pooled backing array, or nil
@@ -324,22 +356,21 @@ func (s *Session) writeTo(w io.Writer, count *atomic.Int64) (int64, error) {
 	}
 }
 
+// chunkLimit is the most one chunk holds: bigSend, or less when the send
+// buffer limit is smaller (a chunk must fit in it).
+func (s *Session) chunkLimit() int { return int(min(uint64(bigSend), s.sendLimit)) }
+
 // Write queues p for sending. It blocks while the unacknowledged data would
 // exceed the send buffer limit.
 func (s *Session) Write(p []byte) (int, error) {
 	total := 0
+	lim := s.chunkLimit()
 	for len(p) > 0 {
-		n := min(len(p), MaxDataPayload)
-		var c sendChunk
-		if n < smallCopy {
-			c.frame = AppendData(make([]byte, 0, 6+n), p[:n])
-		} else {
-			c.pooled = framePool.Get().(*[]byte)
-			c.frame = AppendData((*c.pooled)[:0], p[:n])
-		}
+		n := min(len(p), lim)
+		c := copyChunk(p[:n])
 		if err := s.enqueue(c); err != nil {
 			if c.pooled != nil {
-				framePool.Put(c.pooled)
+				putSend(c.pooled)
 			}
 			return total, err
 		}
@@ -349,30 +380,28 @@ func (s *Session) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// ReadFrom sends everything read from r until r's EOF, reading straight
-// into the queued messages.
+// ReadFrom sends everything read from r until r's EOF. Bulk reads land
+// straight in the queued chunk (several messages per read system call);
+// small ones are copied out so they do not pin a big buffer.
 func (s *Session) ReadFrom(r io.Reader) (int64, error) {
 	var total int64
-	bp := framePool.Get().(*[]byte)
-	defer func() {
-		if bp != nil {
-			framePool.Put(bp)
-		}
-	}()
+	lim := s.chunkLimit()
+	bp := bigPool.Get().(*[]byte)
+	defer func() { bigPool.Put(bp) }()
 	for {
-		buf := (*bp)[:6+MaxDataPayload]
-		n, err := r.Read(buf[6:])
+		n, err := r.Read((*bp)[:lim])
 		if n > 0 {
 			var c sendChunk
-			if n < smallCopy {
-				c.frame = AppendData(make([]byte, 0, 6+n), buf[6:6+n])
+			if n < MaxDataPayload {
+				c = copyChunk((*bp)[:n])
 			} else {
-				// The payload is in place: write the header in front of it.
-				c.frame = AppendData(buf[:0], buf[6:6+n])[:6+n]
-				c.pooled = bp
-				bp = framePool.Get().(*[]byte)
+				c = sendChunk{data: (*bp)[:n], pooled: bp}
+				bp = bigPool.Get().(*[]byte)
 			}
 			if werr := s.enqueue(c); werr != nil {
+				if c.pooled != nil {
+					putSend(c.pooled)
+				}
 				return total, werr
 			}
 			total += int64(n)
@@ -387,7 +416,7 @@ func (s *Session) ReadFrom(r io.Reader) (int64, error) {
 }
 
 func (s *Session) enqueue(c sendChunk) error {
-	n := uint64(len(c.frame) - 6)
+	n := uint64(len(c.data))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -587,10 +616,10 @@ func (s *Session) ackLocked(n uint64) {
 	i := 0
 	for i < len(s.sendQ) && s.sendQ[i].end() <= n {
 		if bp := s.sendQ[i].pooled; bp != nil {
-			if bp == s.inflight {
-				s.inflightDropped = true
+			if s.sending {
+				s.freeLater = append(s.freeLater, bp)
 			} else {
-				framePool.Put(bp)
+				putSend(bp)
 			}
 		}
 		s.sendQ[i] = sendChunk{}
@@ -638,12 +667,9 @@ func (s *Session) readLoop(conn *websocket.Conn) error {
 			return fmt.Errorf("%w: %w", ErrProtocol, errNotBinary)
 		}
 		bp := msgPool.Get().(*[]byte)
-		n, err := io.ReadFull(r, *bp)
-		if err != io.ErrUnexpectedEOF && err != io.EOF {
+		n, err := readAll(r, *bp)
+		if err != nil {
 			msgPool.Put(bp)
-			if err == nil {
-				err = fmt.Errorf("%w: message too long", ErrProtocol)
-			}
 			return wsError(err, s.t)
 		}
 		f, err := Decode((*bp)[:n])
@@ -695,21 +721,37 @@ func (s *Session) readLoop(conn *websocket.Conn) error {
 }
 
 // writeLoop sends queued data and ACKs on conn until dead is closed or the
-// session is closed (then it says goodbye with 1000).
+// session is closed (then it says goodbye with 1000). While more is queued
+// it gathers messages into one TCP write; it writes out before it waits, so
+// nothing sits in the buffer while the queue is empty.
 func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 	var timer *time.Timer
+	bc := batcherOf(conn)
+	held := false
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
+		if held {
+			bc.Abandon()
+		}
 	}()
 	var ackBuf [10]byte
+	var hdr [6]byte
+	var frames [][]byte
 	for {
-		var ack, data []byte
+		var ack []byte
+		frames = frames[:0]
 		s.mu.Lock()
 		for {
 			if s.ctx.Err() != nil {
 				s.mu.Unlock()
+				if held {
+					held = false
+					if err := bc.Flush(); err != nil {
+						return err
+					}
+				}
 				msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
 				conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 				return nil
@@ -724,11 +766,25 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 				s.ackSent = s.consumed
 				s.ackPendingSince = time.Time{}
 			}
-			if s.transmitted < s.written {
-				data = s.nextFrameLocked()
+			for size := 0; s.transmitted < s.written && size < batchLimit; {
+				p := s.nextFrameLocked()
+				frames = append(frames, p)
+				size += len(p)
 			}
-			if ack != nil || data != nil {
+			if ack != nil || len(frames) > 0 {
+				s.sending = len(frames) > 0
 				break
+			}
+			if held {
+				// Nothing more to send: write out what is gathered, then
+				// look again before waiting.
+				s.mu.Unlock()
+				held = false
+				if err := bc.Flush(); err != nil {
+					return err
+				}
+				s.mu.Lock()
+				continue
 			}
 			var tc <-chan time.Time
 			if pending {
@@ -751,42 +807,71 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 			s.mu.Lock()
 		}
 		s.mu.Unlock()
+		msgs := len(frames)
 		if ack != nil {
-			if err := conn.WriteMessage(websocket.BinaryMessage, ack); err != nil {
-				return err
-			}
+			msgs++
 		}
-		if data != nil {
-			err := conn.WriteMessage(websocket.BinaryMessage, data)
-			s.mu.Lock()
-			if s.inflightDropped {
-				framePool.Put(s.inflight)
-			}
-			s.inflight, s.inflightDropped = nil, false
-			s.mu.Unlock()
+		if bc != nil && !held && msgs > 1 {
+			bc.Hold()
+			held = true
+		}
+		var err error
+		if ack != nil {
+			err = conn.WriteMessage(websocket.BinaryMessage, ack)
+		}
+		for _, p := range frames {
 			if err != nil {
-				return err
+				break
 			}
+			err = writeData(conn, hdr[:0], p)
+		}
+		if len(frames) > 0 {
+			// The WebSocket library has copied the payloads.
+			s.mu.Lock()
+			s.sending = false
+			for i, bp := range s.freeLater {
+				putSend(bp)
+				s.freeLater[i] = nil
+			}
+			s.freeLater = s.freeLater[:0]
+			s.mu.Unlock()
+			clear(frames)
+		}
+		if err != nil {
+			return err
 		}
 	}
 }
 
-// nextFrameLocked returns the DATA message starting at s.transmitted and
-// advances it. A chunk the relay acknowledged in part is resent from the
-// first unacknowledged byte.
+// writeData sends one DATA message without assembling it first.
+func writeData(conn *websocket.Conn, hdr, p []byte) error {
+	w, err := conn.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	// The write buffer holds a whole message: it goes out as one frame.
+	if _, err := w.Write(AppendDataHeader(hdr, len(p))); err != nil {
+		return err
+	}
+	if _, err := w.Write(p); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// nextFrameLocked returns the payload of the DATA message starting at
+// s.transmitted and advances it. After a resume the first message may start
+// inside a chunk (the relay acknowledged part of it).
 func (s *Session) nextFrameLocked() []byte {
 	q := s.sendQ
 	i := sort.Search(len(q), func(i int) bool { return q[i].end() > s.transmitted })
 	c := q[i]
-	var frame []byte
-	if c.off == s.transmitted {
-		frame = c.frame
-		s.inflight = c.pooled
-	} else {
-		frame = AppendData(nil, c.frame[6+int(s.transmitted-c.off):])
+	p := c.data[s.transmitted-c.off:]
+	if len(p) > MaxDataPayload {
+		p = p[:MaxDataPayload]
 	}
-	s.transmitted = c.end()
-	return frame
+	s.transmitted += uint64(len(p))
+	return p
 }
 
 // deadline is a settable point in time that closes a channel when reached.

@@ -159,9 +159,10 @@ func New(o Options) *Handler {
 	o.Cloud.OnChange(h.instancesChanged)
 	h.upgrader = websocket.Upgrader{
 		Subprotocols: []string{Subprotocol},
-		// Larger than any relay message, so gorilla never splits one into
-		// several frames.
-		ReadBufferSize:  32 << 10,
+		// Several client messages per read system call; the write buffer
+		// is larger than any relay message, so gorilla never splits one
+		// into several frames.
+		ReadBufferSize:  128 << 10,
 		WriteBufferSize: 32 << 10,
 		// Clients send "Origin: bot:iap-tunneler", which is not a URL;
 		// authentication is the bearer token, which browsers cannot attach
@@ -316,7 +317,7 @@ func (h *Handler) authenticate(r *http.Request) (cloud.Token, error) {
 // upgrade completes the handshake; nil when it failed (the upgrader has
 // answered the client).
 func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *websocket.Conn {
-	c, err := h.upgrader.Upgrade(w, r, nil)
+	c, err := h.upgrader.Upgrade(hijacker{w}, r, nil)
 	if err != nil {
 		h.log.Info("websocket upgrade failed", "err", err)
 		return nil

@@ -21,16 +21,22 @@ var (
 )
 
 // chunk is data read from the backend, kept until the client acknowledges
-// it. Chunks are at most tunnel.MaxDataPayload bytes: one DATA message each.
+// it. A chunk holds up to backendRead bytes; the writer cuts it into DATA
+// messages.
 type chunk struct {
 	off  uint64
 	data []byte
 	buf  *[]byte // data's pooled backing array, recycled once acknowledged
 }
 
-// backendPool recycles the buffers of reads from the backend. Chunks are
-// only read under s.mu, so dropping one in setAckedLocked is safe.
-var backendPool = sync.Pool{New: func() any { b := make([]byte, tunnel.MaxDataPayload); return &b }}
+// backendRead is the size of one read of the backend: four DATA messages
+// per system call when the backend sends in bulk.
+const backendRead = 4 * tunnel.MaxDataPayload
+
+// backendPool recycles the buffers of reads from the backend. An ACK that
+// drops a chunk while a writer copies from it without the lock defers the
+// recycling (session.sending).
+var backendPool = sync.Pool{New: func() any { b := make([]byte, backendRead); return &b }}
 
 // backChunk is client data on its way to the backend; buf is the pooled
 // message buffer that holds it, recycled once written.
@@ -72,7 +78,11 @@ type session struct {
 	clientDone  bool // the client closed normally: drain toBack, then end
 	lastAckSent uint64
 	ackIdle     bool // the idle timer fired
-	ackTimer    *time.Timer
+	// sending counts writers copying chunk data without the lock; buffers
+	// acknowledged meanwhile wait in freeLater.
+	sending   int
+	freeLater []*[]byte
+	ackTimer  *time.Timer
 	// Attachment.
 	conn        *attachment
 	resuming    bool
@@ -126,9 +136,10 @@ func (s *session) readBackend() {
 		n, err := s.backend.Read(*bp)
 		if n > 0 {
 			c := chunk{off: s.sent, data: (*bp)[:n:n], buf: bp}
-			if n < tunnel.MaxDataPayload/4 {
-				// Kept until acknowledged: do not pin 16 KiB for a few bytes.
-				c = chunk{off: s.sent, data: append([]byte(nil), c.data...)}
+			if n < tunnel.MaxDataPayload {
+				// Kept until acknowledged: do not pin a big buffer for a
+				// small read.
+				c = chunk{off: s.sent, data: append(make([]byte, 0, n), c.data...)}
 				backendPool.Put(bp)
 			}
 			s.mu.Lock()
@@ -303,8 +314,12 @@ func (s *session) setAckedLocked(ack uint64) {
 	s.acked = ack
 	i := 0
 	for i < len(s.buf) && s.buf[i].off+uint64(len(s.buf[i].data)) <= ack {
-		if s.buf[i].buf != nil {
-			backendPool.Put(s.buf[i].buf)
+		if bp := s.buf[i].buf; bp != nil {
+			if s.sending > 0 {
+				s.freeLater = append(s.freeLater, bp)
+			} else {
+				backendPool.Put(bp)
+			}
 		}
 		s.buf[i] = chunk{}
 		i++
@@ -499,10 +514,40 @@ func (s *session) fail(a *attachment, code int) {
 
 func (s *session) writeLoop(a *attachment) {
 	defer s.h.untrack(a.ws)
-	var ackBuf, frameBuf []byte
+	// Messages are gathered into one TCP write while more are queued, and
+	// written out before waiting. Not with injected latency, which delays
+	// each message on its own.
+	var bc *batchConn
+	if s.h.o.Latency == 0 {
+		bc = batcherOf(a.ws)
+	}
+	held := false
+	flush := func() error {
+		if !held {
+			return nil
+		}
+		held = false
+		return bc.Flush()
+	}
+	defer func() {
+		if held {
+			bc.Abandon()
+		}
+	}()
+	var ackBuf, hdr []byte
+	var frames [][]byte
 	for {
 		s.mu.Lock()
 		for !a.dead && !s.closed && a.closeCode == 0 && !s.ackDueLocked() && a.next >= s.sent && !s.eof {
+			if held {
+				s.mu.Unlock()
+				if err := flush(); err != nil {
+					s.detach(a, err.Error())
+					return
+				}
+				s.mu.Lock()
+				continue
+			}
 			s.cond.Wait()
 		}
 		switch {
@@ -513,7 +558,7 @@ func (s *session) writeLoop(a *attachment) {
 			code, reason := s.endCode, s.endReason
 			a.closing = true
 			s.mu.Unlock()
-			if code != 0 {
+			if code != 0 && flush() == nil {
 				s.h.closeConn(a.ws, code, reason, a.readerDone)
 			}
 			s.detach(a, "session ended")
@@ -523,7 +568,9 @@ func (s *session) writeLoop(a *attachment) {
 			a.closing = true
 			s.mu.Unlock()
 			s.log.Info("closing websocket", "code", code)
-			s.h.closeConn(a.ws, code, closeReason(code), a.readerDone)
+			if flush() == nil {
+				s.h.closeConn(a.ws, code, closeReason(code), a.readerDone)
+			}
 			s.detach(a, fmt.Sprintf("closed with %d", code))
 			return
 		}
@@ -534,48 +581,101 @@ func (s *session) writeLoop(a *attachment) {
 			s.lastAckSent = s.recvd
 			s.ackIdle = false
 		}
-		var data []byte
-		if a.next < s.sent {
-			// Copied under the lock: an ACK may recycle the chunk's buffer
-			// as soon as s.mu is released.
-			data = s.chunkAtLocked(a.next)
-			frameBuf = tunnel.AppendData(frameBuf[:0], data)
-			a.next += uint64(len(data))
+		frames = frames[:0]
+		for size := 0; a.next < s.sent && size < batchLimit; {
+			p := s.chunkAtLocked(a.next)
+			if len(p) > tunnel.MaxDataPayload {
+				p = p[:tunnel.MaxDataPayload]
+			}
+			frames = append(frames, p)
+			a.next += uint64(len(p))
+			size += len(p)
 		}
-		finished := ack == nil && data == nil && s.eof && a.next >= s.sent
+		finished := ack == nil && len(frames) == 0 && s.eof && a.next >= s.sent
+		if len(frames) > 0 {
+			// The payloads are copied without the lock: ACKs must not
+			// recycle their buffers until then.
+			s.sending++
+		}
 		s.mu.Unlock()
 		if finished {
 			s.mu.Lock()
 			a.closing = true
 			s.mu.Unlock()
-			s.h.closeConn(a.ws, CloseDestinationReadFailed, "destination read failed", a.readerDone)
+			if flush() == nil {
+				s.h.closeConn(a.ws, CloseDestinationReadFailed, "destination read failed", a.readerDone)
+			}
 			s.end(0, "")
 			s.detach(a, "backend finished")
 			return
 		}
+		msgs := len(frames)
+		if ack != nil {
+			msgs++
+		}
+		if bc != nil && !held && msgs > 1 {
+			bc.Hold()
+			held = true
+		}
+		var err error
 		if ack != nil {
 			s.h.sleep()
-			if err := a.ws.WriteMessage(websocket.BinaryMessage, ack); err != nil {
-				s.detach(a, err.Error())
-				return
+			err = a.ws.WriteMessage(websocket.BinaryMessage, ack)
+		}
+		drop := false
+		for _, p := range frames {
+			if err != nil || drop {
+				break
+			}
+			s.h.sleep()
+			if err = writeData(a.ws, hdr[:0], p); err == nil {
+				s.mu.Lock()
+				drop = s.countLocked(a, len(p))
+				s.mu.Unlock()
 			}
 		}
-		if data != nil {
-			s.h.sleep()
-			// WriteMessage copies the frame: the buffer can be reused.
-			if err := a.ws.WriteMessage(websocket.BinaryMessage, frameBuf); err != nil {
-				s.detach(a, err.Error())
-				return
-			}
+		if len(frames) > 0 {
 			s.mu.Lock()
-			drop := s.countLocked(a, len(data))
-			s.mu.Unlock()
-			if drop {
-				s.detach(a, "fault injection: drop-every")
-				return
+			s.sending--
+			if s.sending == 0 {
+				for i, bp := range s.freeLater {
+					backendPool.Put(bp)
+					s.freeLater[i] = nil
+				}
+				s.freeLater = s.freeLater[:0]
 			}
+			s.mu.Unlock()
+			clear(frames)
+		}
+		if err != nil {
+			s.detach(a, err.Error())
+			return
+		}
+		if drop {
+			// What was counted goes out before the connection drops, or a
+			// resumed session would never get past the limit.
+			flush()
+			s.detach(a, "fault injection: drop-every")
+			return
 		}
 	}
+}
+
+// writeData sends one DATA message without assembling it first: the
+// WebSocket library copies header and payload into its write buffer,
+// which holds a whole message, so it goes out as one frame.
+func writeData(ws *websocket.Conn, hdr, p []byte) error {
+	w, err := ws.NextWriter(websocket.BinaryMessage)
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(tunnel.AppendDataHeader(hdr, len(p))); err != nil {
+		return err
+	}
+	if _, err := w.Write(p); err != nil {
+		return err
+	}
+	return w.Close()
 }
 
 // readMessage reads one WebSocket message into a pooled buffer (gorilla's
@@ -587,15 +687,22 @@ func readMessage(ws *websocket.Conn) (int, []byte, *[]byte, error) {
 		return 0, nil, nil, err
 	}
 	bp := msgPool.Get().(*[]byte)
-	n, err := io.ReadFull(r, *bp)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		err = nil
+	buf := *bp
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			// Not io.ReadFull: over TLS a connection cut mid-message
+			// reads as io.ErrUnexpectedEOF, which is no message end.
+			msgPool.Put(bp)
+			return 0, nil, nil, err
+		}
 	}
-	if err != nil {
-		msgPool.Put(bp)
-		return 0, nil, nil, err
-	}
-	return mt, (*bp)[:n], bp, nil
+	return mt, buf[:n], bp, nil
 }
 
 func closeReason(code int) string {

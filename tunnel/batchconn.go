@@ -1,0 +1,116 @@
+package tunnel
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// batchLimit is the most a batchConn gathers before it writes: several
+// relay messages per system call, few enough that a slow link still sees
+// data move steadily.
+const batchLimit = 256 << 10
+
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchLimit); return &b }}
+
+// batchConn sits under the WebSocket library (and under TLS) so a writer can
+// gather several WebSocket frames into one system call: between Hold and
+// Flush every write is buffered, in order, whoever makes it; outside, writes
+// go straight through. The session's writer holds only while it has more to
+// send and flushes before it waits, so a lone small write is never delayed.
+type batchConn struct {
+	net.Conn
+	mu   sync.Mutex
+	held bool
+	buf  *[]byte // pooled while held, so an idle connection holds none
+}
+
+// Write buffers p while held (writing the buffer first when p does not fit).
+// An error of a buffered write surfaces at the next write or Flush, which
+// is as good for a stream that is then closed.
+func (c *batchConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.held {
+		return c.Conn.Write(p)
+	}
+	if len(*c.buf)+len(p) > cap(*c.buf) {
+		if err := c.writeOutLocked(); err != nil {
+			return 0, err
+		}
+		if len(p) > cap(*c.buf) {
+			return c.Conn.Write(p)
+		}
+	}
+	*c.buf = append(*c.buf, p...)
+	return len(p), nil
+}
+
+// Hold starts buffering writes.
+func (c *batchConn) Hold() {
+	c.mu.Lock()
+	if !c.held {
+		c.held = true
+		c.buf = batchPool.Get().(*[]byte)
+	}
+	c.mu.Unlock()
+}
+
+// Flush writes what was buffered and stops buffering.
+func (c *batchConn) Flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.held {
+		return nil
+	}
+	err := c.writeOutLocked()
+	c.held = false
+	*c.buf = (*c.buf)[:0]
+	batchPool.Put(c.buf)
+	c.buf = nil
+	return err
+}
+
+// Abandon writes out what was buffered, waiting at most a second, and
+// stops buffering: for a connection about to be closed (a control frame the
+// library wrote meanwhile, say the reply to a CLOSE, must still go out).
+func (c *batchConn) Abandon() {
+	c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Flush()
+}
+
+func (c *batchConn) writeOutLocked() error {
+	b := *c.buf
+	*c.buf = b[:0]
+	if len(b) == 0 {
+		return nil
+	}
+	_, err := c.Conn.Write(b)
+	return err
+}
+
+// dialBatch is the WebSocket dialer's NetDialContext: a plain TCP
+// connection (TLS, when used, goes on top) wrapped in a batchConn.
+func dialBatch(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &batchConn{Conn: c}, nil
+}
+
+// batcherOf finds the batchConn under conn, or nil (through a proxy that
+// dialled by other means, say).
+func batcherOf(conn *websocket.Conn) *batchConn {
+	nc := conn.NetConn()
+	if t, ok := nc.(*tls.Conn); ok {
+		nc = t.NetConn()
+	}
+	bc, _ := nc.(*batchConn)
+	return bc
+}
