@@ -366,16 +366,17 @@ func sshIaptermCommand() string {
 	return self
 }
 
-// sshProxyCommand is the ProxyCommand that relays one connection through IAP.
-func sshProxyCommand(inst *projects.Instance) string {
-	words := []string{sshIaptermCommand()}
-	if global.endpoint != "" {
-		words = append(words, "--endpoint", global.endpoint)
-	}
-	words = append(words, "tunnel", inst.Name, "%p", "--listen-on-stdin", "--project", inst.Project, "--zone", inst.Zone)
+// sshProxyCommand is the ProxyCommand that relays one connection through
+// IAP, quoted for the shell ssh runs it with and with "%" escaped, since
+// ssh expands tokens in it; only the port stays a token.
+func sshProxyCommand(words []string) string {
 	q := make([]string, len(words))
 	for i, w := range words {
-		q[i] = sshShellQuote(w)
+		if w == "%p" {
+			q[i] = w
+		} else {
+			q[i] = sshConfigTokens(sshShellQuote(w))
+		}
 	}
 	return strings.Join(q, " ")
 }
@@ -391,11 +392,11 @@ func sshConfigValue(s string) string {
 // sshOpenSSHCommand prints the OpenSSH command line equivalent to iapterm ssh.
 func sshOpenSSHCommand(inst *projects.Instance, port int, user, keyPath, knownHosts, command string) string {
 	t := sshTargetOf(inst, port)
-	words := []string{"ssh", "-i", keyPath,
+	words := []string{"ssh", "-i", sshConfigTokens(keyPath),
 		"-o", "IdentitiesOnly=yes",
-		"-o", "ProxyCommand=" + sshProxyCommand(inst),
+		"-o", "ProxyCommand=" + sshProxyCommand(sshConfigProxyWords(inst)),
 		"-o", "HostKeyAlias=" + sshclient.HostKeyAlias(t),
-		"-o", "UserKnownHostsFile=" + sshConfigValue(knownHosts),
+		"-o", "UserKnownHostsFile=" + sshConfigValue(sshConfigTokens(knownHosts)),
 		"-o", "StrictHostKeyChecking=yes",
 		"-o", "CheckHostIP=no",
 	}

@@ -75,3 +75,21 @@ agent = true
 		})
 	}
 }
+
+func TestSSHOpenSSHCommandEscapesTokens(t *testing.T) {
+	inst := &projects.Instance{Name: "vm-1", Project: "proj", Zone: "us-central1-a", ID: "42"}
+	got := sshOpenSSHCommand(inst, 2222, "alice", "/home/a b/100%/id_ed25519", "/home/a b/100%/known_hosts", "uname -a")
+	for _, want := range []string{
+		`-i '/home/a b/100%%/id_ed25519'`,
+		`'UserKnownHostsFile="/home/a b/100%%/known_hosts"'`,
+		` vm-1 %p --listen-on-stdin --project proj --zone us-central1-a'`,
+		`-p 2222 alice@vm-1 -- 'uname -a'`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("missing %q in\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "%%p") {
+		t.Errorf("the port token was escaped:\n%s", got)
+	}
+}

@@ -180,16 +180,8 @@ func (c sshConfigBlock) write(b *bytes.Buffer) {
 	fmt.Fprintf(b, "  IdentityFile %s\n  IdentitiesOnly yes\n", sshConfigArg(sshConfigTokens(c.IdentityFile)))
 	fmt.Fprintf(b, "  HostKeyAlias %s\n  UserKnownHostsFile %s\n", c.HostKeyAlias, sshConfigArg(sshConfigTokens(c.KnownHosts)))
 	fmt.Fprintf(b, "  StrictHostKeyChecking accept-new\n  HashKnownHosts no\n  CheckHostIP no\n")
-	q := make([]string, len(c.Proxy))
-	for i, w := range c.Proxy {
-		if w == "%p" {
-			q[i] = w
-		} else {
-			q[i] = sshConfigTokens(sshShellQuote(w))
-		}
-	}
 	// ssh takes the rest of the line as the command, for the shell.
-	fmt.Fprintf(b, "  ProxyCommand %s\n", strings.Join(q, " "))
+	fmt.Fprintf(b, "  ProxyCommand %s\n", sshProxyCommand(c.Proxy))
 }
 
 // sshConfigProxyWords is the command that relays one connection through
