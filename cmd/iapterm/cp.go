@@ -90,7 +90,7 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := env.store.Key(s.keyType)
+	key, err := env.store.Key(s.KeyType)
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,7 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	client, err := conn.Connect(ctx, sshTargetOf(inst, s.port))
+	client, err := conn.Connect(ctx, sshTargetOf(inst, s.Port))
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitError{code: 130}

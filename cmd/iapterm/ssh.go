@@ -193,22 +193,13 @@ func (e *sshEnv) resolve(ctx context.Context, arg, project, zone string) (*proje
 	return inst, nil
 }
 
-// sshSettings are the effective ssh.* settings for an instance with the
-// flags on top, read and applied by sshgcp as the TUI's SSH tabs do. The
-// lower-case fields repeat those of g for cp and ssh-config.
-type sshSettings struct {
-	g       sshgcp.Settings
-	user    string
-	port    int
-	keyType sshclient.KeyType
-	publish string
-}
-
-func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(string) bool) (sshSettings, error) {
+// settings are the effective ssh.* settings for inst with the command
+// line's flags on top.
+func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(string) bool) (sshgcp.Settings, error) {
 	eff := e.cfg.Resolve(profiles.Target{Project: inst.Project, Zone: inst.Zone, Instance: inst.Name, Labels: inst.Labels})
 	g, err := sshgcp.ReadSettings(eff)
 	if err != nil {
-		return sshSettings{}, err
+		return sshgcp.Settings{}, err
 	}
 	if f.user != "" {
 		g.User = f.user
@@ -218,7 +209,7 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 	}
 	if f.keyType != "" {
 		if g.KeyType, err = sshclient.ParseKeyType(f.keyType); err != nil {
-			return sshSettings{}, err
+			return sshgcp.Settings{}, err
 		}
 	}
 	if f.validity != 0 {
@@ -231,9 +222,9 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 		g.Agent = f.agent
 	}
 	if err := g.Check(); err != nil {
-		return sshSettings{}, err
+		return sshgcp.Settings{}, err
 	}
-	return sshSettings{g: g, user: g.User, port: g.Port, keyType: g.KeyType, publish: g.Publish}, nil
+	return g, nil
 }
 
 func sshTargetOf(inst *projects.Instance, port int) sshclient.Target {
@@ -241,7 +232,7 @@ func sshTargetOf(inst *projects.Instance, port int) sshclient.Target {
 }
 
 // connector builds the sshclient.Connector for one instance.
-func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connector, error) {
+func (e *sshEnv) connector(s sshgcp.Settings, key *sshclient.Key) (*sshclient.Connector, error) {
 	if e.creds.Email == "" {
 		return nil, errors.New("iapterm does not know your email (needed to publish the SSH key): sign in with `iapterm auth login`, or use credentials whose email the userinfo endpoint returns")
 	}
@@ -249,7 +240,7 @@ func (e *sshEnv) connector(s sshSettings, key *sshclient.Key) (*sshclient.Connec
 	c.KnownHosts = e.known
 	c.Prompter = sshTermPrompter{out: e.stderr}
 	c.Options.Email = e.creds.Email
-	s.g.Configure(c, key)
+	s.Configure(c, key)
 	if !e.quiet && sshIsTerminal(e.stderr) {
 		c.Progress = func(t sshclient.Target, st sshclient.Step) {
 			if st == sshclient.StepConnected {
@@ -284,7 +275,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := env.store.Key(s.g.KeyType)
+	key, err := env.store.Key(s.KeyType)
 	if err != nil {
 		return err
 	}
@@ -292,7 +283,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	target := s.g.Target(inst)
+	target := s.Target(inst)
 	client, err := conn.Connect(ctx, target)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -305,7 +296,7 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	command := strings.Join(args[1:], " ")
 	if f.dryRun {
 		client.Close()
-		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.g.Port, client.User, key.Path, env.known.Path, command))
+		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.Port, client.User, key.Path, env.known.Path, command))
 		return nil
 	}
 	sess, err := client.NewSession()

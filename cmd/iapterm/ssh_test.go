@@ -66,11 +66,8 @@ agent = true
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.g != tc.want {
-				t.Fatalf("got %+v\nwant %+v", got.g, tc.want)
-			}
-			if got.user != tc.want.User || got.port != tc.want.Port || got.keyType != tc.want.KeyType || got.publish != tc.want.Publish {
-				t.Fatalf("the fields cp and ssh-config read differ: %+v", got)
+			if got != tc.want {
+				t.Fatalf("got %+v\nwant %+v", got, tc.want)
 			}
 		})
 	}

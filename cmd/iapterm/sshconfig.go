@@ -114,7 +114,7 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 		if err != nil {
 			return err
 		}
-		key, err := env.store.Key(s.keyType)
+		key, err := env.store.Key(s.KeyType)
 		if err != nil {
 			return err
 		}
@@ -122,7 +122,7 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 		if note != "" {
 			fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: %s: %s\n", in.Name, note)
 		}
-		t := sshTargetOf(in, s.port)
+		t := sshTargetOf(in, s.Port)
 		if !f.noPublish {
 			env.recordHostKeys(ctx, t)
 		}
@@ -131,7 +131,7 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 			hosts = append([]string{in.Name}, hosts...)
 		}
 		sshConfigBlock{
-			Hosts: hosts, Note: note, HostName: in.Name, Port: s.port, User: user,
+			Hosts: hosts, Note: note, HostName: in.Name, Port: s.Port, User: user,
 			IdentityFile: key.Path, HostKeyAlias: sshclient.HostKeyAlias(t), KnownHosts: env.known.Path,
 			Proxy: sshConfigProxyWords(in),
 		}.write(&b)
@@ -225,23 +225,23 @@ func checkOwnedConfig(path string) error {
 // configUser publishes the key for one VM (once per project where the
 // publication is project-wide) and returns the login name; note explains a
 // failure, which leaves the block usable once the problem is fixed.
-func (e *sshEnv) configUser(ctx context.Context, in *projects.Instance, s sshSettings, key *sshclient.Key, noPublish bool, published map[string]sshclient.Publication) (user, note string) {
+func (e *sshEnv) configUser(ctx context.Context, in *projects.Instance, s sshgcp.Settings, key *sshclient.Key, noPublish bool, published map[string]sshclient.Publication) (user, note string) {
 	conn, err := e.connector(s, key)
 	if err != nil {
-		return s.user, err.Error()
+		return s.User, err.Error()
 	}
 	projectMeta, err := e.cloud.ProjectMetadata(ctx, in.Project)
 	if err != nil {
-		return s.user, err.Error()
+		return s.User, err.Error()
 	}
 	gs := sshclient.ReadGuestSettings(in.Metadata, projectMeta)
-	osLogin := (gs.OSLogin && s.publish != "metadata") || s.publish == "oslogin"
+	osLogin := (gs.OSLogin && s.Publish != "metadata") || s.Publish == "oslogin"
 	class := ""
 	switch {
 	case osLogin:
 		class = "oslogin/" + in.Project
 	case !gs.BlockProjectKeys && !gs.LegacySSHKeys:
-		class = "project/" + in.Project + "/" + s.user + "/" + string(key.Type)
+		class = "project/" + in.Project + "/" + s.User + "/" + string(key.Type)
 	}
 	if p, ok := published[class]; ok && class != "" {
 		return p.Username, ""
@@ -254,16 +254,16 @@ func (e *sshEnv) configUser(ctx context.Context, in *projects.Instance, s sshSet
 			}
 			return lp.Username(), ""
 		}
-		if s.user != "" {
-			return s.user, ""
+		if s.User != "" {
+			return s.User, ""
 		}
 		return sshclient.UsernameFromEmail(e.creds.Email), ""
 	}
 	opts := conn.Options
-	opts.Username = s.user
-	pub, err := conn.Publisher.Publish(ctx, sshTargetOf(in, s.port), key.AuthorizedKey(), opts)
+	opts.Username = s.User
+	pub, err := conn.Publisher.Publish(ctx, sshTargetOf(in, s.Port), key.AuthorizedKey(), opts)
 	if err != nil {
-		return s.user, "key not published: " + err.Error()
+		return s.User, "key not published: " + err.Error()
 	}
 	if pub.Method != sshclient.MethodInstanceMetadata && class != "" {
 		published[class] = pub
