@@ -180,7 +180,11 @@ func (p *Pane) readOutput() {
 	var buf []byte
 	for {
 		var err error
-		buf, err = p.out.take(buf[:0])
+		// Output streaming in (more than one read queued while the last
+		// was written): let more gather, so that runs longer than the
+		// scrollback skip the lines nobody could see.
+		gather := len(buf) >= bulkTake
+		buf, err = p.out.take(buf[:0], gather)
 		if len(buf) > 0 {
 			p.mu.Lock()
 			p.feed.write(buf)
@@ -188,7 +192,7 @@ func (p *Pane) readOutput() {
 			p.bytesWritten.Add(int64(len(buf)))
 			p.markDirty()
 		}
-		if cap(buf) > maxQueued {
+		if len(buf) < bulkTake && cap(buf) > bulkTake {
 			buf = nil // a burst is over: do not keep its buffer
 		}
 		if err != nil {
@@ -694,7 +698,15 @@ func (q *inputQueue) run() {
 
 // maxQueued is how much output waits for the emulator before the reader
 // stops reading (and the SSH channel's window stops the remote).
-const maxQueued = 4 << 20
+const maxQueued = 8 << 20
+
+// While output streams in, the emulator takes it once maxQueued/2 is
+// queued or gatherWait has passed: longer runs, fewer lines to draw into
+// the emulator. The screen shows the stream at least every gatherWait.
+const (
+	bulkTake   = 64 << 10
+	gatherWait = 100 * time.Millisecond
+)
 
 // outputQueue reads the remote output as it comes and queues it for the
 // emulator, so the remote is never held up by the emulator or the UI
@@ -734,10 +746,24 @@ func (q *outputQueue) run(r io.Reader) {
 }
 
 // take appends everything queued to dst, waiting for output if there is
-// none; the error is the reader's, once everything before it was taken.
-func (q *outputQueue) take(dst []byte) ([]byte, error) {
+// none (with gather, for maxQueued/2 or gatherWait); the error is the
+// reader's, once everything before it was taken.
+func (q *outputQueue) take(dst []byte, gather bool) ([]byte, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if gather {
+		timeUp := false
+		t := time.AfterFunc(gatherWait, func() {
+			q.mu.Lock()
+			timeUp = true
+			q.cond.Broadcast()
+			q.mu.Unlock()
+		})
+		for len(q.buf) < maxQueued/2 && q.err == nil && !timeUp {
+			q.cond.Wait()
+		}
+		t.Stop()
+	}
 	for len(q.buf) == 0 && q.err == nil {
 		q.cond.Wait()
 	}
