@@ -57,8 +57,8 @@ type bgChange struct {
 	bg  color.Color // the new background (nil: the default)
 }
 
-// penBg is the pen's background at a point of a run: as at the start of
-// the run, or a colour an SGR of the run set.
+// penBg is the pen's background at a point of a run: with set, the colour
+// bg; else the one at the start of the run, which the feeder may not know.
 type penBg struct {
 	set bool
 	bg  color.Color
