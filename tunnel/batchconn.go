@@ -3,6 +3,9 @@ package tunnel
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"time"
@@ -27,6 +30,11 @@ type batchConn struct {
 	mu   sync.Mutex
 	held bool
 	buf  *[]byte // pooled while held, so an idle connection holds none
+	// framing: the WebSocket is open and every write is one whole frame
+	// (the library writes a frame at a time); closeSent: one of them was a
+	// CLOSE, after which no data frame may follow.
+	framing   bool
+	closeSent bool
 }
 
 // Write buffers p while held (writing the buffer first when p does not fit).
@@ -35,6 +43,9 @@ type batchConn struct {
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.framing && len(p) > 0 && p[0]&0x0f == websocket.CloseMessage {
+		c.closeSent = true
+	}
 	if !c.held {
 		return c.Conn.Write(p)
 	}
@@ -91,6 +102,74 @@ func (c *batchConn) writeOutLocked() error {
 	}
 	_, err := c.Conn.Write(b)
 	return err
+}
+
+// framesFor reports whether writeFrame may be used on conn: when this
+// batchConn is directly under it (no TLS between). From then on, writes
+// are watched for a CLOSE frame.
+func (c *batchConn) framesFor(conn *websocket.Conn) bool {
+	if c == nil || conn.NetConn() != net.Conn(c) {
+		return false
+	}
+	c.mu.Lock()
+	c.framing = true
+	c.mu.Unlock()
+	return true
+}
+
+// writeFrame buffers one binary WebSocket message holding hdr and p, masked
+// as a client's must be: the frame the WebSocket library would write, minus
+// its copy into its own buffer. Only while held.
+func (c *batchConn) writeFrame(hdr, p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return websocket.ErrCloseSent
+	}
+	if !c.held {
+		return errors.New("internal error: frame written outside a batch")
+	}
+	n := len(hdr) + len(p)
+	if len(*c.buf)+8+n > cap(*c.buf) {
+		if err := c.writeOutLocked(); err != nil {
+			return err
+		}
+	}
+	b := *c.buf
+	b = append(b, 0x80|websocket.BinaryMessage) // FIN, binary
+	if n > 125 {
+		b = append(b, 0x80|126, byte(n>>8), byte(n)) // masked, 16-bit length
+	} else {
+		b = append(b, 0x80|byte(n))
+	}
+	var key [4]byte
+	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
+	b = append(b, key[:]...)
+	start := len(b)
+	b = b[:start+n]
+	pos := maskCopy(b[start:], hdr, key, 0)
+	maskCopy(b[start+len(hdr):], p, key, pos)
+	*c.buf = b
+	return nil
+}
+
+// maskCopy copies src to dst XORed with the WebSocket mask key, starting at
+// key position pos, and returns the position after it.
+func maskCopy(dst, src []byte, key [4]byte, pos int) int {
+	var k [8]byte
+	for i := range k {
+		k[i] = key[(pos+i)&3]
+	}
+	kw := binary.LittleEndian.Uint64(k[:])
+	dst = dst[:len(src)]
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		binary.LittleEndian.PutUint64(dst[i:], binary.LittleEndian.Uint64(src[i:])^kw)
+	}
+	for ; i < len(src); i++ {
+		dst[i] = src[i] ^ k[i&7]
+	}
+	return (pos + len(src)) & 3
 }
 
 // dialBatch is the WebSocket dialer's NetDialContext: a plain TCP

@@ -120,3 +120,73 @@ func TestReadAll(t *testing.T) {
 		})
 	}
 }
+
+func TestMaskCopy(t *testing.T) {
+	key := [4]byte{0x12, 0x34, 0x56, 0x78}
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 100, MaxFrameSize} {
+		for pos := range 4 {
+			src := make([]byte, n)
+			for i := range src {
+				src[i] = byte(i * 7)
+			}
+			dst := make([]byte, n)
+			end := maskCopy(dst, src, key, pos)
+			for i := range src {
+				if dst[i] != src[i]^key[(pos+i)&3] {
+					t.Fatalf("n %d pos %d: byte %d masked wrong", n, pos, i)
+				}
+			}
+			if end != (pos+n)&3 {
+				t.Fatalf("n %d pos %d: end position %d", n, pos, end)
+			}
+		}
+	}
+}
+
+// TestWriteFrame reads the frames writeFrame makes back as a WebSocket
+// server would: FIN and binary, masked, the right length, and the payload
+// once unmasked.
+func TestWriteFrame(t *testing.T) {
+	for _, n := range []int{1, 119, 120, 121, 1000, MaxDataPayload} {
+		rec := &writeRecorder{Conn: nopConn{}}
+		c := &batchConn{Conn: rec}
+		p := bytes.Repeat([]byte{0xa5, 0x01, 0x77}, n/3+1)[:n]
+		c.Hold()
+		if err := c.writeFrame(AppendDataHeader(nil, n), p); err != nil {
+			t.Fatal(err)
+		}
+		c.Flush()
+		if len(rec.writes) != 1 {
+			t.Fatalf("%d writes", len(rec.writes))
+		}
+		b := rec.writes[0]
+		if b[0] != 0x82 || b[1]&0x80 == 0 {
+			t.Fatalf("n %d: first bytes %x, want FIN binary masked", n, b[:2])
+		}
+		size, b := int(b[1]&0x7f), b[2:]
+		if size == 126 {
+			size, b = int(b[0])<<8|int(b[1]), b[2:]
+		}
+		key, b := [4]byte(b[:4]), b[4:]
+		if size != len(b) || size != 6+n {
+			t.Fatalf("n %d: frame says %d bytes, has %d", n, size, len(b))
+		}
+		for i := range b {
+			b[i] ^= key[i&3]
+		}
+		f, err := Decode(b)
+		if err != nil || f.Tag != TagData || !bytes.Equal(f.Data, p) {
+			t.Fatalf("n %d: decoded %v, %v", n, f.Tag, err)
+		}
+	}
+}
+
+func TestWriteFrameAfterClose(t *testing.T) {
+	rec := &writeRecorder{Conn: nopConn{}}
+	c := &batchConn{Conn: rec, framing: true}
+	c.Write([]byte{0x88, 0x80, 0, 0, 0, 0}) // the library's CLOSE
+	c.Hold()
+	if err := c.writeFrame(AppendDataHeader(nil, 1), []byte("x")); err == nil {
+		t.Fatal("a DATA frame was written after CLOSE")
+	}
+}

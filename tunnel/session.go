@@ -47,7 +47,14 @@ type Session struct {
 	// sending is set while the writer copies payloads out of sendQ without
 	// the lock; buffers an ACK drops meanwhile wait in freeLater.
 	sending   bool
-	freeLater []*[]byte
+	freeLater []*sendBuf
+
+	// The buffer writes and reads of the local connection fill (one writer
+	// at a time; fillMu guards against more).
+	fillMu   sync.Mutex
+	fill     *sendBuf
+	fillUsed int
+	fillBig  bool // the last fill filled its room: the next buffer is big
 
 	// Receive side.
 	recvQ           []recvChunk
@@ -68,44 +75,58 @@ type Session struct {
 // sendChunk is payload written but not acknowledged. A chunk may hold
 // several DATA messages' worth; the writer cuts it into messages.
 type sendChunk struct {
-	off    uint64
-	data   []byte  // never modified once queued
-	pooled *[]byte // data's backing array when it came from a pool
+	off  uint64
+	data []byte   // never modified once queued
+	buf  *sendBuf // data's backing buffer
 }
 
 func (c sendChunk) end() uint64 { return c.off + uint64(len(c.data)) }
 
-// bigSend is the size of one read of the local connection: four DATA
-// messages per system call when the application writes in bulk.
-const bigSend = 4 * MaxDataPayload
+// sendBuf is a buffer that successive writes (or reads of the local
+// connection) fill; the chunks queued from it refer into it, and it goes
+// back to its pool once the last of them is acknowledged. So a chunk never
+// pins more memory than its buffer holds unacknowledged data, and bulk reads
+// land where they are sent from, without a copy.
+type sendBuf struct {
+	b    []byte
+	refs int // queued chunks plus the filler's own; under Session.mu
+}
 
-// Send buffers: big ones for bulk reads, message-sized ones for the rest.
-var (
-	bigPool   = sync.Pool{New: func() any { b := make([]byte, bigSend); return &b }}
-	smallPool = sync.Pool{New: func() any { b := make([]byte, MaxDataPayload); return &b }}
+// Send buffer sizes: small for interactive traffic, big once a read or
+// write fills a buffer, so bulk data takes one system call per 16 DATA
+// messages.
+const (
+	smallSend = MaxDataPayload
+	bigSend   = 16 * MaxDataPayload
+	// minFill: a buffer with less room left than this is retired.
+	minFill = 4096
 )
 
-func putSend(bp *[]byte) {
-	if cap(*bp) == bigSend {
-		bigPool.Put(bp)
+var (
+	smallSendPool = sync.Pool{New: func() any { return &sendBuf{b: make([]byte, smallSend)} }}
+	bigSendPool   = sync.Pool{New: func() any { return &sendBuf{b: make([]byte, bigSend)} }}
+)
+
+func putSendBuf(b *sendBuf) {
+	if len(b.b) == bigSend {
+		bigSendPool.Put(b)
 	} else {
-		smallPool.Put(bp)
+		smallSendPool.Put(b)
 	}
 }
 
-// copyChunk copies p (at most bigSend bytes) into a new chunk, so a chunk
-// never pins a buffer much larger than its data.
-func copyChunk(p []byte) sendChunk {
-	var bp *[]byte
-	switch {
-	case len(p) < smallCopy:
-		return sendChunk{data: append(make([]byte, 0, len(p)), p...)}
-	case len(p) <= MaxDataPayload:
-		bp = smallPool.Get().(*[]byte)
-	default:
-		bp = bigPool.Get().(*[]byte)
+// unrefLocked drops one reference to b, recycling it after the last (later,
+// if the writer may still be copying from it).
+func (s *Session) unrefLocked(b *sendBuf) {
+	b.refs--
+	if b.refs > 0 {
+		return
 	}
-	return sendChunk{data: (*bp)[:copy(*bp, p)], pooled: bp}
+	if s.sending {
+		s.freeLater = append(s.freeLater, b)
+	} else {
+		putSendBuf(b)
+	}
 }
 
 type recvChunk struct {
@@ -356,22 +377,55 @@ func (s *Session) writeTo(w io.Writer, count *atomic.Int64) (int64, error) {
 	}
 }
 
-// chunkLimit is the most one chunk holds: bigSend, or less when the send
-// buffer limit is smaller (a chunk must fit in it).
-func (s *Session) chunkLimit() int { return int(min(uint64(bigSend), s.sendLimit)) }
+// room returns the free part of the fill buffer, at most the send buffer
+// limit (a chunk must fit in it), taking a new buffer when little is left.
+// Called with fillMu held.
+func (s *Session) room() []byte {
+	if s.fill == nil || len(s.fill.b)-s.fillUsed < minFill {
+		s.retireFill()
+		if s.fillBig {
+			s.fill = bigSendPool.Get().(*sendBuf)
+		} else {
+			s.fill = smallSendPool.Get().(*sendBuf)
+		}
+		s.mu.Lock()
+		s.fill.refs = 1
+		s.mu.Unlock()
+		s.fillUsed = 0
+	}
+	r := s.fill.b[s.fillUsed:]
+	return r[:min(uint64(len(r)), s.sendLimit)]
+}
+
+// retireFill drops the filler's reference to its buffer. Called with
+// fillMu held.
+func (s *Session) retireFill() {
+	if s.fill == nil {
+		return
+	}
+	s.mu.Lock()
+	s.unrefLocked(s.fill)
+	s.mu.Unlock()
+	s.fill = nil
+}
+
+// queueFilled queues the n bytes just put in room r.
+func (s *Session) queueFilled(r []byte, n int) error {
+	s.fillBig = n == len(r)
+	s.fillUsed += n
+	return s.enqueue(sendChunk{data: r[:n:n], buf: s.fill})
+}
 
 // Write queues p for sending. It blocks while the unacknowledged data would
 // exceed the send buffer limit.
 func (s *Session) Write(p []byte) (int, error) {
+	s.fillMu.Lock()
+	defer s.fillMu.Unlock()
 	total := 0
-	lim := s.chunkLimit()
 	for len(p) > 0 {
-		n := min(len(p), lim)
-		c := copyChunk(p[:n])
-		if err := s.enqueue(c); err != nil {
-			if c.pooled != nil {
-				putSend(c.pooled)
-			}
+		r := s.room()
+		n := copy(r, p)
+		if err := s.queueFilled(r, n); err != nil {
 			return total, err
 		}
 		total += n
@@ -380,28 +434,18 @@ func (s *Session) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// ReadFrom sends everything read from r until r's EOF. Bulk reads land
-// straight in the queued chunk (several messages per read system call);
-// small ones are copied out so they do not pin a big buffer.
+// ReadFrom sends everything read from r until r's EOF. Reads land straight
+// in the send buffer: once the data comes in bulk, 16 DATA messages per read
+// system call.
 func (s *Session) ReadFrom(r io.Reader) (int64, error) {
+	s.fillMu.Lock()
+	defer s.fillMu.Unlock()
 	var total int64
-	lim := s.chunkLimit()
-	bp := bigPool.Get().(*[]byte)
-	defer func() { bigPool.Put(bp) }()
 	for {
-		n, err := r.Read((*bp)[:lim])
+		room := s.room()
+		n, err := r.Read(room)
 		if n > 0 {
-			var c sendChunk
-			if n < MaxDataPayload {
-				c = copyChunk((*bp)[:n])
-			} else {
-				c = sendChunk{data: (*bp)[:n], pooled: bp}
-				bp = bigPool.Get().(*[]byte)
-			}
-			if werr := s.enqueue(c); werr != nil {
-				if c.pooled != nil {
-					putSend(c.pooled)
-				}
+			if werr := s.queueFilled(room, n); werr != nil {
 				return total, werr
 			}
 			total += int64(n)
@@ -447,6 +491,7 @@ func (s *Session) enqueue(c sendChunk) error {
 		s.mu.Lock()
 	}
 	c.off = s.written
+	c.buf.refs++
 	s.sendQ = append(s.sendQ, c)
 	s.written += n
 	s.broadcastLocked()
@@ -615,13 +660,7 @@ func (s *Session) ackLocked(n uint64) {
 	s.serverAck = n
 	i := 0
 	for i < len(s.sendQ) && s.sendQ[i].end() <= n {
-		if bp := s.sendQ[i].pooled; bp != nil {
-			if s.sending {
-				s.freeLater = append(s.freeLater, bp)
-			} else {
-				putSend(bp)
-			}
-		}
+		s.unrefLocked(s.sendQ[i].buf)
 		s.sendQ[i] = sendChunk{}
 		i++
 	}
@@ -727,6 +766,8 @@ func (s *Session) readLoop(conn *websocket.Conn) error {
 func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 	var timer *time.Timer
 	bc := batcherOf(conn)
+	// Without TLS between, DATA frames go straight into the batch.
+	direct := bc.framesFor(conn)
 	held := false
 	defer func() {
 		if timer != nil {
@@ -811,7 +852,7 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 		if ack != nil {
 			msgs++
 		}
-		if bc != nil && !held && msgs > 1 {
+		if bc != nil && !held && (msgs > 1 || direct) {
 			bc.Hold()
 			held = true
 		}
@@ -823,14 +864,18 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 			if err != nil {
 				break
 			}
-			err = writeData(conn, hdr[:0], p)
+			if direct {
+				err = bc.writeFrame(AppendDataHeader(hdr[:0], len(p)), p)
+			} else {
+				err = writeData(conn, hdr[:0], p)
+			}
 		}
 		if len(frames) > 0 {
 			// The WebSocket library has copied the payloads.
 			s.mu.Lock()
 			s.sending = false
-			for i, bp := range s.freeLater {
-				putSend(bp)
+			for i, b := range s.freeLater {
+				putSendBuf(b)
 				s.freeLater[i] = nil
 			}
 			s.freeLater = s.freeLater[:0]

@@ -391,7 +391,10 @@ func TestAckAboveThreshold(t *testing.T) {
 	chunk := bytes.Repeat([]byte("x"), 16384)
 	f, acks := ackServer(t, chunk, chunk, chunk)
 	// No idle ACKs: only the threshold can trigger one.
-	s, err := f.dialer(func(d *tunnel.Dialer) { d.AckIdle = time.Hour }).Dial(context.Background(), testTarget)
+	s, err := f.dialer(func(d *tunnel.Dialer) {
+		d.AckIdle = time.Hour
+		d.AckThreshold = 32768
+	}).Dial(context.Background(), testTarget)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,11 @@ type batchConn struct {
 	mu   sync.Mutex
 	held bool
 	buf  *[]byte // pooled while held
+	// framing: the WebSocket is open and every write is one whole frame
+	// (the library writes a frame at a time); closeSent: one of them was a
+	// CLOSE, after which no data frame may follow.
+	framing   bool
+	closeSent bool
 }
 
 // Write buffers p while held (writing the buffer first when p does not
@@ -33,6 +38,9 @@ type batchConn struct {
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.framing && len(p) > 0 && p[0]&0x0f == websocket.CloseMessage {
+		c.closeSent = true
+	}
 	if !c.held {
 		return c.Conn.Write(p)
 	}
@@ -92,6 +100,43 @@ func (c *batchConn) writeOutLocked() error {
 	}
 	_, err := c.Conn.Write(b)
 	return err
+}
+
+// startFraming marks the WebSocket open: from now on every write is a
+// whole frame, watched for a CLOSE.
+func (c *batchConn) startFraming() {
+	c.mu.Lock()
+	c.framing = true
+	c.mu.Unlock()
+}
+
+// writeFrame buffers one binary WebSocket message holding hdr and p: the
+// frame the WebSocket library would write, minus its copy into its own
+// buffer. Only while held.
+func (c *batchConn) writeFrame(hdr, p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closeSent {
+		return websocket.ErrCloseSent
+	}
+	if !c.held {
+		return errors.New("internal error: frame written outside a batch")
+	}
+	n := len(hdr) + len(p)
+	if len(*c.buf)+4+n > cap(*c.buf) {
+		if err := c.writeOutLocked(); err != nil {
+			return err
+		}
+	}
+	b := append(*c.buf, 0x80|websocket.BinaryMessage) // FIN, binary
+	if n > 125 {
+		b = append(b, 126, byte(n>>8), byte(n)) // 16-bit length
+	} else {
+		b = append(b, byte(n))
+	}
+	b = append(b, hdr...)
+	*c.buf = append(b, p...)
+	return nil
 }
 
 // hijacker hands the WebSocket upgrader a batchConn instead of the bare

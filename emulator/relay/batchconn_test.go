@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"iapterm/tunnel"
 )
 
 // recorder is a net.Conn that records each Write as one system call.
@@ -69,5 +71,48 @@ func TestBatchConn(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteFrame reads the frames writeFrame makes back as a client would:
+// FIN and binary, unmasked, the right length and payload.
+func TestWriteFrame(t *testing.T) {
+	for _, n := range []int{1, 119, 120, 121, 1000, tunnel.MaxDataPayload} {
+		rec := &recorder{}
+		c := &batchConn{Conn: rec}
+		p := []byte(strings.Repeat("ab\x00", n/3+1)[:n])
+		c.Hold()
+		if err := c.writeFrame(tunnel.AppendDataHeader(nil, n), p); err != nil {
+			t.Fatal(err)
+		}
+		c.Flush()
+		if len(rec.writes) != 1 {
+			t.Fatalf("%d writes", len(rec.writes))
+		}
+		b := []byte(rec.writes[0])
+		if b[0] != 0x82 || b[1]&0x80 != 0 {
+			t.Fatalf("n %d: first bytes %x, want FIN binary unmasked", n, b[:2])
+		}
+		size, b := int(b[1]), b[2:]
+		if size == 126 {
+			size, b = int(b[0])<<8|int(b[1]), b[2:]
+		}
+		if size != len(b) || size != 6+n {
+			t.Fatalf("n %d: frame says %d bytes, has %d", n, size, len(b))
+		}
+		f, err := tunnel.Decode(b)
+		if err != nil || f.Tag != tunnel.TagData || string(f.Data) != string(p) {
+			t.Fatalf("n %d: decoded %v, %v", n, f.Tag, err)
+		}
+	}
+}
+
+func TestWriteFrameAfterClose(t *testing.T) {
+	c := &batchConn{Conn: &recorder{}}
+	c.startFraming()
+	c.Write([]byte{0x88, 0}) // the library's CLOSE
+	c.Hold()
+	if err := c.writeFrame(tunnel.AppendDataHeader(nil, 1), []byte("x")); err == nil {
+		t.Fatal("a DATA frame was written after CLOSE")
 	}
 }

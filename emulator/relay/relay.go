@@ -54,7 +54,7 @@ const (
 const (
 	DefaultWindow        = 3 << 19 // 1.5 MiB
 	DefaultDetachTimeout = 2 * time.Minute
-	DefaultAckEvery      = 64 << 10
+	DefaultAckEvery      = 256 << 10
 	DefaultAckIdle       = 50 * time.Millisecond
 	DefaultDialTimeout   = 10 * time.Second
 	// DefaultReattachWait is how long a reconnect waits for the previous
@@ -162,7 +162,7 @@ func New(o Options) *Handler {
 		// Several client messages per read system call; the write buffer
 		// is larger than any relay message, so gorilla never splits one
 		// into several frames.
-		ReadBufferSize:  128 << 10,
+		ReadBufferSize:  256 << 10,
 		WriteBufferSize: 32 << 10,
 		// Clients send "Origin: bot:iap-tunneler", which is not a URL;
 		// authentication is the bearer token, which browsers cannot attach

@@ -521,6 +521,10 @@ func (s *session) writeLoop(a *attachment) {
 	if s.h.o.Latency == 0 {
 		bc = batcherOf(a.ws)
 	}
+	if bc != nil {
+		// DATA frames go straight into the batch.
+		bc.startFraming()
+	}
 	held := false
 	flush := func() error {
 		if !held {
@@ -534,7 +538,8 @@ func (s *session) writeLoop(a *attachment) {
 			bc.Abandon()
 		}
 	}()
-	var ackBuf, hdr []byte
+	var ackBuf []byte
+	hdr := make([]byte, 0, 6)
 	var frames [][]byte
 	for {
 		s.mu.Lock()
@@ -613,7 +618,7 @@ func (s *session) writeLoop(a *attachment) {
 		if ack != nil {
 			msgs++
 		}
-		if bc != nil && !held && msgs > 1 {
+		if bc != nil && !held {
 			bc.Hold()
 			held = true
 		}
@@ -628,7 +633,12 @@ func (s *session) writeLoop(a *attachment) {
 				break
 			}
 			s.h.sleep()
-			if err = writeData(a.ws, hdr[:0], p); err == nil {
+			if bc != nil {
+				err = bc.writeFrame(tunnel.AppendDataHeader(hdr[:0], len(p)), p)
+			} else {
+				err = writeData(a.ws, hdr[:0], p)
+			}
+			if err == nil {
 				s.mu.Lock()
 				drop = s.countLocked(a, len(p))
 				s.mu.Unlock()
