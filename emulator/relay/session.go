@@ -21,22 +21,57 @@ var (
 )
 
 // chunk is data read from the backend, kept until the client acknowledges
-// it. A chunk holds up to backendRead bytes; the writer cuts it into DATA
+// it. A chunk holds what one read returned; the writer cuts it into DATA
 // messages.
 type chunk struct {
 	off  uint64
 	data []byte
-	buf  *[]byte // data's pooled backing array, recycled once acknowledged
+	buf  *backBuf // data's backing buffer
 }
 
-// backendRead is the size of one read of the backend: four DATA messages
-// per system call when the backend sends in bulk.
-const backendRead = 4 * tunnel.MaxDataPayload
+// backBuf is a buffer successive backend reads fill; chunks refer into it
+// and it goes back to its pool when the last of them is acknowledged, so no
+// chunk pins more than its buffer holds unacknowledged, and no read is
+// copied.
+type backBuf struct {
+	b    []byte
+	refs int // chunks plus the reader's own; under session.mu
+}
 
-// backendPool recycles the buffers of reads from the backend. An ACK that
-// drops a chunk while a writer copies from it without the lock defers the
-// recycling (session.sending).
-var backendPool = sync.Pool{New: func() any { b := make([]byte, backendRead); return &b }}
+// Backend read buffers: small for interactive traffic, big once a read
+// fills its room, so bulk data takes one read per 16 DATA messages.
+const (
+	smallBack = tunnel.MaxDataPayload
+	bigBack   = 16 * tunnel.MaxDataPayload
+	minRoom   = 4096 // a buffer with less room left is retired
+)
+
+var (
+	smallBackPool = sync.Pool{New: func() any { return &backBuf{b: make([]byte, smallBack)} }}
+	bigBackPool   = sync.Pool{New: func() any { return &backBuf{b: make([]byte, bigBack)} }}
+)
+
+func putBackBuf(b *backBuf) {
+	if len(b.b) == bigBack {
+		bigBackPool.Put(b)
+	} else {
+		smallBackPool.Put(b)
+	}
+}
+
+// unrefLocked drops a reference to b, recycling it after the last (later,
+// while a writer may still be copying from it without the lock).
+func (s *session) unrefLocked(b *backBuf) {
+	b.refs--
+	if b.refs > 0 {
+		return
+	}
+	if s.sending > 0 {
+		s.freeLater = append(s.freeLater, b)
+	} else {
+		putBackBuf(b)
+	}
+}
 
 // backChunk is client data on its way to the backend; buf is the pooled
 // message buffer that holds it, recycled once written.
@@ -81,7 +116,7 @@ type session struct {
 	// sending counts writers copying chunk data without the lock; buffers
 	// acknowledged meanwhile wait in freeLater.
 	sending   int
-	freeLater []*[]byte
+	freeLater []*backBuf
 	ackTimer  *time.Timer
 	// Attachment.
 	conn        *attachment
@@ -122,34 +157,51 @@ func (s *session) start() {
 }
 
 func (s *session) readBackend() {
+	var fill *backBuf // the buffer reads go into
+	used, big := 0, false
+	defer func() {
+		if fill != nil {
+			s.mu.Lock()
+			s.unrefLocked(fill)
+			s.mu.Unlock()
+		}
+	}()
 	for {
 		s.mu.Lock()
 		for !s.closed && s.sent-s.acked >= uint64(s.h.o.Window) {
 			s.cond.Wait()
 		}
 		closed := s.closed
+		// Never read beyond the window.
+		open := uint64(s.h.o.Window) - (s.sent - s.acked)
+		if fill == nil || len(fill.b)-used < minRoom {
+			if fill != nil {
+				s.unrefLocked(fill)
+			}
+			if big {
+				fill = bigBackPool.Get().(*backBuf)
+			} else {
+				fill = smallBackPool.Get().(*backBuf)
+			}
+			fill.refs, used = 1, 0
+		}
 		s.mu.Unlock()
 		if closed {
 			return
 		}
-		bp := backendPool.Get().(*[]byte)
-		n, err := s.backend.Read(*bp)
+		room := fill.b[used:]
+		room = room[:min(uint64(len(room)), open)]
+		n, err := s.backend.Read(room)
 		if n > 0 {
-			c := chunk{off: s.sent, data: (*bp)[:n:n], buf: bp}
-			if n < tunnel.MaxDataPayload {
-				// Kept until acknowledged: do not pin a big buffer for a
-				// small read.
-				c = chunk{off: s.sent, data: append(make([]byte, 0, n), c.data...)}
-				backendPool.Put(bp)
-			}
+			big = n == len(room)
+			c := chunk{off: s.sent, data: room[:n:n], buf: fill}
+			used += n
 			s.mu.Lock()
+			fill.refs++
 			s.buf = append(s.buf, c)
 			s.sent += uint64(n)
 			s.cond.Broadcast()
 			s.mu.Unlock()
-		}
-		if n == 0 {
-			backendPool.Put(bp)
 		}
 		if err != nil {
 			s.mu.Lock()
@@ -314,13 +366,7 @@ func (s *session) setAckedLocked(ack uint64) {
 	s.acked = ack
 	i := 0
 	for i < len(s.buf) && s.buf[i].off+uint64(len(s.buf[i].data)) <= ack {
-		if bp := s.buf[i].buf; bp != nil {
-			if s.sending > 0 {
-				s.freeLater = append(s.freeLater, bp)
-			} else {
-				backendPool.Put(bp)
-			}
-		}
+		s.unrefLocked(s.buf[i].buf)
 		s.buf[i] = chunk{}
 		i++
 	}
@@ -648,8 +694,8 @@ func (s *session) writeLoop(a *attachment) {
 			s.mu.Lock()
 			s.sending--
 			if s.sending == 0 {
-				for i, bp := range s.freeLater {
-					backendPool.Put(bp)
+				for i, b := range s.freeLater {
+					putBackBuf(b)
 					s.freeLater[i] = nil
 				}
 				s.freeLater = s.freeLater[:0]
