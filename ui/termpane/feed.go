@@ -112,6 +112,7 @@ func newFeeder(emu *vt.Emulator, keep int) *feeder {
 		}
 		return false
 	})
+	clampMargins(emu)
 	emu.RegisterCsiHandler('r', func(params ansi.Params) bool {
 		// As vt's DECSTBM: defaults, and no change when top >= bottom.
 		h := emu.Height()
@@ -138,6 +139,31 @@ func newFeeder(emu *vt.Emulator, keep int) *feeder {
 		return false
 	})
 	return f
+}
+
+// clampMargins keeps DECSTBM's bottom margin on the screen. vt takes one
+// below the screen as is, then moves the cursor off the screen and panics
+// scrolling there (printf '\e[1;99r'; seq 200 would end the program).
+// vt's own handler, which runs after this one, reads the same parameters.
+func clampMargins(emu *vt.Emulator) {
+	emu.RegisterCsiHandler('r', func(params ansi.Params) bool {
+		if h := emu.Height(); len(params) > 1 && params[1].Param(0) > h {
+			params[1] = ansi.Param(h)
+		}
+		return false
+	})
+}
+
+// recover puts the emulator back in order after it panicked on some
+// output: vt's parser back in its ground state, margins reset, the cursor
+// on the screen.
+func (f *feeder) recover() {
+	_, _ = f.emu.Write([]byte{ansi.CAN})
+	f.emu.Resize(f.emu.Width(), f.emu.Height())
+	f.shadow.Reset()
+	f.resized()
+	f.bgKnown = false
+	f.lineStart = false
 }
 
 func (f *feeder) screen() int {

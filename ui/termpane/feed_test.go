@@ -21,6 +21,7 @@ type feedPair struct {
 func newFeedPair(t testing.TB, w, h, keep int) *feedPair {
 	ref := vt.NewEmulator(w, h)
 	ref.SetScrollbackSize(keep)
+	clampMargins(ref)
 	emu := vt.NewEmulator(w, h)
 	emu.SetScrollbackSize(keep + scrollbackSlack)
 	p := &feedPair{ref: ref, emu: emu, keep: keep}
@@ -139,6 +140,7 @@ func TestFeederMatchesEmulator(t *testing.T) {
 		{"empty lines", lines(many*2, func(i int) string { return "\r\n" })},
 		{"scroll region", "\x1b[2;4r" + lines(many, func(i int) string { return fmt.Sprintf("r%d\r\n", i) }) + "\x1b[r" + lines(many, func(i int) string { return fmt.Sprintf("f%d\r\n", i) })},
 		{"region past the bottom", "\x1b[1;99r" + lines(many, func(i int) string { return fmt.Sprintf("r%d\r\n", i) })},
+		{"region past a small screen", "\x1b[;9r\n0" + lines(many, func(i int) string { return "\n" })},
 		{"alt screen", "main\r\n\x1b[?1049h" + lines(many, func(i int) string { return fmt.Sprintf("alt%d\r\n", i) }) + "\x1b[?1049l" + lines(many, func(i int) string { return fmt.Sprintf("back%d\r\n", i) })},
 		{"alt screen with a background", "\x1b[?1049h\x1b[42m\x1b[?1049l" + lines(many, func(i int) string { return fmt.Sprintf("m%d\r\n", i) })},
 		{"saved pen restored", "\x1b[41m\x1b7\x1b[0m" + lines(many, func(i int) string { return "a\r\n" }) + "\x1b8" + lines(many, func(i int) string { return "b\r\n" })},
@@ -245,5 +247,28 @@ func TestPaneBulkOutputMatchesEmulator(t *testing.T) {
 	hn.p.mu.Unlock()
 	if d != "" {
 		t.Fatal(d)
+	}
+}
+
+// A bottom margin below the screen made the emulator library panic once
+// the cursor reached it, ending the program; the pane keeps it on screen.
+func TestMarginBelowScreenDoesNotPanic(t *testing.T) {
+	hn := newHarness(t, 10, 2, nil)
+	hn.feed(t, "\x1b[;3r\n0\r\n\n\n\nok")
+	if got := hn.p.Line(1); got != "ok" {
+		t.Fatalf("last line %q, want ok\n%s", got, hn.p.ScreenText())
+	}
+}
+
+// Should the emulator library panic anyway, the pane resets it and goes on.
+func TestPaneRecoversFromEmulatorPanic(t *testing.T) {
+	hn := newHarness(t, 20, 4, nil)
+	hn.p.mu.Lock()
+	hn.p.emu.RegisterCsiHandler('z', func(ansi.Params) bool { panic("test") })
+	hn.p.mu.Unlock()
+	hn.feed(t, "a\r\n\x1b[1z")
+	hn.feed(t, "after\r\n")
+	if !strings.Contains(hn.p.ScreenText(), "after") {
+		t.Fatalf("screen after the panic:\n%s", hn.p.ScreenText())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"io"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -187,7 +188,7 @@ func (p *Pane) readOutput() {
 		buf, err = p.out.take(buf[:0], gather)
 		if len(buf) > 0 {
 			p.mu.Lock()
-			p.feed.write(buf)
+			p.write(buf)
 			p.mu.Unlock()
 			p.bytesWritten.Add(int64(len(buf)))
 			p.markDirty()
@@ -207,6 +208,19 @@ func (p *Pane) readOutput() {
 			return
 		}
 	}
+}
+
+// write feeds the emulator (under mu). Should the emulator library panic
+// on some output, the pane logs it and goes on with the emulator reset
+// rather than ending the program; the rest of buf is lost.
+func (p *Pane) write(buf []byte) {
+	defer func() {
+		if r := recover(); r != nil {
+			slog.Error("terminal emulator failed on the remote's output; its state was reset", "panic", r)
+			p.feed.recover()
+		}
+	}()
+	p.feed.write(buf)
 }
 
 // scrollbackSlack is room above Scrollback in vt's own limit, so that vt
