@@ -106,12 +106,16 @@ print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))'
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
 sleep 1
+# Direct and tunnelled runs alternate, so both see about the same load from
+# whatever else runs on the machine.
 direct_up=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J | rate)
-direct_down=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -R -J | rate)
 c0=$(cpu "$tun_pid"); e0=$(cpu "$emu_pid")
 tunnel_up=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -J | rate)
-tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
 c1=$(cpu "$tun_pid"); e1=$(cpu "$emu_pid")
+direct_down=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -R -J | rate)
+c2=$(cpu "$tun_pid"); e2=$(cpu "$emu_pid")
+tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
+c3=$(cpu "$tun_pid"); e3=$(cpu "$emu_pid")
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "machine: $(uname -m) $(uname -s), $(nproc) cores, $(go version | cut -d' ' -f3)"
@@ -121,7 +125,17 @@ printf '  %-26s %8s %8s\n' "direct loopback" "$direct_up" "$direct_down"
 printf '  %-26s %8s %8s\n' "through iapterm tunnel" "$tunnel_up" "$tunnel_down"
 printf '  %-26s %8s %8s\n' "ratio tunnel/direct" "$(ratio "$tunnel_up" "$direct_up")" "$(ratio "$tunnel_down" "$direct_down")"
 tick=$(getconf CLK_TCK)
-echo "CPU during the two tunnel runs ($((2 * secs))s wall): client $(python3 -c "print('%.1f' % (($c1 - $c0) / $tick))")s, emulator $(python3 -c "print('%.1f' % (($e1 - $e0) / $tick))")s; load average $(cut -d' ' -f1 /proc/loadavg)"
+python3 - "$tick" "$secs" "$tunnel_up" "$tunnel_down" "$c0" "$c1" "$c2" "$c3" "$e0" "$e1" "$e2" "$e3" <<'EOF2'
+import sys
+tick, secs, up, down = (float(x) for x in sys.argv[1:5])
+c0, c1, c2, c3, e0, e1, e2, e3 = (int(x) for x in sys.argv[5:])
+client = ((c1 - c0) + (c3 - c2)) / tick
+emu = ((e1 - e0) + (e3 - e2)) / tick
+gb = (up + down) * 1e6 * secs / 8 / 1e9
+print("CPU during the two tunnel runs (%ds wall): client %.1fs, emulator %.1fs;"
+      " %.2f CPU seconds per GB moved (client and emulator)" % (2 * secs, client, emu, (client + emu) / gb))
+EOF2
+echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # Idle connections: open them all, make sure each session is up (one byte
 # echoed end to end), then read the client's resident memory.
