@@ -112,7 +112,6 @@ func newFeeder(emu *vt.Emulator, keep int) *feeder {
 		}
 		return false
 	})
-	clampMargins(emu)
 	emu.RegisterCsiHandler('r', func(params ansi.Params) bool {
 		// As vt's DECSTBM: defaults, and no change when top >= bottom.
 		h := emu.Height()
@@ -127,6 +126,7 @@ func newFeeder(emu *vt.Emulator, keep int) *feeder {
 		}
 		return false
 	})
+	clampMargins(emu) // registered last: runs before the handler above
 	emu.RegisterEscHandler('8', func() bool {
 		f.bgKnown = false // DECRC restores a saved pen
 		return false
@@ -143,8 +143,9 @@ func newFeeder(emu *vt.Emulator, keep int) *feeder {
 
 // clampMargins keeps DECSTBM's bottom margin on the screen. vt takes one
 // below the screen as is, then moves the cursor off the screen and panics
-// scrolling there (printf '\e[1;99r'; seq 200 would end the program).
-// vt's own handler, which runs after this one, reads the same parameters.
+// scrolling there (ESC[;3r and a few line feeds on a two-row screen ended
+// the program). vt's own handler, which runs after this one (handlers run
+// last registered first), reads the same parameters.
 func clampMargins(emu *vt.Emulator) {
 	emu.RegisterCsiHandler('r', func(params ansi.Params) bool {
 		if h := emu.Height(); len(params) > 1 && params[1].Param(0) > h {

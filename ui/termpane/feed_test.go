@@ -193,6 +193,14 @@ func TestFeederTakesRuns(t *testing.T) {
 	}
 	_, _ = p.ref.Write(out)
 	p.check(t, "one run")
+
+	// A bottom margin past the screen, clamped, is the whole screen.
+	p.write([]byte("\x1b[1;99r"))
+	if n := p.f.tryRun(out); n != len(out) {
+		t.Fatalf("after a clamped margin, run took %d of %d bytes", n, len(out))
+	}
+	_, _ = p.ref.Write(out)
+	p.check(t, "run after a clamped margin")
 }
 
 func TestFeederResize(t *testing.T) {
