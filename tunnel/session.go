@@ -727,9 +727,14 @@ func (s *Session) readLoop(conn *websocket.Conn) error {
 				msgPool.Put(bp)
 			}
 			s.mu.Lock()
+			// Only a reader waiting for data needs waking, and readers
+			// take everything queued: wake them when the queue was empty,
+			// not for every message (each wake-up is a system call or two).
+			if len(s.recvQ) == 0 {
+				s.broadcastLocked()
+			}
 			s.recvQ = append(s.recvQ, c)
 			s.received += uint64(len(c.data))
-			s.broadcastLocked()
 			s.mu.Unlock()
 		case f.Tag == TagAck:
 			s.mu.Lock()

@@ -485,13 +485,17 @@ func (s *session) readLoop(a *attachment) {
 				msgPool.Put(bp)
 				return
 			}
+			wake := len(s.toBack) == 0
 			s.toBack = append(s.toBack, backChunk{data: f.Data, buf: bp})
 			s.toBackBytes += len(f.Data)
 			s.recvd += uint64(len(f.Data))
 			drop := s.countLocked(a, len(f.Data))
-			// Wakes the backend writer, and the WebSocket writer when an
-			// ACK is due.
-			s.cond.Broadcast()
+			// Wakes the backend writer (which takes everything queued, so
+			// only when the queue was empty), and the WebSocket writer when
+			// an ACK is due: not every goroutine for every message.
+			if wake || s.ackDueLocked() {
+				s.cond.Broadcast()
+			}
 			if !s.ackDueLocked() && s.ackTimer == nil {
 				s.ackTimer = time.AfterFunc(s.h.o.AckIdle, func() {
 					s.mu.Lock()
