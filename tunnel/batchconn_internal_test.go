@@ -123,7 +123,7 @@ func TestReadAll(t *testing.T) {
 
 func TestMaskCopy(t *testing.T) {
 	key := [4]byte{0x12, 0x34, 0x56, 0x78}
-	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 100, MaxFrameSize} {
+	for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 100, MaxFrameSize} {
 		for pos := range 4 {
 			src := make([]byte, n)
 			for i := range src {
@@ -188,5 +188,14 @@ func TestWriteFrameAfterClose(t *testing.T) {
 	c.Hold()
 	if err := c.writeFrame(AppendDataHeader(nil, 1), []byte("x")); err == nil {
 		t.Fatal("a DATA frame was written after CLOSE")
+	}
+}
+
+func BenchmarkMaskCopy(b *testing.B) {
+	src := make([]byte, MaxFrameSize)
+	dst := make([]byte, MaxFrameSize)
+	b.SetBytes(MaxFrameSize)
+	for range b.N {
+		maskCopy(dst, src, [4]byte{1, 2, 3, 4}, 2)
 	}
 }
