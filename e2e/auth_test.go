@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -169,17 +170,40 @@ var devtoolsRE = regexp.MustCompile(`DevTools listening on (ws://[^\s]+)`)
 
 func startChromium(t *testing.T, ctx context.Context, chromium, url string) *cdpPage {
 	t.Helper()
+	// Not t.TempDir: Chromium's helper processes can still be writing its
+	// profile when the test ends, which fails TempDir's cleanup.
+	dataDir, err := os.MkdirTemp("", "iapterm-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.CommandContext(ctx, chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
 		"--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--user-data-dir="+t.TempDir(), "--remote-debugging-port=0", url)
+		"--user-data-dir="+dataDir, "--remote-debugging-port=0", url)
+	// Its own process group, so the helpers are stopped with the browser.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := cmd.Start(); err != nil {
+		os.RemoveAll(dataDir)
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+		for i := 0; ; i++ {
+			err := os.RemoveAll(dataDir)
+			if err == nil {
+				return
+			}
+			if i == 50 {
+				t.Logf("leaving Chromium's profile %s behind: %v", dataDir, err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
 	browserWS := ""
 	sc := bufio.NewScanner(stderr)
 	for sc.Scan() {
