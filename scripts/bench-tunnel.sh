@@ -38,6 +38,7 @@ wait_line() {
 }
 
 go build -o "$work/iapterm" ./cmd/iapterm
+go build -o "$work/tcpchain" ./scripts/tcpchain
 
 iperf_port=$(freeport)
 iperf3 -s -p "$iperf_port" >"$work/iperf3-server.log" 2>&1 &
@@ -105,6 +106,11 @@ print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))'
 # cpu PID: user+system CPU time of PID in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 
+# The yardstick: the same three loopback hops through plain forwarders.
+chain_port=$(freeport)
+"$work/tcpchain" "127.0.0.1:$chain_port" "127.0.0.1:$(freeport)" "127.0.0.1:$iperf_port" 2>"$work/tcpchain.err" &
+pids+=($!)
+
 sleep 1
 # Direct and tunnelled runs alternate, so both see about the same load from
 # whatever else runs on the machine.
@@ -116,6 +122,8 @@ direct_down=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -R -J | rate)
 c2=$(cpu "$tun_pid"); e2=$(cpu "$emu_pid")
 tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
 c3=$(cpu "$tun_pid"); e3=$(cpu "$emu_pid")
+chain_up=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -J | rate)
+chain_down=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -R -J | rate)
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "machine: $(uname -m) $(uname -s), $(nproc) cores, $(go version | cut -d' ' -f3)"
@@ -124,6 +132,9 @@ printf '  %-26s %8s %8s\n' "" upload download
 printf '  %-26s %8s %8s\n' "direct loopback" "$direct_up" "$direct_down"
 printf '  %-26s %8s %8s\n' "through iapterm tunnel" "$tunnel_up" "$tunnel_down"
 printf '  %-26s %8s %8s\n' "ratio tunnel/direct" "$(ratio "$tunnel_up" "$direct_up")" "$(ratio "$tunnel_down" "$direct_down")"
+printf '  %-26s %8s %8s\n' "plain 3-hop TCP relay" "$chain_up" "$chain_down"
+printf '  %-26s %8s %8s\n' "ratio relay/direct" "$(ratio "$chain_up" "$direct_up")" "$(ratio "$chain_down" "$direct_down")"
+printf '  %-26s %8s %8s\n' "ratio tunnel/relay" "$(ratio "$tunnel_up" "$chain_up")" "$(ratio "$tunnel_down" "$chain_down")"
 tick=$(getconf CLK_TCK)
 python3 - "$tick" "$secs" "$tunnel_up" "$tunnel_down" "$c0" "$c1" "$c2" "$c3" "$e0" "$e1" "$e2" "$e3" <<'EOF2'
 import sys
