@@ -20,6 +20,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/endpoint"
+	"iapterm/wsbatch"
 )
 
 // Subprotocol is the WebSocket subprotocol the relay speaks.
@@ -439,3 +440,14 @@ func (a dialAddr) Network() string { return "iap" }
 func (a dialAddr) String() string  { return string(a) }
 
 var _ net.Addr = dialAddr("")
+
+// dialBatch is the WebSocket dialer's NetDialContext: a plain TCP
+// connection (TLS, when used, goes on top) under a wsbatch.Conn.
+func dialBatch(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	return wsbatch.New(c), nil
+}

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"iapterm/wsbatch"
 )
 
 // Session is one relay session: a net.Conn to a VM port that survives
@@ -770,9 +772,9 @@ func (s *Session) readLoop(conn *websocket.Conn) error {
 // nothing sits in the buffer while the queue is empty.
 func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 	var timer *time.Timer
-	bc := batcherOf(conn)
+	bc := wsbatch.Of(conn)
 	// Without TLS between, DATA frames go straight into the batch.
-	direct := bc.framesFor(conn)
+	direct := bc.FramesFor(conn)
 	held := false
 	defer func() {
 		if timer != nil {
@@ -812,7 +814,7 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 				s.ackSent = s.consumed
 				s.ackPendingSince = time.Time{}
 			}
-			for size := 0; s.transmitted < s.written && size < batchLimit; {
+			for size := 0; s.transmitted < s.written && size < wsbatch.Limit; {
 				p := s.nextFrameLocked()
 				frames = append(frames, p)
 				size += len(p)
@@ -870,7 +872,7 @@ func (s *Session) writeLoop(conn *websocket.Conn, dead <-chan struct{}) error {
 				break
 			}
 			if direct {
-				err = bc.writeFrame(AppendDataHeader(hdr[:0], len(p)), p)
+				err = bc.WriteFrame(AppendDataHeader(hdr[:0], len(p)), p, true)
 			} else {
 				err = writeData(conn, hdr[:0], p)
 			}

@@ -8,6 +8,7 @@
 package relay
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -26,6 +27,7 @@ import (
 	"iapterm/emulator/cloud"
 	"iapterm/policy"
 	"iapterm/tunnel"
+	"iapterm/wsbatch"
 )
 
 // Subprotocol is the WebSocket subprotocol every relay handshake carries.
@@ -531,4 +533,20 @@ func newSID() string {
 	// Standard base64 holds '+' and '/', which clients must percent-encode
 	// in the reconnect URL, as with the real service's SIDs.
 	return base64.StdEncoding.EncodeToString(b[:])
+}
+
+// hijacker hands the WebSocket upgrader a wsbatch.Conn instead of the bare
+// connection, so the session's writer can batch its messages.
+type hijacker struct{ http.ResponseWriter }
+
+func (h hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := h.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("the HTTP server cannot hand over the connection")
+	}
+	c, brw, err := hj.Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	return wsbatch.New(c), brw, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"iapterm/emulator/cloud"
 	"iapterm/tunnel"
+	"iapterm/wsbatch"
 )
 
 var (
@@ -567,14 +568,12 @@ func (s *session) writeLoop(a *attachment) {
 	// Messages are gathered into one TCP write while more are queued, and
 	// written out before waiting. Not with injected latency, which delays
 	// each message on its own.
-	var bc *batchConn
+	var bc *wsbatch.Conn
 	if s.h.o.Latency == 0 {
-		bc = batcherOf(a.ws)
+		bc = wsbatch.Of(a.ws)
 	}
-	if bc != nil {
-		// DATA frames go straight into the batch.
-		bc.startFraming()
-	}
+	// DATA frames go straight into the batch.
+	direct := bc.FramesFor(a.ws)
 	held := false
 	flush := func() error {
 		if !held {
@@ -637,7 +636,7 @@ func (s *session) writeLoop(a *attachment) {
 			s.ackIdle = false
 		}
 		frames = frames[:0]
-		for size := 0; a.next < s.sent && size < batchLimit; {
+		for size := 0; a.next < s.sent && size < wsbatch.Limit; {
 			p := s.chunkAtLocked(a.next)
 			if len(p) > tunnel.MaxDataPayload {
 				p = p[:tunnel.MaxDataPayload]
@@ -664,11 +663,7 @@ func (s *session) writeLoop(a *attachment) {
 			s.detach(a, "backend finished")
 			return
 		}
-		msgs := len(frames)
-		if ack != nil {
-			msgs++
-		}
-		if bc != nil && !held {
+		if direct && !held {
 			bc.Hold()
 			held = true
 		}
@@ -683,8 +678,8 @@ func (s *session) writeLoop(a *attachment) {
 				break
 			}
 			s.h.sleep()
-			if bc != nil {
-				err = bc.writeFrame(tunnel.AppendDataHeader(hdr[:0], len(p)), p)
+			if direct {
+				err = bc.WriteFrame(tunnel.AppendDataHeader(hdr[:0], len(p)), p, false)
 			} else {
 				err = writeData(a.ws, hdr[:0], p)
 			}

@@ -1,8 +1,11 @@
-package tunnel
+// Package wsbatch is a net.Conn to put under gorilla/websocket so that one
+// writer can gather several WebSocket messages into one system call. The
+// relay client (tunnel) and the emulator's relay server both use it: with
+// 16 KiB relay messages, one write per message made system calls the
+// largest cost of a tunnel.
+package wsbatch
 
 import (
-	"context"
-	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"math/rand/v2"
@@ -13,19 +16,19 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// batchLimit is the most a batchConn gathers before it writes: several
-// relay messages per system call, few enough that a slow link still sees
-// data move steadily.
-const batchLimit = 256 << 10
+// Limit is the most a Conn gathers before it writes: several relay
+// messages per system call, few enough that a slow link still sees data
+// move steadily.
+const Limit = 256 << 10
 
-var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, batchLimit); return &b }}
+var pool = sync.Pool{New: func() any { b := make([]byte, 0, Limit); return &b }}
 
-// batchConn sits under the WebSocket library (and under TLS) so a writer can
-// gather several WebSocket frames into one system call: between Hold and
-// Flush every write is buffered, in order, whoever makes it; outside, writes
-// go straight through. The session's writer holds only while it has more to
-// send and flushes before it waits, so a lone small write is never delayed.
-type batchConn struct {
+// Conn sits under the WebSocket library (and under TLS, on a client):
+// between Hold and Flush every write is buffered, in order, whoever makes
+// it; outside, writes go straight through. A writer holds only while it has
+// more to send and flushes before it waits, so a lone small write is never
+// delayed.
+type Conn struct {
 	net.Conn
 	mu   sync.Mutex
 	held bool
@@ -37,10 +40,25 @@ type batchConn struct {
 	closeSent bool
 }
 
-// Write buffers p while held (writing the buffer first when p does not fit).
-// An error of a buffered write surfaces at the next write or Flush, which
-// is as good for a stream that is then closed.
-func (c *batchConn) Write(p []byte) (int, error) {
+// New wraps c.
+func New(c net.Conn) *Conn { return &Conn{Conn: c} }
+
+// Of finds the Conn under ws, directly or under TLS; nil when there is
+// none (a proxy that dialled by other means, say).
+func Of(ws *websocket.Conn) *Conn {
+	type netConner interface{ NetConn() net.Conn }
+	nc := ws.NetConn()
+	if t, ok := nc.(netConner); ok {
+		nc = t.NetConn()
+	}
+	c, _ := nc.(*Conn)
+	return c
+}
+
+// Write buffers p while held (writing the buffer first when p does not
+// fit). An error of a buffered write surfaces at the next write or Flush,
+// which is as good for a stream that is then closed.
+func (c *Conn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.framing && len(p) > 0 && p[0]&0x0f == websocket.CloseMessage {
@@ -62,17 +80,17 @@ func (c *batchConn) Write(p []byte) (int, error) {
 }
 
 // Hold starts buffering writes.
-func (c *batchConn) Hold() {
+func (c *Conn) Hold() {
 	c.mu.Lock()
 	if !c.held {
 		c.held = true
-		c.buf = batchPool.Get().(*[]byte)
+		c.buf = pool.Get().(*[]byte)
 	}
 	c.mu.Unlock()
 }
 
 // Flush writes what was buffered and stops buffering.
-func (c *batchConn) Flush() error {
+func (c *Conn) Flush() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.held {
@@ -81,20 +99,21 @@ func (c *batchConn) Flush() error {
 	err := c.writeOutLocked()
 	c.held = false
 	*c.buf = (*c.buf)[:0]
-	batchPool.Put(c.buf)
+	pool.Put(c.buf)
 	c.buf = nil
 	return err
 }
 
 // Abandon writes out what was buffered, waiting at most a second, and
-// stops buffering: for a connection about to be closed (a control frame the
-// library wrote meanwhile, say the reply to a CLOSE, must still go out).
-func (c *batchConn) Abandon() {
+// stops buffering: for a connection about to be closed (a control frame
+// the library wrote meanwhile, say the reply to a CLOSE, must still go
+// out).
+func (c *Conn) Abandon() {
 	c.Conn.SetWriteDeadline(time.Now().Add(time.Second))
 	c.Flush()
 }
 
-func (c *batchConn) writeOutLocked() error {
+func (c *Conn) writeOutLocked() error {
 	b := *c.buf
 	*c.buf = b[:0]
 	if len(b) == 0 {
@@ -104,11 +123,11 @@ func (c *batchConn) writeOutLocked() error {
 	return err
 }
 
-// framesFor reports whether writeFrame may be used on conn: when this
-// batchConn is directly under it (no TLS between). From then on, writes
-// are watched for a CLOSE frame.
-func (c *batchConn) framesFor(conn *websocket.Conn) bool {
-	if c == nil || conn.NetConn() != net.Conn(c) {
+// FramesFor reports whether WriteFrame may be used for ws: when c is
+// directly under it (no TLS between). From then on, writes are watched for
+// a CLOSE frame.
+func (c *Conn) FramesFor(ws *websocket.Conn) bool {
+	if c == nil || ws.NetConn() != net.Conn(c) {
 		return false
 	}
 	c.mu.Lock()
@@ -117,30 +136,42 @@ func (c *batchConn) framesFor(conn *websocket.Conn) bool {
 	return true
 }
 
-// writeFrame buffers one binary WebSocket message holding hdr and p, masked
-// as a client's must be: the frame the WebSocket library would write, minus
-// its copy into its own buffer. Only while held.
-func (c *batchConn) writeFrame(hdr, p []byte) error {
+// WriteFrame buffers one binary WebSocket message holding hdr and p: the
+// frame the WebSocket library would write, minus its copy into its own
+// buffer. mask is true for a client, whose frames must be masked. Only
+// while held, and only after FramesFor.
+func (c *Conn) WriteFrame(hdr, p []byte, mask bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closeSent {
 		return websocket.ErrCloseSent
 	}
-	if !c.held {
-		return errors.New("internal error: frame written outside a batch")
-	}
 	n := len(hdr) + len(p)
+	switch {
+	case !c.held || !c.framing:
+		return errors.New("internal error: frame written outside a batch")
+	case n > 0xffff:
+		return errors.New("internal error: frame too large for a batch")
+	}
 	if len(*c.buf)+8+n > cap(*c.buf) {
 		if err := c.writeOutLocked(); err != nil {
 			return err
 		}
 	}
-	b := *c.buf
-	b = append(b, 0x80|websocket.BinaryMessage) // FIN, binary
+	var maskBit byte
+	if mask {
+		maskBit = 0x80
+	}
+	b := append(*c.buf, 0x80|websocket.BinaryMessage) // FIN, binary
 	if n > 125 {
-		b = append(b, 0x80|126, byte(n>>8), byte(n)) // masked, 16-bit length
+		b = append(b, maskBit|126, byte(n>>8), byte(n)) // 16-bit length
 	} else {
-		b = append(b, 0x80|byte(n))
+		b = append(b, maskBit|byte(n))
+	}
+	if !mask {
+		b = append(b, hdr...)
+		*c.buf = append(b, p...)
+		return nil
 	}
 	var key [4]byte
 	binary.LittleEndian.PutUint32(key[:], rand.Uint32())
@@ -177,26 +208,4 @@ func maskCopy(dst, src []byte, key [4]byte, pos int) int {
 		dst[i] = src[i] ^ k[i&7]
 	}
 	return (pos + n) & 3
-}
-
-// dialBatch is the WebSocket dialer's NetDialContext: a plain TCP
-// connection (TLS, when used, goes on top) wrapped in a batchConn.
-func dialBatch(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, network, addr)
-	if err != nil {
-		return nil, err
-	}
-	return &batchConn{Conn: c}, nil
-}
-
-// batcherOf finds the batchConn under conn, or nil (through a proxy that
-// dialled by other means, say).
-func batcherOf(conn *websocket.Conn) *batchConn {
-	nc := conn.NetConn()
-	if t, ok := nc.(*tls.Conn); ok {
-		nc = t.NetConn()
-	}
-	bc, _ := nc.(*batchConn)
-	return bc
 }
