@@ -64,8 +64,7 @@ func (s *testServer) DialSSH(_ context.Context, _ Target) (net.Conn, error) {
 }
 
 func (s *testServer) config() *ssh.ServerConfig {
-	var cfg *ssh.ServerConfig
-	cfg = &ssh.ServerConfig{
+	cfg := &ssh.ServerConfig{
 		PublicKeyCallback: func(c ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			s.mu.Lock()
 			defer s.mu.Unlock()
