@@ -17,7 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
-	"iapterm/emulator/world"
+	"iapterm/emulator/emutest"
 	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/sshclient"
@@ -93,19 +93,7 @@ type emu struct {
 
 func startEmulator(t testing.TB) *emu {
 	t.Helper()
-	w, err := world.Parse([]byte(testWorld), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := emulator.Start(w, emulator.Options{AgentDelay: 150 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Start(t, testWorld, emulator.Options{AgentDelay: 150 * time.Millisecond})
 	return &emu{srv: srv, eps: eps}
 }
 

@@ -14,8 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
-	"iapterm/emulator/world"
-	"iapterm/endpoint"
+	"iapterm/emulator/emutest"
 	"iapterm/projects"
 	"iapterm/sshclient"
 	"iapterm/sshclient/sshgcp"
@@ -79,19 +78,7 @@ type sshEnv struct {
 
 func startSSHEnv(t *testing.T) *sshEnv {
 	t.Helper()
-	w, err := world.Parse([]byte(sshWorld), "test.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := emulator.Start(w, emulator.Options{AgentDelay: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { go srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, eps := emutest.Start(t, sshWorld, emulator.Options{AgentDelay: 100 * time.Millisecond})
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "tok-alice"})
 	cloud, err := projects.NewClient(context.Background(), eps, ts)
 	if err != nil {
