@@ -16,6 +16,7 @@ import (
 
 	"iapterm/auth"
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
 	"iapterm/endpoint"
 	"iapterm/projects"
@@ -23,15 +24,7 @@ import (
 
 func startEmulator(t *testing.T) (*emulator.Server, endpoint.Endpoints) {
 	t.Helper()
-	srv, err := emulator.Start(world.Demo(), emulator.Options{AgentDelay: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Serve(t, world.Demo(), emulator.Options{AgentDelay: -1})
 	t.Setenv(auth.EnvAccessToken, "")
 	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
 	return srv, eps

@@ -13,6 +13,7 @@ import (
 
 	"iapterm/auth"
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
 	"iapterm/endpoint"
 	"iapterm/projects"
@@ -71,15 +72,7 @@ type env struct {
 
 func start(t testing.TB, w *world.World, o emulator.Options) *env {
 	t.Helper()
-	srv, err := emulator.Start(w, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Serve(t, w, o)
 	c, err := projects.NewClient(context.Background(), eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token()}))
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
 	"iapterm/endpoint"
 	"iapterm/tunnel"
@@ -99,15 +100,7 @@ func startEmu(t *testing.T, o emulator.Options) (*emulator.Server, *tunnel.Diale
 		"tun-cond/us-central1-b/vm-win:3389":  backend,
 		"tun-nofw/us-central1-c/vm-closed:22": backend,
 	}
-	srv, err := emulator.Start(w, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Serve(t, w, o)
 	eps.CAFile = srv.CAFile()
 	d := &tunnel.Dialer{
 		Endpoints:      eps,

@@ -15,8 +15,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
-	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/tunnel"
 	"iapterm/ui/backend"
@@ -27,15 +27,7 @@ import (
 // through the real projects client and tunnel pool.
 func demoHarness(t *testing.T) *harness {
 	t.Helper()
-	srv, err := emulator.Start(world.Demo(), emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Serve(t, world.Demo(), emulator.Options{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token(), TokenType: "Bearer"})

@@ -14,8 +14,8 @@ import (
 	"golang.org/x/oauth2"
 
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
-	"iapterm/endpoint"
 	"iapterm/projects"
 	"iapterm/rdp"
 	"iapterm/tunnel"
@@ -30,15 +30,7 @@ const rdpDemoVM = "i:acme-dev/us-east1-b/dev-win"
 // world with the real RDP backend (projects client, tunnel pool).
 func rdpDemoHarness(t *testing.T, backends map[string]string, find func(context.Context, rdp.FindOptions) (rdp.Client, error)) (*harness, *projects.Client, *tunnel.Pool) {
 	t.Helper()
-	srv, err := emulator.Start(world.Demo(), emulator.Options{AgentDelay: 20 * time.Millisecond, Backends: backends})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { srv.Close() })
-	eps, err := endpoint.Parse(srv.Endpoint())
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, eps := emutest.Serve(t, world.Demo(), emulator.Options{AgentDelay: 20 * time.Millisecond, Backends: backends})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: srv.Token(), TokenType: "Bearer"})

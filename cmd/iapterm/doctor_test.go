@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"iapterm/emulator"
+	"iapterm/emulator/emutest"
 	"iapterm/emulator/world"
 )
 
@@ -13,11 +14,7 @@ import (
 // returns its URL.
 func doctorEmulator(t *testing.T, w *world.World) string {
 	t.Helper()
-	s, err := emulator.Start(w, emulator.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s, _ := emutest.Serve(t, w, emulator.Options{})
 	return s.Endpoint()
 }
 

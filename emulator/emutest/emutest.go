@@ -1,5 +1,5 @@
-// Package emutest starts the emulator for other packages' tests: the world
-// of a YAML text served on loopback until the test ends.
+// Package emutest starts the emulator for other packages' tests: a world
+// served on loopback until the test ends.
 package emutest
 
 import (
@@ -10,14 +10,20 @@ import (
 	"iapterm/endpoint"
 )
 
-// Start serves worldYAML with options o until t ends, and returns the
-// server and the endpoints a client uses to reach it.
+// Start serves the world worldYAML describes with options o until t
+// ends, and returns the server and the endpoints a client uses to reach it.
 func Start(t testing.TB, worldYAML string, o emulator.Options) (*emulator.Server, endpoint.Endpoints) {
 	t.Helper()
 	w, err := world.Parse([]byte(worldYAML), t.Name()+".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return Serve(t, w, o)
+}
+
+// Serve is Start for a world already built, such as world.Demo().
+func Serve(t testing.TB, w *world.World, o emulator.Options) (*emulator.Server, endpoint.Endpoints) {
+	t.Helper()
 	srv, err := emulator.Start(w, o)
 	if err != nil {
 		t.Fatal(err)
