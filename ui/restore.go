@@ -153,23 +153,9 @@ func (m *Model) restoreLoaded(ids []string) tea.Cmd {
 	for _, id := range ids {
 		loaded[id] = m.explorerHas(id)
 	}
-	var now, later []savedTunnel
-	for _, t := range m.restore.pending {
-		if loaded[t.Project] {
-			now = append(now, t)
-		} else {
-			later = append(later, t)
-		}
-	}
+	now, later := partition(m.restore.pending, func(t savedTunnel) bool { return loaded[t.Project] })
 	m.restore.pending = later
-	var tabsNow, tabsLater []savedTab
-	for _, t := range m.restore.tabs {
-		if loaded[t.Project] {
-			tabsNow = append(tabsNow, t)
-		} else {
-			tabsLater = append(tabsLater, t)
-		}
-	}
+	tabsNow, tabsLater := partition(m.restore.tabs, func(t savedTab) bool { return loaded[t.Project] })
 	m.restore.tabs = tabsLater
 	if len(now) == 0 && len(tabsNow) == 0 {
 		return nil
@@ -282,4 +268,16 @@ func localPort(addr string) int {
 	var n int
 	fmt.Sscan(portOf(addr), &n)
 	return n
+}
+
+// partition splits xs, in order, into those for which yes holds and the rest.
+func partition[T any](xs []T, yes func(T) bool) (in, out []T) {
+	for _, x := range xs {
+		if yes(x) {
+			in = append(in, x)
+		} else {
+			out = append(out, x)
+		}
+	}
+	return in, out
 }
