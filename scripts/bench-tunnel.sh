@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of `iapterm tunnel` against the emulator (iperf3 behind it),
-# compared with iperf3 directly on loopback, and the client's resident memory
-# per idle tunnel connection.
+# compared with iperf3 directly on loopback and through two yardsticks on the
+# same three loopback hops (scripts/tcpchain: plain TCP forwarding;
+# scripts/wsrelay: the relay's WebSocket framing and nothing else), and the
+# client's resident memory per idle tunnel connection.
 #
 # Usage: scripts/bench-tunnel.sh [SECONDS] [IDLE_CONNECTIONS]
 set -euo pipefail
@@ -39,6 +41,7 @@ wait_line() {
 
 go build -o "$work/iapterm" ./cmd/iapterm
 go build -o "$work/tcpchain" ./scripts/tcpchain
+go build -o "$work/wsrelay" ./scripts/wsrelay
 
 iperf_port=$(freeport)
 iperf3 -s -p "$iperf_port" >"$work/iperf3-server.log" 2>&1 &
@@ -111,6 +114,15 @@ chain_port=$(freeport)
 "$work/tcpchain" "127.0.0.1:$chain_port" "127.0.0.1:$(freeport)" "127.0.0.1:$iperf_port" 2>"$work/tcpchain.err" &
 pids+=($!)
 
+# The second yardstick: the same hops in two processes speaking only the
+# relay's WebSocket framing (no ACKs, resume or send buffer).
+ws_port=$(freeport)
+ws_server=$(freeport)
+"$work/wsrelay" server "127.0.0.1:$ws_server" "127.0.0.1:$iperf_port" 2>"$work/wsrelay-server.err" &
+pids+=($!)
+"$work/wsrelay" client "127.0.0.1:$ws_port" "127.0.0.1:$ws_server" 2>"$work/wsrelay-client.err" &
+pids+=($!)
+
 sleep 1
 # Direct and tunnelled runs alternate, so both see about the same load from
 # whatever else runs on the machine.
@@ -124,6 +136,8 @@ tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
 c3=$(cpu "$tun_pid"); e3=$(cpu "$emu_pid")
 chain_up=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -J | rate)
 chain_down=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -R -J | rate)
+ws_up=$(iperf3 -c 127.0.0.1 -p "$ws_port" -t "$secs" -J | rate)
+ws_down=$(iperf3 -c 127.0.0.1 -p "$ws_port" -t "$secs" -R -J | rate)
 
 ratio() { python3 -c "print('%.2f' % ($1 / $2))"; }
 echo "machine: $(uname -m) $(uname -s), $(nproc) cores, $(go version | cut -d' ' -f3)"
@@ -135,6 +149,9 @@ printf '  %-26s %8s %8s\n' "ratio tunnel/direct" "$(ratio "$tunnel_up" "$direct_
 printf '  %-26s %8s %8s\n' "plain 3-hop TCP relay" "$chain_up" "$chain_down"
 printf '  %-26s %8s %8s\n' "ratio relay/direct" "$(ratio "$chain_up" "$direct_up")" "$(ratio "$chain_down" "$direct_down")"
 printf '  %-26s %8s %8s\n' "ratio tunnel/relay" "$(ratio "$tunnel_up" "$chain_up")" "$(ratio "$tunnel_down" "$chain_down")"
+printf '  %-26s %8s %8s\n' "minimal WebSocket relay" "$ws_up" "$ws_down"
+printf '  %-26s %8s %8s\n' "ratio minimal/direct" "$(ratio "$ws_up" "$direct_up")" "$(ratio "$ws_down" "$direct_down")"
+printf '  %-26s %8s %8s\n' "ratio tunnel/minimal" "$(ratio "$tunnel_up" "$ws_up")" "$(ratio "$tunnel_down" "$ws_down")"
 tick=$(getconf CLK_TCK)
 python3 - "$tick" "$secs" "$tunnel_up" "$tunnel_down" "$c0" "$c1" "$c2" "$c3" "$e0" "$e1" "$e2" "$e3" <<'EOF2'
 import sys
