@@ -331,6 +331,18 @@ func (h *Handler) upgrade(w http.ResponseWriter, r *http.Request) *websocket.Con
 	// A client message larger than any relay message is a protocol
 	// error, not a reason to buffer it.
 	c.SetReadLimit(tunnel.MaxFrameSize + 64)
+	// The library's own PONG reply sets a write deadline a second ahead
+	// and leaves it on the connection, where the session's batched DATA
+	// writes (which bypass the library) would then fail. Reply without one,
+	// like every other write of the session.
+	c.SetPingHandler(func(data string) error {
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Time{})
+		var ne net.Error
+		if err == nil || errors.Is(err, websocket.ErrCloseSent) || errors.As(err, &ne) {
+			return nil
+		}
+		return err
+	})
 	return c
 }
 

@@ -77,6 +77,8 @@ type env struct {
 	h     *Handler
 	cloud *cloud.Cloud
 	url   string // ws://127.0.0.1:PORT
+	// allowPong: the test's clients send PINGs, so PONGs are replies.
+	allowPong bool
 }
 
 func newEnv(t testing.TB, o Options, backends map[string]func(net.Conn)) *env {
@@ -135,6 +137,7 @@ type wireChecker struct {
 	buf        []byte
 	headerDone bool
 	ignore     bool // the handshake failed: no frames follow
+	allowPong  bool // the client sends PINGs: a PONG is a reply
 }
 
 func (w *wireChecker) feed(p []byte) {
@@ -184,6 +187,7 @@ func (w *wireChecker) feed(p []byte) {
 			w.t.Errorf("server fragmented a message (FIN not set, opcode %d)", op)
 		case b0&0x70 != 0:
 			w.t.Errorf("server set RSV bits: %08b", b0)
+		case op == websocket.PongMessage && w.allowPong:
 		case op != websocket.BinaryMessage && op != websocket.CloseMessage:
 			w.t.Errorf("server sent opcode %d (only BINARY and CLOSE are allowed)", op)
 		case op == websocket.BinaryMessage && n > tunnel.MaxFrameSize:
@@ -228,7 +232,7 @@ type dialResult struct {
 }
 
 func (e *env) dial(path string, q url.Values, token string, hdr func(http.Header)) dialResult {
-	w := &wireChecker{t: e.t}
+	w := &wireChecker{t: e.t, allowPong: e.allowPong}
 	d := websocket.Dialer{
 		Subprotocols: []string{Subprotocol},
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {

@@ -308,15 +308,22 @@ func (s *session) startDetachTimerLocked() {
 	if s.closed || s.detachTimer != nil {
 		return
 	}
-	s.detachTimer = time.AfterFunc(s.h.o.DetachTimeout, func() {
+	var t *time.Timer
+	t = time.AfterFunc(s.h.o.DetachTimeout, func() {
 		s.mu.Lock()
 		idle := s.conn == nil && !s.resuming
+		if !idle && s.detachTimer == t {
+			// A reconnect is under way: should it fail, release starts
+			// the wait again.
+			s.detachTimer = nil
+		}
 		s.mu.Unlock()
 		if idle {
 			s.log.Info("session expired without a reconnect")
 			s.end(0, "")
 		}
 	})
+	s.detachTimer = t
 }
 
 // waitDetached waits up to d for the session to have no WebSocket and
@@ -703,6 +710,12 @@ func (s *session) writeLoop(a *attachment) {
 			clear(frames)
 		}
 		if err != nil {
+			if held && errors.Is(err, websocket.ErrCloseSent) {
+				// The client closed: the library's CLOSE reply waits in
+				// the batch, behind the frames before it.
+				held = false
+				bc.Abandon()
+			}
 			s.detach(a, err.Error())
 			return
 		}
