@@ -348,10 +348,18 @@ func TestTunnelBusyPortAndLoopbackOnly(t *testing.T) {
 		t.Errorf("stderr %q lacks %q", stderr, want)
 	}
 
-	stderr = runTunnelFail(t, emu.Env(), "vm-data", "5201", "--project", "tun-ok", "--zone", "us-central1-a",
+	// Every interface only because the user wrote it out, with a warning.
+	wide := startTunnel(t, emu.Env(), "vm-data", "5201", "--project", "tun-ok", "--zone", "us-central1-a",
 		"--local-host-port", "0.0.0.0:0")
-	if !strings.Contains(stderr, "loopback") {
-		t.Errorf("binding all interfaces: %q", stderr)
+	if addrs := listeningAddrs(t, wide.port); len(addrs) != 1 || addrs[0] != "0.0.0.0" {
+		t.Errorf("--local-host-port 0.0.0.0:0 bound %v", addrs)
+	}
+	if !strings.Contains(wide.stderr.String(), "other machines") {
+		t.Errorf("no warning for listening on every interface: %q", wide.stderr)
+	}
+	wide.cmd.Process.Signal(syscall.SIGTERM)
+	if err := <-wide.waited; err != nil {
+		t.Errorf("exit after SIGTERM: %v; stderr:\n%s", err, wide.stderr)
 	}
 
 	p := startTunnel(t, emu.Env(), "vm-data", "5201", "--project", "tun-ok", "--zone", "us-central1-a")

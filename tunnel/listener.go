@@ -71,7 +71,12 @@ func Listen(ctx context.Context, d *Dialer, t Target, addr string, opts ListenOp
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", bind)
+	network := "tcp"
+	if h, _, _ := net.SplitHostPort(bind); net.ParseIP(h).To4() != nil {
+		// "0.0.0.0" means IPv4 only; "tcp" would bind IPv6's [::] too.
+		network = "tcp4"
+	}
+	ln, err := net.Listen(network, bind)
 	if err != nil {
 		if port != 0 {
 			return nil, &PortNotAvailableError{Port: port, Err: err}
@@ -109,7 +114,8 @@ func bindAddr(addr string, allowAny bool) (string, int, error) {
 	if err != nil || port < 0 || port > 65535 {
 		return "", 0, fmt.Errorf("local port %q is not a number from 0 to 65535", portStr)
 	}
-	if host == "localhost" {
+	if host == "" || host == "localhost" {
+		// As in gcloud, ":8080" means localhost, never every interface.
 		host = "127.0.0.1"
 	}
 	if !allowAny {
@@ -119,6 +125,14 @@ func bindAddr(addr string, allowAny bool) (string, int, error) {
 		}
 	}
 	return net.JoinHostPort(host, strconv.Itoa(port)), port, nil
+}
+
+// CheckListenAddr reports whether Listen would accept addr with these
+// options, without binding anything, so a bad value fails before any
+// credentials or network are touched.
+func CheckListenAddr(addr string, opts ListenOptions) error {
+	_, _, err := bindAddr(addr, opts.AllowNonLoopback)
+	return err
 }
 
 // Addr is the bound local address.

@@ -36,7 +36,7 @@ func echoOnce(t *testing.T, addr, msg string) {
 func TestListenBindsLoopbackOnly(t *testing.T) {
 	f := newFakeRelay(t)
 	d := f.dialer()
-	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "example.com:0", "nonsense", "localhost:99999"} {
+	for _, addr := range []string{"0.0.0.0:0", "[::]:0", "example.com:0", "nonsense", "localhost:99999"} {
 		if l, err := tunnel.Listen(context.Background(), d, testTarget, addr, tunnel.ListenOptions{}); err == nil {
 			l.Close()
 			t.Errorf("Listen(%q) succeeded", addr)
@@ -58,6 +58,43 @@ func TestListenBindsLoopbackOnly(t *testing.T) {
 		st := l.Stats()
 		return st.TotalConns == 2 && st.ActiveConns == 0 && st.BytesOut == want && st.BytesIn == want
 	}, func() string { return fmt.Sprintf("stats %+v", l.Stats()) })
+}
+
+// TestListenEmptyHostIsLoopback: ":PORT" means localhost, as in gcloud,
+// even when non-loopback addresses are allowed.
+func TestListenEmptyHostIsLoopback(t *testing.T) {
+	f := newFakeRelay(t)
+	for _, allow := range []bool{false, true} {
+		opts := tunnel.ListenOptions{AllowNonLoopback: allow}
+		if err := tunnel.CheckListenAddr(":0", opts); err != nil {
+			t.Errorf("CheckListenAddr(:0, allow %v) = %v", allow, err)
+		}
+		l, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, ":0", opts)
+		if err != nil {
+			t.Fatalf("Listen(:0, allow %v) = %v", allow, err)
+		}
+		if ip := l.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			t.Errorf("Listen(:0, allow %v) bound %v", allow, l.Addr())
+		}
+		echoOnce(t, l.Addr().String(), "empty host")
+		l.Close()
+	}
+	if err := tunnel.CheckListenAddr("0.0.0.0:0", tunnel.ListenOptions{}); err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("CheckListenAddr(0.0.0.0:0) without AllowNonLoopback = %v", err)
+	}
+	if err := tunnel.CheckListenAddr("0.0.0.0:0", tunnel.ListenOptions{AllowNonLoopback: true}); err != nil {
+		t.Errorf("CheckListenAddr(0.0.0.0:0) with AllowNonLoopback = %v", err)
+	}
+	// Asked for, every IPv4 interface; not IPv6's [::] as well.
+	l, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, "0.0.0.0:0", tunnel.ListenOptions{AllowNonLoopback: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if !strings.HasPrefix(l.Addr().String(), "0.0.0.0:") {
+		t.Errorf("Listen(0.0.0.0:0) bound %v", l.Addr())
+	}
+	echoOnce(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Port())), "wide")
 }
 
 func TestListenBusyPort(t *testing.T) {

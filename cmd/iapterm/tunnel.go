@@ -39,7 +39,8 @@ func newTunnelCmd() *cobra.Command {
 
 Every connection to the local port gets its own relay session; sessions
 survive network drops without losing or duplicating data. The local port is
-bound on loopback only.
+bound on loopback unless --local-host-port names another address (":8080"
+means localhost:8080).
 
 With --listen-on-stdin there is no listener: one session is relayed over
 stdin and stdout, for use as an OpenSSH ProxyCommand:
@@ -80,6 +81,13 @@ func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
 	if f.project == "" || f.zone == "" {
 		return errors.New("--project and --zone are required: iapterm tunnel INSTANCE PORT --project PROJECT --zone ZONE")
 	}
+	// A non-loopback address is bound only because the user wrote it out.
+	lopts := tunnel.ListenOptions{AllowNonLoopback: cmd.Flags().Changed("local-host-port")}
+	if !f.listenOnStdin {
+		if err := tunnel.CheckListenAddr(f.localHostPort, lopts); err != nil {
+			return fmt.Errorf("--local-host-port %q: %w", f.localHostPort, err)
+		}
+	}
 	eps, err := endpoint.FromEnv(global.endpoint)
 	if err != nil {
 		return err
@@ -103,11 +111,16 @@ func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
 	}
 
 	stderr := cmd.ErrOrStderr()
-	l, err := tunnel.Listen(ctx, d, target, f.localHostPort, tunnel.ListenOptions{
-		OnConnError: func(err error) { fmt.Fprintln(stderr, "iapterm:", err) },
-	})
+	lopts.OnConnError = func(err error) { fmt.Fprintln(stderr, "iapterm:", err) }
+	l, err := tunnel.Listen(ctx, d, target, f.localHostPort, lopts)
 	if err != nil {
-		return err
+		if errors.Is(err, tunnel.ErrPortNotAvailable) {
+			return err
+		}
+		return fmt.Errorf("--local-host-port %q: %w", f.localHostPort, err)
+	}
+	if ip := l.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+		fmt.Fprintf(stderr, "Warning: listening on %s: other machines that can reach this one can use the tunnel.\n", l.Addr())
 	}
 	if !f.noConnCheck {
 		fmt.Fprintln(stderr, "Testing if tunnel connection works.")
@@ -137,14 +150,30 @@ func tunnelStdio(ctx context.Context, d *tunnel.Dialer, t tunnel.Target, in io.R
 	defer s.Close()
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
+	up := make(chan error, 1)
 	go func() {
 		// stdin's EOF flushes and closes the session, which ends WriteTo.
-		s.ReadFrom(in)
+		n, err := s.ReadFrom(in)
 		s.Close()
+		if err != nil {
+			up <- fmt.Errorf("relaying stdin: %w", err)
+			return
+		}
+		// Close gives up on data the relay did not acknowledge in time:
+		// that is a failure, not a normal end.
+		if sent := s.BytesSent(); sent < uint64(n) {
+			up <- fmt.Errorf("%d bytes read from stdin did not reach %s: the relay did not acknowledge them before the session closed", uint64(n)-sent, t)
+			return
+		}
+		up <- nil
 	}()
 	_, err = s.WriteTo(out)
-	if err != nil && (errors.Is(err, net.ErrClosed) || ctx.Err() != nil) {
+	if ctx.Err() != nil {
 		return nil
+	}
+	if errors.Is(err, net.ErrClosed) {
+		// Closed by the stdin side: its outcome is the command's.
+		return <-up
 	}
 	return err
 }
