@@ -126,6 +126,11 @@ func (p *Pool) Acquire(ctx context.Context, t Target, localPort int) (*Tunnel, e
 
 	l, err := p.listen(ctx, t, localPort)
 	p.mu.Lock()
+	if err == nil && p.entries[key] != e {
+		// Close or CloseTunnel took the entry while it opened; they close
+		// l once ready is closed, so no handle may be given out on it.
+		err = fmt.Errorf("tunnel to %s closed while it was opening: %w", t, net.ErrClosed)
+	}
 	e.l, e.err, e.opened = l, err, time.Now()
 	if err != nil && p.entries[key] == e {
 		delete(p.entries, key)
