@@ -1,13 +1,19 @@
 package relay
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"iapterm/emulator/cloud"
+	"iapterm/tunnel"
 )
 
 // A client's PING (legal WebSocket, whatever the Google clients do) must
@@ -128,4 +134,83 @@ func timerFired(t *time.Timer) bool {
 		return false
 	}
 	return true
+}
+
+// Both directions at full speed through an echoing backend, with a client
+// that bounds its unacknowledged data as the tunnel package does. The
+// relay once acknowledged client data on receipt, so the bound never
+// applied: it then stopped reading the WebSocket once the backend lagged,
+// the client's ACKs waited behind the unread DATA, the server's window
+// never reopened, the echo stopped, and both directions stalled for good.
+func TestBoundedClientEchoBothWaysNeverStalls(t *testing.T) {
+	const (
+		n     = 8 << 20
+		bound = 2<<20 + tunnel.MaxDataPayload
+	)
+	e := newEnv(t, Options{Window: 64 << 10}, nil)
+	// The echo sits behind an unbuffered pipe, so no kernel buffer hides
+	// the stall.
+	e.cloud.RegisterBuiltin("pipe-echo.invalid:22", func(context.Context, cloud.Instance, int) (net.Conn, error) {
+		relaySide, echoSide := net.Pipe()
+		go func() {
+			defer echoSide.Close()
+			echo(echoSide)
+		}()
+		return relaySide, nil
+	})
+	if err := e.cloud.SetBackend("p/us-east1-b/vm:22", "pipe-echo.invalid:22"); err != nil {
+		t.Fatal(err)
+	}
+	c := e.connect("vm", 22, tokA)
+	data := pattern(0, n)
+	for off := 0; off < n; off += tunnel.MaxDataPayload {
+		c.sent = append(c.sent, data[off:off+tunnel.MaxDataPayload]...)
+		c.bounds[uint64(len(c.sent))] = true
+	}
+	var (
+		mu      sync.Mutex
+		cond    = sync.NewCond(&mu)
+		lastAck uint64
+		stop    bool
+	)
+	go func() {
+		for off := 0; off < n; off += tunnel.MaxDataPayload {
+			mu.Lock()
+			for !stop && uint64(off)+tunnel.MaxDataPayload-lastAck > bound {
+				cond.Wait()
+			}
+			if stop {
+				mu.Unlock()
+				return
+			}
+			err := c.write(tunnel.AppendData(nil, c.sent[off:off+tunnel.MaxDataPayload]))
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	defer func() {
+		mu.Lock()
+		stop = true
+		cond.Broadcast()
+		mu.Unlock()
+	}()
+	for c.recv.Len() < n {
+		_, err := c.tryRead()
+		mu.Lock()
+		if err != nil {
+			mu.Unlock()
+			t.Fatalf("at %d of %d bytes echoed: %v", c.recv.Len(), n, err)
+		}
+		lastAck = c.lastAck
+		cond.Broadcast()
+		if uint64(c.recv.Len())-c.ackedOut >= 32<<10 {
+			c.ack()
+		}
+		mu.Unlock()
+	}
+	if !bytes.Equal(c.recv.Bytes(), data) {
+		t.Fatal("echo differs")
+	}
 }

@@ -85,6 +85,11 @@ type backChunk struct {
 // message Decode accepts, so a longer one is seen as such.
 var msgPool = sync.Pool{New: func() any { b := make([]byte, tunnel.MaxFrameSize+1024+1); return &b }}
 
+// clientBacklog is the least client data the relay holds for a slow
+// backend before it stops reading the WebSocket: more than a bounded
+// client (the tunnel package's 2 MiB and a frame) leaves unacknowledged.
+const clientBacklog = 4 << 20
+
 // backendBatch bounds how many client messages one backend write carries.
 const backendBatch = 16
 
@@ -109,6 +114,7 @@ type session struct {
 	eof   bool    // the backend closed its side
 	// Client to server.
 	recvd       uint64      // bytes received from the client
+	written     uint64      // of them, written to the backend: what ACKs carry
 	toBack      []backChunk // received, not yet written to the backend
 	toBackBytes int
 	clientDone  bool // the client closed normally: drain toBack, then end
@@ -254,6 +260,10 @@ func (s *session) writeBackend() {
 		}
 		s.mu.Lock()
 		s.toBackBytes -= size
+		if err == nil {
+			s.written += uint64(size)
+			s.armAckTimerLocked()
+		}
 		s.cond.Broadcast()
 		s.mu.Unlock()
 		if err != nil {
@@ -415,12 +425,32 @@ func (s *session) end(code int, reason string) {
 	}
 }
 
-// ackDueLocked reports whether the client's data should be acknowledged now.
+// ackDueLocked reports whether the client's data should be acknowledged
+// now. ACKs count what reached the backend, not what was received: a
+// client that bounds its unacknowledged data then never sends more than
+// the relay can hold without it stops reading the WebSocket, behind
+// which the client's own ACKs wait (with an echoing backend both
+// directions would stall for good).
 func (s *session) ackDueLocked() bool {
-	if s.recvd <= s.lastAckSent {
+	if s.written <= s.lastAckSent {
 		return false
 	}
-	return s.recvd-s.lastAckSent >= uint64(s.h.o.AckEvery) || s.ackIdle
+	return s.written-s.lastAckSent >= uint64(s.h.o.AckEvery) || s.ackIdle
+}
+
+// armAckTimerLocked starts the idle timer that acknowledges a tail too
+// small for AckEvery.
+func (s *session) armAckTimerLocked() {
+	if s.closed || s.ackDueLocked() || s.ackTimer != nil {
+		return
+	}
+	s.ackTimer = time.AfterFunc(s.h.o.AckIdle, func() {
+		s.mu.Lock()
+		s.ackTimer = nil
+		s.ackIdle = true
+		s.cond.Broadcast()
+		s.mu.Unlock()
+	})
 }
 
 func (s *session) chunkAtLocked(off uint64) []byte {
@@ -481,9 +511,9 @@ func (s *session) readLoop(a *attachment) {
 		switch f.Tag {
 		case tunnel.TagData:
 			s.mu.Lock()
-			// Stop reading the client while the backend lags a window
+			// Stop reading the client while the backend lags that far
 			// behind: TCP then slows the client down.
-			for !a.dead && !s.closed && s.toBackBytes >= s.h.o.Window {
+			for !a.dead && !s.closed && s.toBackBytes >= max(s.h.o.Window, clientBacklog) {
 				s.cond.Wait()
 			}
 			if a.dead || s.closed {
@@ -504,15 +534,7 @@ func (s *session) readLoop(a *attachment) {
 			if wake || s.ackDueLocked() {
 				s.cond.Broadcast()
 			}
-			if !s.ackDueLocked() && s.ackTimer == nil {
-				s.ackTimer = time.AfterFunc(s.h.o.AckIdle, func() {
-					s.mu.Lock()
-					s.ackTimer = nil
-					s.ackIdle = true
-					s.cond.Broadcast()
-					s.mu.Unlock()
-				})
-			}
+			s.armAckTimerLocked()
 			s.mu.Unlock()
 			if drop {
 				s.detach(a, "fault injection: drop-every")
@@ -637,9 +659,9 @@ func (s *session) writeLoop(a *attachment) {
 		}
 		var ack []byte
 		if s.ackDueLocked() {
-			ackBuf = tunnel.AppendAck(ackBuf[:0], s.recvd)
+			ackBuf = tunnel.AppendAck(ackBuf[:0], s.written)
 			ack = ackBuf
-			s.lastAckSent = s.recvd
+			s.lastAckSent = s.written
 			s.ackIdle = false
 		}
 		frames = frames[:0]
