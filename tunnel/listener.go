@@ -45,6 +45,7 @@ type Listener struct {
 	d      *Dialer
 	t      Target
 	ln     net.Listener
+	extra  net.Listener // ::1 on the same port when "localhost" was asked for
 	opts   ListenOptions
 	log    *slog.Logger
 	ctx    context.Context
@@ -83,9 +84,20 @@ func Listen(ctx context.Context, d *Dialer, t Target, addr string, opts ListenOp
 		}
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
+	var extra net.Listener
+	if h, _, _ := net.SplitHostPort(addr); h == "" || h == "localhost" {
+		// localhost is also ::1, which many clients try first and some
+		// (Node.js, for one) try alone; gcloud listens on both too. No
+		// IPv6, or ::1's port taken by someone else: IPv4 alone.
+		p := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		extra, _ = net.Listen("tcp6", net.JoinHostPort("::1", p))
+	}
 	if opts.TestConnection {
 		if err := d.Probe(ctx, t); err != nil {
 			ln.Close()
+			if extra != nil {
+				extra.Close()
+			}
 			return nil, fmt.Errorf("while checking if a connection can be made: %w", err)
 		}
 	}
@@ -95,12 +107,18 @@ func Listen(ctx context.Context, d *Dialer, t Target, addr string, opts ListenOp
 	}
 	lctx, cancel := context.WithCancel(context.Background())
 	l := &Listener{
-		d: d, t: t, ln: ln, opts: opts, ctx: lctx, cancel: cancel,
+		d: d, t: t, ln: ln, extra: extra, opts: opts, ctx: lctx, cancel: cancel,
 		log:   log.With("target", t.Key(), "listen", ln.Addr().String()),
 		done:  make(chan struct{}),
 		conns: map[net.Conn]struct{}{},
 	}
-	go l.accept()
+	var accepting sync.WaitGroup
+	for _, x := range []net.Listener{ln, extra} {
+		if x != nil {
+			accepting.Go(func() { l.accept(x) })
+		}
+	}
+	go func() { accepting.Wait(); close(l.done) }()
 	return l, nil
 }
 
@@ -135,7 +153,8 @@ func CheckListenAddr(addr string, opts ListenOptions) error {
 	return err
 }
 
-// Addr is the bound local address.
+// Addr is the bound local address (the IPv4 one when "localhost" is bound
+// on both 127.0.0.1 and ::1).
 func (l *Listener) Addr() net.Addr { return l.ln.Addr() }
 
 // Port is the bound local port.
@@ -178,16 +197,18 @@ func (l *Listener) Close() (int, error) {
 	}
 	l.mu.Unlock()
 	err := l.ln.Close()
+	if l.extra != nil {
+		l.extra.Close()
+	}
 	l.cancel()
 	<-l.done
 	l.wg.Wait()
 	return n, err
 }
 
-func (l *Listener) accept() {
-	defer close(l.done)
+func (l *Listener) accept(ln net.Listener) {
 	for {
-		c, err := l.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return

@@ -97,6 +97,62 @@ func TestListenEmptyHostIsLoopback(t *testing.T) {
 	echoOnce(t, net.JoinHostPort("127.0.0.1", strconv.Itoa(l.Port())), "wide")
 }
 
+// TestListenLocalhostBothFamilies: "localhost" (and ":PORT") listen on
+// 127.0.0.1 and, where the machine has it, ::1 with the same port, as
+// gcloud does; an address written out is bound alone.
+func TestListenLocalhostBothFamilies(t *testing.T) {
+	f := newFakeRelay(t)
+	ipv6 := true
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		ipv6 = false
+		t.Logf("no IPv6 loopback here (%v): checking IPv4 alone", err)
+	} else {
+		ln.Close()
+	}
+	for _, tc := range []struct {
+		addr     string
+		v4, v6   bool
+		wantAddr string
+	}{
+		{addr: "localhost:0", v4: true, v6: ipv6, wantAddr: "127.0.0.1"},
+		{addr: ":0", v4: true, v6: ipv6, wantAddr: "127.0.0.1"},
+		{addr: "127.0.0.1:0", v4: true, wantAddr: "127.0.0.1"},
+		{addr: "[::1]:0", v6: true, wantAddr: "::1"},
+	} {
+		if !ipv6 && !tc.v4 {
+			continue
+		}
+		l, err := tunnel.Listen(context.Background(), f.dialer(), testTarget, tc.addr, tunnel.ListenOptions{})
+		if err != nil {
+			t.Fatalf("Listen(%s): %v", tc.addr, err)
+		}
+		if ip := l.Addr().(*net.TCPAddr).IP.String(); ip != tc.wantAddr {
+			t.Errorf("Listen(%s).Addr() = %v, want %s", tc.addr, l.Addr(), tc.wantAddr)
+		}
+		port := strconv.Itoa(l.Port())
+		for _, fam := range []struct {
+			ip   string
+			want bool
+		}{{"127.0.0.1", tc.v4}, {"::1", tc.v6}} {
+			c, err := net.Dial("tcp", net.JoinHostPort(fam.ip, port))
+			if (err == nil) != fam.want {
+				t.Errorf("Listen(%s): dialling %s gave %v, want reachable %v", tc.addr, fam.ip, err, fam.want)
+			}
+			if err == nil {
+				c.Close()
+				echoOnce(t, net.JoinHostPort(fam.ip, port), "via "+fam.ip)
+			}
+		}
+		l.Close()
+		for _, ip := range []string{"127.0.0.1", "::1"} {
+			if c, err := net.Dial("tcp", net.JoinHostPort(ip, port)); err == nil {
+				c.Close()
+				t.Errorf("Listen(%s): %s still accepts after Close", tc.addr, ip)
+			}
+		}
+	}
+}
+
 func TestListenBusyPort(t *testing.T) {
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
