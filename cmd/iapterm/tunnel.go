@@ -58,6 +58,8 @@ stdin and stdout, for use as an OpenSSH ProxyCommand:
 	fl.StringVar(&f.requestReason, "request-reason", "", "reason sent with the request (X-Goog-Request-Reason), for access justification")
 	fl.DurationVar(&f.connectTimeout, "connect-timeout", tunnel.DefaultConnectTimeout, "how long to wait for the relay to accept a connection")
 	fl.DurationVar(&f.reconnectWindow, "max-reconnect-time", tunnel.DefaultMaxReconnectTime, "how long a dropped connection keeps trying to resume")
+	// With stdin there is no listener: a local address would be ignored.
+	cmd.MarkFlagsMutuallyExclusive("listen-on-stdin", "local-host-port")
 	return cmd
 }
 

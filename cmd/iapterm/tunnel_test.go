@@ -382,3 +382,15 @@ func TestTunnelStdioLocalEOF(t *testing.T) {
 		t.Errorf("stdout got %d bytes that are not the echo", len(got))
 	}
 }
+
+// TestTunnelStdinWithLocalHostPort: the two ways to serve the tunnel do not
+// mix; the flag that would be ignored is an error, as in gcloud.
+func TestTunnelStdinWithLocalHostPort(t *testing.T) {
+	srv, _ := startTunnelEmu(t)
+	r := runTunnelCmd(t, srv.Endpoint(), false, "vm-1", "7", "--project", "tun-ok", "--zone", "us-central1-a",
+		"--listen-on-stdin", "--local-host-port", "localhost:2222")
+	<-r.done
+	if r.err == nil || !strings.Contains(r.err.Error(), "local-host-port") || !strings.Contains(r.err.Error(), "listen-on-stdin") {
+		t.Fatalf("error %v, want one naming --listen-on-stdin and --local-host-port", r.err)
+	}
+}
