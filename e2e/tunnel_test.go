@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -526,4 +527,84 @@ PermitRootLogin yes
 	if err != nil || !strings.Contains(string(out), "hello-through-iap") {
 		t.Fatalf("ssh through the ProxyCommand: %v\n%s\nsshd:\n%s", err, out, sshdLog.String())
 	}
+}
+
+// TestTunnelSecondCtrlCEndsAtOnce: the first Ctrl-C waits (up to the close
+// timeout) for the relay to acknowledge what the tunnel sent; a second one
+// ends the process at once. The emulator is stopped so that nothing is
+// acknowledged.
+func TestTunnelSecondCtrlCEndsAtOnce(t *testing.T) {
+	world := writeTunnelWorld(t)
+	b := startDataBackend(t, 1<<20)
+	emu := startEmulator(t, "--world", world, "--backend", "tun-ok/us-central1-a/vm-data:5201="+b.addr())
+	p := startTunnel(t, emu.Env(), "vm-data", "5201", "--project", "tun-ok", "--zone", "us-central1-a")
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("Eping"))
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := emu.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.cmd.Process.Signal(syscall.SIGCONT) })
+	if _, err := c.Write([]byte("unacknowledged")); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until the tunnel has read it (its socket's receive queue is
+	// empty), so it holds data the relay has not acknowledged.
+	clientPort := c.LocalAddr().(*net.TCPAddr).Port
+	for i := 0; tunnelRecvQueue(t, p.port, clientPort) != 0; i++ {
+		if i == 600 {
+			t.Fatal("the tunnel never read the local data")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Ctrl-C until the process ends: the first starts the clean end, which
+	// waits for ACKs that will not come; the next ones must end it.
+	for {
+		p.cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case err := <-p.waited:
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || !ee.ProcessState.Sys().(syscall.WaitStatus).Signaled() {
+				t.Fatalf("iapterm tunnel ended with %v, want it killed by the second Ctrl-C; stderr:\n%s", err, p.stderr)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// tunnelRecvQueue reads, from /proc/net/tcp, how many received bytes wait
+// unread on the tunnel's side of the local connection from clientPort.
+func tunnelRecvQueue(t *testing.T, tunnelPort, clientPort int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		_, lp, _ := strings.Cut(f[1], ":")
+		_, rp, _ := strings.Cut(f[2], ":")
+		l, _ := strconv.ParseUint(lp, 16, 32)
+		r, _ := strconv.ParseUint(rp, 16, 32)
+		if int(l) != tunnelPort || int(r) != clientPort {
+			continue
+		}
+		_, rx, _ := strings.Cut(f[4], ":")
+		n, _ := strconv.ParseUint(rx, 16, 64)
+		return int(n)
+	}
+	t.Fatalf("no connection from port %d to the tunnel's port %d in /proc/net/tcp", clientPort, tunnelPort)
+	return 0
 }

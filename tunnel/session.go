@@ -502,7 +502,9 @@ func (s *Session) enqueue(c sendChunk) error {
 
 // Close sends what is queued (waiting up to the close timeout for the relay
 // to acknowledge it), closes the WebSocket with 1000 and releases the
-// session. It is idempotent.
+// session. Its error says how many written bytes the relay never
+// acknowledged, which may not have reached the VM. It is idempotent (later
+// calls return nil).
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -527,6 +529,7 @@ flush:
 			break flush
 		}
 	}
+	lost := s.written - s.serverAck
 	s.mu.Unlock()
 	s.cancel()
 	<-s.done
@@ -536,6 +539,9 @@ flush:
 	}
 	s.sendQ = nil
 	s.mu.Unlock()
+	if lost > 0 {
+		return fmt.Errorf("closed the tunnel to %s with %d written bytes the relay never acknowledged: they may not have reached the VM", s.t, lost)
+	}
 	return nil
 }
 

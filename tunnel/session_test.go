@@ -433,6 +433,39 @@ func TestWriteBlocksWhenSendBufferFull(t *testing.T) {
 	}
 }
 
+func TestCloseReportsUnacknowledgedData(t *testing.T) {
+	f := newFakeRelay(t)
+	f.noAck = true
+	s, err := f.dialer(func(d *tunnel.Dialer) {
+		d.CloseTimeout = 50 * time.Millisecond
+	}).Dial(context.Background(), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Close()
+	if err == nil || !strings.Contains(err.Error(), "5 written bytes the relay never acknowledged") {
+		t.Fatalf("Close = %v, want it to report the 5 unacknowledged bytes", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
+
+	// Acknowledged data closes cleanly.
+	ok, err := newFakeRelay(t).dialer().Dial(context.Background(), testTarget)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	if err := ok.Close(); err != nil {
+		t.Errorf("Close after the relay acknowledged everything = %v", err)
+	}
+}
+
 func TestDeadlinesAndIdempotentClose(t *testing.T) {
 	f := newFakeRelay(t)
 	s, err := f.dialer().Dial(context.Background(), testTarget)
