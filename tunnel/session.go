@@ -95,11 +95,11 @@ type sendBuf struct {
 }
 
 // Send buffer sizes: small for interactive traffic, big once a read or
-// write fills a buffer, so bulk data takes one system call per 16 DATA
+// write fills a buffer, so bulk data takes one system call per 32 DATA
 // messages.
 const (
 	smallSend = MaxDataPayload
-	bigSend   = 16 * MaxDataPayload
+	bigSend   = 32 * MaxDataPayload
 	// minFill: a buffer with less room left than this is retired.
 	minFill = 4096
 )
@@ -437,7 +437,7 @@ func (s *Session) Write(p []byte) (int, error) {
 }
 
 // ReadFrom sends everything read from r until r's EOF. Reads land straight
-// in the send buffer: once the data comes in bulk, 16 DATA messages per read
+// in the send buffer: once the data comes in bulk, 32 DATA messages per read
 // system call.
 func (s *Session) ReadFrom(r io.Reader) (int64, error) {
 	s.fillMu.Lock()

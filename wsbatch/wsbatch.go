@@ -19,7 +19,7 @@ import (
 // Limit is the most a Conn gathers before it writes: several relay
 // messages per system call, few enough that a slow link still sees data
 // move steadily.
-const Limit = 256 << 10
+const Limit = 512 << 10
 
 var pool = sync.Pool{New: func() any { b := make([]byte, 0, Limit); return &b }}
 

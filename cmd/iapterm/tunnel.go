@@ -162,8 +162,9 @@ func tunnelStdio(ctx context.Context, d *tunnel.Dialer, t tunnel.Target, in io.R
 			return
 		}
 		// Close gives up on data the relay did not acknowledge in time:
-		// that is a failure, not a normal end.
-		if sent := s.BytesSent(); sent < uint64(n) {
+		// that is a failure, not a normal end. When the VM ended the
+		// session first, its last unread bytes are dropped, as with TCP.
+		if sent := s.BytesSent(); sent < uint64(n) && s.Err() != io.EOF {
 			up <- fmt.Errorf("%d bytes read from stdin did not reach %s: the relay did not acknowledge them before the session closed", uint64(n)-sent, t)
 			return
 		}

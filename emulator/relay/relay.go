@@ -164,7 +164,7 @@ func New(o Options) *Handler {
 		// Several client messages per read system call; the write buffer
 		// is larger than any relay message, so gorilla never splits one
 		// into several frames.
-		ReadBufferSize:  256 << 10,
+		ReadBufferSize:  512 << 10,
 		WriteBufferSize: 32 << 10,
 		// Clients send "Origin: bot:iap-tunneler", which is not a URL;
 		// authentication is the bearer token, which browsers cannot attach

@@ -40,10 +40,10 @@ type backBuf struct {
 }
 
 // Backend read buffers: small for interactive traffic, big once a read
-// fills its room, so bulk data takes one read per 16 DATA messages.
+// fills its room, so bulk data takes one read per 32 DATA messages.
 const (
 	smallBack = tunnel.MaxDataPayload
-	bigBack   = 16 * tunnel.MaxDataPayload
+	bigBack   = 32 * tunnel.MaxDataPayload
 	minRoom   = 4096 // a buffer with less room left is retired
 )
 
