@@ -377,15 +377,7 @@ func TestTunnelBusyPortAndLoopbackOnly(t *testing.T) {
 		t.Errorf("port %d is bound on %v, want 127.0.0.1 (and ::1)", p.port, addrs)
 	}
 	// One open connection, then Ctrl-C.
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("Eping"))
-	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
-		t.Fatal(err)
-	}
+	dialEchoed(t, p.port)
 	p.cmd.Process.Signal(syscall.SIGINT)
 	select {
 	case err := <-p.waited:
@@ -538,15 +530,7 @@ func TestTunnelSecondCtrlCEndsAtOnce(t *testing.T) {
 	b := startDataBackend(t, 1<<20)
 	emu := startEmulator(t, "--world", world, "--backend", "tun-ok/us-central1-a/vm-data:5201="+b.addr())
 	p := startTunnel(t, emu.Env(), "vm-data", "5201", "--project", "tun-ok", "--zone", "us-central1-a")
-	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p.port)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.Write([]byte("Eping"))
-	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialEchoed(t, p.port)
 
 	if err := emu.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -607,4 +591,20 @@ func tunnelRecvQueue(t *testing.T, tunnelPort, clientPort int) int {
 	}
 	t.Fatalf("no connection from port %d to the tunnel's port %d in /proc/net/tcp", clientPort, tunnelPort)
 	return 0
+}
+
+// dialEchoed opens a connection through the tunnel on port to the data
+// backend and has it echo once, so the relay session is up.
+func dialEchoed(t *testing.T, port int) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.Write([]byte("Eping"))
+	if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -39,8 +39,9 @@ projects:
 
 var tunnelCmdTarget = tunnel.Target{Project: "tun-ok", Zone: "us-central1-a", Instance: "vm-1", Port: 7}
 
-// echoServer is the TCP echo server behind the VM's port 7.
-func echoServer(t *testing.T) string {
+// serveTCP runs handle for every connection to a new loopback listener
+// and returns its address.
+func serveTCP(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,31 +54,20 @@ func echoServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go func() { io.Copy(c, c); c.Close() }()
+			go func() { handle(c); c.Close() }()
 		}
 	}()
 	return ln.Addr().String()
 }
 
+// echoServer is the TCP echo server behind the VM's port 7.
+func echoServer(t *testing.T) string {
+	return serveTCP(t, func(c net.Conn) { io.Copy(c, c) })
+}
+
 // byeServer, behind the VM's port 8, writes "bye" and closes.
 func byeServer(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("bye"))
-			c.Close()
-		}
-	}()
-	return ln.Addr().String()
+	return serveTCP(t, func(c net.Conn) { c.Write([]byte("bye")) })
 }
 
 // startTunnelEmu serves tunnelCmdWorld with an echo server on vm-1:7 and
