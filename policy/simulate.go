@@ -160,7 +160,14 @@ func inputsOf(text string, r Request) string {
 	return strings.Join(parts, ", ")
 }
 
-var accessLevelName = regexp.MustCompile(`accessPolicies/[^/"'\s]+/accessLevels/[^/"'\s]+`)
+var (
+	accessLevelName      = regexp.MustCompile(`accessPolicies/[^/"'\s]+/accessLevels/[^/"'\s]+`)
+	wholeAccessLevelName = regexp.MustCompile(`^` + accessLevelName.String() + `$`)
+)
+
+// ValidAccessLevel says whether name has the form
+// accessPolicies/POLICY/accessLevels/LEVEL.
+func ValidAccessLevel(name string) bool { return wholeAccessLevelName.MatchString(name) }
 
 // AccessLevelsIn lists the access levels a condition names.
 func AccessLevelsIn(expr string) []string {

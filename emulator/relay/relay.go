@@ -412,8 +412,10 @@ func (h *Handler) connect(w http.ResponseWriter, r *http.Request, tok cloud.Toke
 		h.refuse(w, r, CloseLookupFailed, "Failed to lookup instance")
 		return
 	}
+	user, _ := h.o.Cloud.User(tok.Email)
 	d, err := h.o.Cloud.Allowed("user:"+tok.Email, inst.TunnelResource(), policy.PermTunnelAccess, policy.Request{
 		DestinationPort: port, DestinationIP: inst.InternalIP, Time: h.o.Cloud.Now(),
+		AccessLevels: user.AccessLevels,
 	})
 	if err != nil || !d.Allowed {
 		reason := d.Reason

@@ -70,7 +70,10 @@ func source(n int) func(net.Conn) {
 const (
 	tokA = "token-a" // tunnel user on project p
 	tokB = "token-b" // port-22-only on instance cond
+	tokC = "token-c" // on instance corp, from a device in access level corp
 )
+
+const corpLevel = "accessPolicies/1234/accessLevels/corp"
 
 type env struct {
 	t     testing.TB
@@ -84,7 +87,8 @@ type env struct {
 func newEnv(t testing.TB, o Options, backends map[string]func(net.Conn)) *env {
 	t.Helper()
 	w := &world.World{
-		Users: []world.User{{Email: "a@example.com", Token: tokA}, {Email: "b@example.com", Token: tokB}},
+		Users: []world.User{{Email: "a@example.com", Token: tokA}, {Email: "b@example.com", Token: tokB},
+			{Email: "c@example.com", Token: tokC, AccessLevels: []string{corpLevel}}},
 		Projects: []world.Project{{
 			ID:           "p",
 			IAPTunnelIAM: []world.Binding{{Role: "roles/iap.tunnelResourceAccessor", Members: []string{"user:a@example.com"}}},
@@ -97,6 +101,9 @@ func newEnv(t testing.TB, o Options, backends map[string]func(net.Conn)) *env {
 				{Name: "cond", Zone: "us-east1-b", IAPTunnelIAM: []world.Binding{{
 					Role: "roles/iap.tunnelResourceAccessor", Members: []string{"user:b@example.com"},
 					Condition: &world.Condition{Title: "ssh only", Expression: "destination.port == 22"}}}},
+				{Name: "corp", Zone: "us-east1-b", IAPTunnelIAM: []world.Binding{{
+					Role: "roles/iap.tunnelResourceAccessor", Members: []string{"user:b@example.com", "user:c@example.com"},
+					Condition: &world.Condition{Title: "corp devices", Expression: `"` + corpLevel + `" in request.auth.access_levels`}}}},
 			},
 		}},
 	}
@@ -499,7 +506,7 @@ func TestEchoAndAcks(t *testing.T) {
 }
 
 func TestHandshakeFailures(t *testing.T) {
-	e := newEnv(t, Options{}, map[string]func(net.Conn){"p/us-east1-b/vm:22": echo, "p/us-east1-b/cond:22": echo, "p/us-east1-b/cond:3389": echo})
+	e := newEnv(t, Options{}, map[string]func(net.Conn){"p/us-east1-b/vm:22": echo, "p/us-east1-b/cond:22": echo, "p/us-east1-b/cond:3389": echo, "p/us-east1-b/corp:22": echo})
 	status := func(r dialResult) int {
 		if r.err == nil {
 			r.ws.Close()
@@ -539,6 +546,9 @@ func TestHandshakeFailures(t *testing.T) {
 	e.expectClose("/v4/connect", connectQuery("vm", 22), tokB, CloseNotAuthorized, "not authorized")
 	e.expectClose("/v4/connect", connectQuery("cond", 3389), tokB, CloseNotAuthorized, "not authorized")
 	e.connect("cond", 22, tokB).ws.Close()
+	// The user's access levels from the world reach the condition.
+	e.expectClose("/v4/connect", connectQuery("corp", 22), tokB, CloseNotAuthorized, "not authorized")
+	e.connect("corp", 22, tokC).ws.Close()
 	e.expectClose("/v4/connect", connectQuery("stopped", 22), tokA, CloseFailedToConnect, "failed to connect to backend")
 	e.expectClose("/v4/connect", connectQuery("nofw", 22), tokA, CloseFailedToConnect, "failed to connect to backend")
 	e.expectClose("/v4/connect", connectQuery("vm", 5432), tokA, CloseFailedToConnect, "failed to connect to backend")

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"iapterm/policy"
 )
 
 // Statuses are the instance states Compute reports.
@@ -84,6 +86,11 @@ func (w *World) validate() []problem {
 			v.add(at(p, "email"), "user %s is listed twice", u.Email)
 		}
 		emails[strings.ToLower(u.Email)] = true
+		for j, l := range u.AccessLevels {
+			if !policy.ValidAccessLevel(l) {
+				v.add(at(p, "accessLevels", j), "%q is not an access level name: write accessPolicies/POLICY/accessLevels/LEVEL", l)
+			}
+		}
 		if u.Token != "" {
 			if tokens[u.Token] {
 				v.add(at(p, "token"), "two users share the same token")

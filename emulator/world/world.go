@@ -25,6 +25,10 @@ type User struct {
 	TwoFactorCode string `json:"twoFactorCode,omitempty" yaml:"twoFactorCode,omitempty"`
 	// PosixUsername overrides the OS Login username derived from the email.
 	PosixUsername string `json:"posixUsername,omitempty" yaml:"posixUsername,omitempty"`
+	// AccessLevels are the Access Context Manager levels this user's device
+	// satisfies (accessPolicies/N/accessLevels/NAME): the relay gives them
+	// to IAM conditions as request.auth.access_levels.
+	AccessLevels []string `json:"accessLevels,omitempty" yaml:"accessLevels,omitempty"`
 }
 
 // Project is one Google Cloud project.

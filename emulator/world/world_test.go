@@ -77,6 +77,7 @@ func TestParseErrors(t *testing.T) {
 		{"dup instance", "w.yaml", minimal + "      - name: vm-1\n        zone: us-central1-a\n", 8, "listed twice"},
 		{"dup project", "w.yaml", minimal + "  - id: p1\n", 8, "project p1 is listed twice"},
 		{"no users", "w.yaml", "users: []\nprojects:\n  - id: p1\n", 1, "no users"},
+		{"bad access level", "w.yaml", strings.Replace(minimal, "a@example.com\n", "a@example.com\n    accessLevels: [corp]\n", 1), 3, "not an access level name"},
 		{"bad email", "w.yaml", strings.Replace(minimal, "a@example.com", "nobody", 1), 2, "not an email"},
 		{"empty role", "w.yaml", minimal + "    iam:\n      - role: \"\"\n        members: [user:a@example.com]\n", 9, "no role"},
 		{"no members", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: []\n", 10, "no members"},
