@@ -111,7 +111,7 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 		return c
 	}
 	target := policy.FirewallTarget{Network: netKey, Tags: inst.Tags, ServiceAccount: inst.ServiceAccount}
-	v := policy.EvaluateIngress(toPolicyRules(fws), target, "tcp", t.Port, policy.IAPSourceAddr)
+	v := policy.EvaluateIngressFromIAP(toPolicyRules(fws), target, "tcp", t.Port)
 	c.Details = append(c.Details, fmt.Sprintf("evaluated %d rule(s) from the %s (hierarchical firewall policies are not evaluated)", len(fws), source))
 	if v.Allowed {
 		c.Mark, c.Summary = OK, fmt.Sprintf("IAP (%s) may reach tcp:%d: %s", policy.IAPSourceRange, t.Port, v.Reason)
@@ -133,7 +133,7 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 			c.Details = append(c.Details, "--fix could not create the rule: "+err.Error())
 			return c
 		}
-		v2 := policy.EvaluateIngress(toPolicyRules(append(slices.Clone(fws), fix.Rule)), target, "tcp", t.Port, policy.IAPSourceAddr)
+		v2 := policy.EvaluateIngressFromIAP(toPolicyRules(append(slices.Clone(fws), fix.Rule)), target, "tcp", t.Port)
 		if v2.Allowed {
 			c.Mark = OK
 			c.Summary = fmt.Sprintf("created firewall rule %s in project %s: IAP may now reach tcp:%d", fix.Rule.Name, fix.Project, t.Port)

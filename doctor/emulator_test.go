@@ -205,6 +205,20 @@ func TestFirewallRuleOnWrongPort(t *testing.T) {
 	expect(t, r, CheckTransport, Failed, "4003", "")
 }
 
+// A rule for part of IAP's range lets some of IAP's addresses through and
+// not others: the doctor says so, and the emulator refuses like the
+// implied deny.
+func TestFirewallRuleForPartOfIAPRange(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls[0].SourceRanges = []string{"35.235.240.0/24"}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, "only part of 35.235.240.0/20", "--source-ranges=35.235.240.0/20")
+	if c := r.Check(CheckFirewall); !strings.Contains(c.Summary, "blocked 35.235.241.0-35.235.255.255 (implied deny)") {
+		t.Errorf("summary does not name the blocked part: %s", c.Summary)
+	}
+	expect(t, r, CheckTransport, Failed, "4003", "")
+}
+
 func TestDenyAtHigherPriority(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{

@@ -42,7 +42,7 @@ func BenchmarkEvaluateIngress1000(b *testing.B) {
 	rules[999] = FirewallRule{Name: "iap", Network: "default", Priority: 1000, SourceRanges: []string{IAPSourceRange}, Allowed: []PortRule{{Protocol: "tcp"}}}
 	target := FirewallTarget{Network: "projects/p/global/networks/default", Tags: []string{"web"}}
 	for b.Loop() {
-		if v := EvaluateIngress(rules, target, "tcp", 22, IAPSourceAddr); !v.Allowed {
+		if v := EvaluateIngressFromIAP(rules, target, "tcp", 22); !v.Allowed {
 			b.Fatal(v.Reason)
 		}
 	}

@@ -15,10 +15,6 @@ const (
 	IAPSourceRangeV6 = "2600:2d00:1:7::/64"
 )
 
-// IAPSourceAddr is an address inside IAPSourceRange, to evaluate rules
-// "from IAP".
-var IAPSourceAddr = netip.MustParseAddr("35.235.240.1")
-
 // FirewallRule is a VPC firewall rule, with Compute's semantics.
 type FirewallRule struct {
 	Name, Network, Direction string // Direction "" means INGRESS
@@ -241,4 +237,112 @@ func NetworkProject(urlOrPath, defaultProject string) string {
 func NetworkName(urlOrPath string) string {
 	k := NetworkKey(urlOrPath, "")
 	return k[strings.LastIndex(k, "/")+1:]
+}
+
+// EvaluateIngressFromIAP decides whether IAP reaches the target on
+// protocol/port from every address of IAPSourceRange: IAP connects from any
+// of them, so a rule that admits only part of the range makes tunnels fail
+// at random. The verdict is Allowed only when the whole range passes; when
+// part of it is blocked, Reason names what passes and what does not, and
+// Rule is the rule that blocks (nil for the implied deny).
+func EvaluateIngressFromIAP(rules []FirewallRule, target FirewallTarget, protocol string, port int) FirewallVerdict {
+	iap := netip.MustParsePrefix(IAPSourceRange)
+	first, last := prefixBounds(iap)
+	// The verdict can only change where a rule's source range starts or
+	// ends, so evaluating one address per such piece covers the range.
+	cuts := []uint32{first}
+	for _, r := range rules {
+		for _, s := range r.SourceRanges {
+			p, ok := parseV4Range(s)
+			if !ok {
+				continue
+			}
+			lo, hi := prefixBounds(p)
+			if hi < first || lo > last {
+				continue
+			}
+			cuts = append(cuts, max(lo, first))
+			if hi < last {
+				cuts = append(cuts, hi+1)
+			}
+		}
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+
+	type piece struct {
+		lo, hi uint32
+		v      FirewallVerdict
+	}
+	var pieces []piece
+	for i, lo := range cuts {
+		hi := last
+		if i+1 < len(cuts) {
+			hi = cuts[i+1] - 1
+		}
+		v := EvaluateIngress(rules, target, protocol, port, v4Addr(lo))
+		if n := len(pieces); n > 0 && pieces[n-1].v.Allowed == v.Allowed && pieces[n-1].v.Rule == v.Rule {
+			pieces[n-1].hi = hi
+			continue
+		}
+		pieces = append(pieces, piece{lo, hi, v})
+	}
+	if len(pieces) == 1 {
+		v := pieces[0].v
+		v.Reason = strings.Replace(v.Reason, "from "+v4Addr(first).String(), "from "+IAPSourceRange, 1)
+		return v
+	}
+	var allowed, blocked []string
+	var blocker *FirewallVerdict
+	for i := range pieces {
+		p := &pieces[i]
+		span := v4Addr(p.lo).String() + "-" + v4Addr(p.hi).String()
+		if p.v.Allowed {
+			allowed = append(allowed, fmt.Sprintf("%s (rule %q)", span, p.v.Rule.Name))
+			continue
+		}
+		who := "implied deny"
+		if p.v.Rule != nil {
+			who = fmt.Sprintf("rule %q", p.v.Rule.Name)
+		}
+		blocked = append(blocked, fmt.Sprintf("%s (%s)", span, who))
+		if blocker == nil {
+			blocker = &p.v
+		}
+	}
+	if blocker == nil {
+		return FirewallVerdict{Allowed: true, Rule: pieces[0].v.Rule, Reason: fmt.Sprintf("firewall rules together allow %s:%d from all of %s: %s",
+			strings.ToLower(protocol), port, IAPSourceRange, strings.Join(allowed, ", "))}
+	}
+	if len(allowed) == 0 {
+		return FirewallVerdict{Rule: blocker.Rule, Reason: fmt.Sprintf("no part of %s may reach %s:%d: %s", IAPSourceRange, strings.ToLower(protocol), port, strings.Join(blocked, ", "))}
+	}
+	return FirewallVerdict{Rule: blocker.Rule, Reason: fmt.Sprintf(
+		"only part of %s may reach %s:%d, so tunnels fail depending on which IAP address connects: allowed %s; blocked %s",
+		IAPSourceRange, strings.ToLower(protocol), port, strings.Join(allowed, ", "), strings.Join(blocked, ", "))}
+}
+
+// parseV4Range reads a source range as sourceMatches does: a CIDR prefix or
+// a single address, IPv4 only.
+func parseV4Range(s string) (netip.Prefix, bool) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		p = p.Masked()
+		return p, p.Addr().Is4()
+	}
+	if a, err := netip.ParseAddr(s); err == nil && a.Unmap().Is4() {
+		return netip.PrefixFrom(a.Unmap(), 32), true
+	}
+	return netip.Prefix{}, false
+}
+
+func prefixBounds(p netip.Prefix) (first, last uint32) {
+	b := p.Addr().As4()
+	first = uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	host := uint32(1)<<(32-p.Bits()) - 1 // a shift by 32 gives 0: all ones
+	return first &^ host, first | host
+}
+
+func v4Addr(u uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(u >> 24), byte(u >> 16), byte(u >> 8), byte(u)})
 }

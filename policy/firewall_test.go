@@ -8,7 +8,7 @@ import (
 
 func TestEvaluateIngress(t *testing.T) {
 	const net = "projects/p/global/networks/default"
-	iap := IAPSourceAddr
+	iap := netip.MustParseAddr("35.235.240.1")
 	allowIAP := func(name string, prio int, ports ...string) FirewallRule {
 		return FirewallRule{Name: name, Network: "default", Priority: prio, SourceRanges: []string{IAPSourceRange},
 			Allowed: []PortRule{{Protocol: "tcp", Ports: ports}}}
@@ -167,5 +167,61 @@ func TestRoleIncludes(t *testing.T) {
 	}
 	if got := RolesGranting(PermTunnelAccess); len(got) == 0 || got[0] != RoleTunnelResourceAccess {
 		t.Errorf("RolesGranting(tunnel) = %v", got)
+	}
+}
+
+func TestEvaluateIngressFromIAP(t *testing.T) {
+	const net = "projects/p/global/networks/default"
+	target := FirewallTarget{Network: net}
+	allow := func(name string, prio int, ranges ...string) FirewallRule {
+		return FirewallRule{Name: name, Network: "default", Priority: prio, SourceRanges: ranges,
+			Allowed: []PortRule{{Protocol: "tcp", Ports: []string{"22"}}}}
+	}
+	deny := func(name string, prio int, ranges ...string) FirewallRule {
+		return FirewallRule{Name: name, Network: "default", Priority: prio, SourceRanges: ranges,
+			Denied: []PortRule{{Protocol: "tcp"}}}
+	}
+	tests := []struct {
+		name     string
+		rules    []FirewallRule
+		want     bool
+		wantRule string
+		reason   []string
+	}{
+		{"whole range", []FirewallRule{allow("iap", 1000, IAPSourceRange)}, true, "iap", []string{"from 35.235.240.0/20"}},
+		{"wider range", []FirewallRule{allow("wide", 1000, "35.0.0.0/8")}, true, "wide", nil},
+		{"no source means anywhere", []FirewallRule{{Name: "any", Network: "default", Priority: 1000, Allowed: []PortRule{{Protocol: "tcp"}}}}, true, "any", nil},
+		{"two halves", []FirewallRule{allow("a", 1000, "35.235.240.0/21"), allow("b", 1000, "35.235.248.0/21")}, true, "", nil},
+		{"nothing", nil, false, "", []string{"implied deny"}},
+		{"part of the range", []FirewallRule{allow("narrow", 1000, "35.235.240.0/24")}, false, "",
+			[]string{"only part of 35.235.240.0/20", "allowed 35.235.240.0-35.235.240.255 (rule \"narrow\")", "blocked 35.235.241.0-35.235.255.255 (implied deny)"}},
+		{"one address", []FirewallRule{allow("one", 1000, "35.235.240.1")}, false, "",
+			[]string{"allowed 35.235.240.1-35.235.240.1", "blocked 35.235.240.0-35.235.240.0 (implied deny), 35.235.240.2-35.235.255.255 (implied deny)"}},
+		{"a deny carves a hole", []FirewallRule{allow("iap", 1000, IAPSourceRange), deny("hole", 900, "35.235.250.0/23")}, false, "hole",
+			[]string{"blocked 35.235.250.0-35.235.251.255 (rule \"hole\")", "allowed 35.235.240.0-35.235.249.255 (rule \"iap\"), 35.235.252.0-35.235.255.255 (rule \"iap\")"}},
+		{"a lower-priority deny changes nothing", []FirewallRule{allow("iap", 900, IAPSourceRange), deny("late", 1000, "35.235.250.0/23")}, true, "iap", nil},
+		{"deny everywhere", []FirewallRule{allow("part", 1000, "35.235.240.0/24"), deny("all", 100, "0.0.0.0/0")}, false, "all", []string{"denies tcp:22 from 35.235.240.0/20"}},
+		{"denied in part, no rule for the rest", []FirewallRule{deny("d", 1000, "35.235.240.0/24")}, false, "d",
+			[]string{"no part of 35.235.240.0/20", "35.235.240.0-35.235.240.255 (rule \"d\"), 35.235.241.0-35.235.255.255 (implied deny)"}},
+		{"ipv6 and junk ranges are ignored", []FirewallRule{allow("v6", 1000, IAPSourceRangeV6, "nowhere")}, false, "", []string{"implied deny"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := EvaluateIngressFromIAP(tt.rules, target, "tcp", 22)
+			if v.Allowed != tt.want {
+				t.Fatalf("Allowed = %v, want %v (%s)", v.Allowed, tt.want, v.Reason)
+			}
+			if tt.wantRule != "" && (v.Rule == nil || v.Rule.Name != tt.wantRule) {
+				t.Fatalf("Rule = %+v, want %q (%s)", v.Rule, tt.wantRule, v.Reason)
+			}
+			if !tt.want && tt.wantRule == "" && v.Rule != nil {
+				t.Fatalf("Rule = %q, want the implied deny (%s)", v.Rule.Name, v.Reason)
+			}
+			for _, want := range tt.reason {
+				if !strings.Contains(v.Reason, want) {
+					t.Errorf("reason %q lacks %q", v.Reason, want)
+				}
+			}
+		})
 	}
 }

@@ -31,10 +31,12 @@ func toPortRules(rs []world.Rule) []policy.PortRule {
 	return out
 }
 
-// IAPFirewall decides whether IAP (from 35.235.240.0/20) may reach an
-// instance's TCP port, using the rules of the project that owns the
-// instance's network (the shared-VPC host project when there is one). A
-// network whose project is not in this world has no rules: denied.
+// IAPFirewall decides whether IAP (from any address of 35.235.240.0/20)
+// may reach an instance's TCP port, using the rules of the project that
+// owns the instance's network (the shared-VPC host project when there is
+// one). A network whose project is not in this world has no rules: denied.
+// Rules that admit only part of the range deny too: the real service would
+// fail only for some connections, which makes a poor test double.
 func (c *Cloud) IAPFirewall(inst Instance, port int) policy.FirewallVerdict {
 	c.mu.RLock()
 	var rules []policy.FirewallRule
@@ -44,5 +46,5 @@ func (c *Cloud) IAPFirewall(inst Instance, port int) policy.FirewallVerdict {
 	}
 	c.mu.RUnlock()
 	target := policy.FirewallTarget{Network: inst.Network, Tags: inst.Tags, ServiceAccount: inst.ServiceAccount}
-	return policy.EvaluateIngress(rules, target, "tcp", port, policy.IAPSourceAddr)
+	return policy.EvaluateIngressFromIAP(rules, target, "tcp", port)
 }
