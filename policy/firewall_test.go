@@ -225,3 +225,34 @@ func TestEvaluateIngressFromIAP(t *testing.T) {
 		})
 	}
 }
+
+// FuzzEvaluateIngressFromIAP checks the range verdict against every address
+// of 35.235.240.0/20 one by one: allowed exactly when all of them are.
+func FuzzEvaluateIngressFromIAP(f *testing.F) {
+	f.Add("35.235.240.0/24", "35.235.250.0/23", uint16(1000), uint16(900))
+	f.Add("35.235.240.0/20", "35.235.255.255", uint16(1000), uint16(1000))
+	f.Add("0.0.0.0/0", "", uint16(5), uint16(4))
+	f.Add("35.235.240.7/29", "35.235.240.0/21", uint16(1), uint16(2))
+	f.Fuzz(func(t *testing.T, allowRange, denyRange string, allowPrio, denyPrio uint16) {
+		rules := []FirewallRule{
+			{Name: "allow", Network: "default", Priority: int(allowPrio), SourceRanges: []string{allowRange, "35.235.248.0/22"}, Allowed: []PortRule{{Protocol: "tcp"}}},
+			{Name: "deny", Network: "default", Priority: int(denyPrio), SourceRanges: []string{denyRange}, Denied: []PortRule{{Protocol: "tcp"}}},
+		}
+		target := FirewallTarget{Network: "projects/p/global/networks/default"}
+		v := EvaluateIngressFromIAP(rules, target, "tcp", 22)
+		if v.Reason == "" {
+			t.Fatal("no reason")
+		}
+		first, last := prefixBounds(netip.MustParsePrefix(IAPSourceRange))
+		all := true
+		for a := first; a <= last; a++ {
+			if !EvaluateIngress(rules, target, "tcp", 22, v4Addr(a)).Allowed {
+				all = false
+				break
+			}
+		}
+		if v.Allowed != all {
+			t.Fatalf("range verdict %v, address by address %v: %s", v.Allowed, all, v.Reason)
+		}
+	})
+}
