@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Throughput of `iapterm tunnel` against the emulator (iperf3 behind it),
 # compared with iperf3 directly on loopback and through two yardsticks on the
-# same three loopback hops (scripts/tcpchain: plain TCP forwarding;
-# scripts/wsrelay: the relay's WebSocket framing and nothing else), and the
+# same three loopback hops (scripts/tcpchain: plain TCP forwarding, copying
+# through user space and with splice(2); scripts/wsrelay: the relay's
+# WebSocket framing and nothing else), and the
 # client's resident memory per idle tunnel connection.
 #
 # Usage: scripts/bench-tunnel.sh [SECONDS] [IDLE_CONNECTIONS]
@@ -113,6 +114,11 @@ cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 chain_port=$(freeport)
 "$work/tcpchain" "127.0.0.1:$chain_port" "127.0.0.1:$(freeport)" "127.0.0.1:$iperf_port" 2>"$work/tcpchain.err" &
 pids+=($!)
+# The same, with the kernel moving the bytes (splice): no relay that reads
+# its data can do better.
+splice_port=$(freeport)
+"$work/tcpchain" -splice "127.0.0.1:$splice_port" "127.0.0.1:$(freeport)" "127.0.0.1:$iperf_port" 2>"$work/splice.err" &
+pids+=($!)
 
 # The second yardstick: the same hops in two processes speaking only the
 # relay's WebSocket framing (no ACKs, resume or send buffer).
@@ -136,6 +142,8 @@ tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
 c3=$(cpu "$tun_pid"); e3=$(cpu "$emu_pid")
 chain_up=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -J | rate)
 chain_down=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -R -J | rate)
+splice_up=$(iperf3 -c 127.0.0.1 -p "$splice_port" -t "$secs" -J | rate)
+splice_down=$(iperf3 -c 127.0.0.1 -p "$splice_port" -t "$secs" -R -J | rate)
 ws_up=$(iperf3 -c 127.0.0.1 -p "$ws_port" -t "$secs" -J | rate)
 ws_down=$(iperf3 -c 127.0.0.1 -p "$ws_port" -t "$secs" -R -J | rate)
 
@@ -149,6 +157,8 @@ printf '  %-26s %8s %8s\n' "ratio tunnel/direct" "$(ratio "$tunnel_up" "$direct_
 printf '  %-26s %8s %8s\n' "plain 3-hop TCP relay" "$chain_up" "$chain_down"
 printf '  %-26s %8s %8s\n' "ratio relay/direct" "$(ratio "$chain_up" "$direct_up")" "$(ratio "$chain_down" "$direct_down")"
 printf '  %-26s %8s %8s\n' "ratio tunnel/relay" "$(ratio "$tunnel_up" "$chain_up")" "$(ratio "$tunnel_down" "$chain_down")"
+printf '  %-26s %8s %8s\n' "spliced 3-hop TCP relay" "$splice_up" "$splice_down"
+printf '  %-26s %8s %8s\n' "ratio spliced/direct" "$(ratio "$splice_up" "$direct_up")" "$(ratio "$splice_down" "$direct_down")"
 printf '  %-26s %8s %8s\n' "minimal WebSocket relay" "$ws_up" "$ws_down"
 printf '  %-26s %8s %8s\n' "ratio minimal/direct" "$(ratio "$ws_up" "$direct_up")" "$(ratio "$ws_down" "$direct_down")"
 printf '  %-26s %8s %8s\n' "ratio tunnel/minimal" "$(ratio "$tunnel_up" "$ws_up")" "$(ratio "$tunnel_down" "$ws_down")"
