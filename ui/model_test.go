@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -184,13 +185,26 @@ func TestFilterKeepsAndNavigates(t *testing.T) {
 	h := newHarness(t, Options{Projects: demoProjects})
 	h.key("/")
 	h.typeText("web")
-	h.key("down", "down", "enter") // enter keeps the filter and leaves the field
-	if h.m.Explorer().Filtering() || h.m.Explorer().FilterText() != "web" {
-		t.Fatal("enter should keep the filter and return to the tree")
-	}
+	// The first match is selected as soon as the filter finds it.
 	if r, _ := h.m.Explorer().Selected(); r.Key() != "i:acme-prod/us-central1-a/web-1" {
 		t.Fatalf("selected %s", r.Key())
 	}
+	rows := h.m.Explorer().Rows()
+	web1 := slices.IndexFunc(rows, func(r explorer.Row) bool { return r.Key() == "i:acme-prod/us-central1-a/web-1" })
+	h.key("down", "enter") // enter keeps the filter and leaves the field
+	if h.m.Explorer().Filtering() || h.m.Explorer().FilterText() != "web" {
+		t.Fatal("enter should keep the filter and return to the tree")
+	}
+	if r, _ := h.m.Explorer().Selected(); r.Key() != rows[web1+1].Key() {
+		t.Fatalf("down selected %s, want %s", r.Key(), rows[web1+1].Key())
+	}
+	// Typing more keeps a selected VM that still matches.
+	h.key("/")
+	h.typeText("-2")
+	if r, _ := h.m.Explorer().Selected(); r.Kind != explorer.InstanceRow || r.Instance.Name != "web-2" {
+		t.Fatalf("after narrowing to web-2: selected %s", r.Key())
+	}
+	h.key("enter")
 	// Typing q now quits instead of filtering.
 	_, cmd := h.m.Update(keyMsg("q"))
 	if cmd == nil || !reflect.DeepEqual(cmd(), tea.Quit()) {

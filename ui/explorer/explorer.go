@@ -560,6 +560,19 @@ func (m *Model) updateFilter(msg tea.KeyPressMsg) (tea.Cmd, bool) {
 func (m *Model) applyFilter() {
 	m.filter = ParseFilter(m.filterInput.Value())
 	m.rebuild()
+	// A filter looks for VMs: unless a matching VM is already selected, the
+	// first match gets the cursor, so "/web-1 enter enter" connects.
+	if m.filter.Empty() || (m.cursor < len(m.rows) && m.rows[m.cursor].Kind == InstanceRow) {
+		return
+	}
+	for i, r := range m.rows {
+		if r.Kind == InstanceRow {
+			m.cursor = i
+			m.selKey = r.Key()
+			m.scrollToCursor()
+			return
+		}
+	}
 }
 
 func (m *Model) updateKeys(msg tea.KeyPressMsg) (tea.Cmd, bool) {
