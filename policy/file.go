@@ -32,6 +32,8 @@ type Condition struct {
 	Title       string `json:"title,omitempty" yaml:"title,omitempty"`
 	Description string `json:"description,omitempty" yaml:"description,omitempty"`
 	Expression  string `json:"expression" yaml:"expression"`
+	// Location is the Expr field some tools fill in; it is not evaluated.
+	Location string `json:"location,omitempty" yaml:"location,omitempty"`
 }
 
 // ParseError is a policy file that cannot be used, with the 1-based line
@@ -56,11 +58,26 @@ func (e *ParseError) Unwrap() error { return e.Err }
 
 // policyFile accepts both a bare Policy and gcloud's {"policy": {...}}
 // wrapper (the setIamPolicy request body the IAP docs show).
+// Unknown keys are errors: a misspelt "condition" would otherwise drop the
+// condition and turn a conditional grant into an unconditional one. The
+// other keys gcloud prints (auditConfigs, and updateMask in a setIamPolicy
+// body) are accepted and ignored.
 type policyFile struct {
-	Policy   *Policy   `json:"policy" yaml:"policy"`
-	Version  int       `json:"version" yaml:"version"`
-	Etag     string    `json:"etag" yaml:"etag"`
-	Bindings []Binding `json:"bindings" yaml:"bindings"`
+	Policy       *filePolicy `json:"policy" yaml:"policy"`
+	UpdateMask   string      `json:"updateMask" yaml:"updateMask"`
+	Version      int         `json:"version" yaml:"version"`
+	Etag         string      `json:"etag" yaml:"etag"`
+	Bindings     []Binding   `json:"bindings" yaml:"bindings"`
+	AuditConfigs any         `json:"auditConfigs" yaml:"auditConfigs"`
+}
+
+// filePolicy is a Policy as a file holds it, with the keys it may carry
+// that the simulation does not use.
+type filePolicy struct {
+	Version      int       `json:"version" yaml:"version"`
+	Etag         string    `json:"etag" yaml:"etag"`
+	Bindings     []Binding `json:"bindings" yaml:"bindings"`
+	AuditConfigs any       `json:"auditConfigs" yaml:"auditConfigs"`
 }
 
 // ParsePolicy reads an IAM policy in JSON or YAML, bare or wrapped in
@@ -75,6 +92,7 @@ func ParsePolicy(data []byte) (*Policy, error) {
 	var f policyFile
 	if trimmed[0] == '{' {
 		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
 		if err := dec.Decode(&f); err != nil {
 			return nil, jsonError(data, err)
 		}
@@ -84,7 +102,9 @@ func ParsePolicy(data []byte) (*Policy, error) {
 			return nil, &ParseError{Line: line, Column: col, Msg: "unexpected text after the policy's closing brace"}
 		}
 	} else {
-		if err := yaml.Unmarshal(data, &f); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
 			return nil, yamlError(err)
 		}
 	}
@@ -93,7 +113,7 @@ func ParsePolicy(data []byte) (*Policy, error) {
 		if len(f.Bindings) > 0 {
 			return nil, &ParseError{Msg: `the file has both "policy" and top-level "bindings": keep one`}
 		}
-		p = f.Policy
+		p = &Policy{Version: f.Policy.Version, Etag: f.Policy.Etag, Bindings: f.Policy.Bindings}
 	}
 	if err := p.Validate(); err != nil {
 		return nil, err
@@ -170,6 +190,13 @@ func jsonError(data []byte, err error) error {
 			field = "the document"
 		}
 		return &ParseError{Line: line, Column: col, Msg: fmt.Sprintf("%s must be %s, not a JSON %s", field, describeType(te.Type.String()), te.Value), Err: err}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		line, col := 0, 0
+		if i := bytes.Index(data, []byte(name)); i >= 0 {
+			line, col = position(data, int64(i))
+		}
+		return &ParseError{Line: line, Column: col, Msg: fmt.Sprintf("unknown key %s: a policy has bindings (role, members, condition with title, description and expression), version and etag; check the spelling", name), Err: err}
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		line, col := position(data, int64(len(data)))
 		return &ParseError{Line: line, Column: col, Msg: "the JSON ends early: a bracket or quote is not closed", Err: err}
@@ -204,7 +231,29 @@ func near(data []byte, off int64) string {
 	return " near: " + strings.TrimSpace(string(data[start:end]))
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
+var (
+	yamlLine       = regexp.MustCompile(`line (\d+)`)
+	yamlUnknownKey = regexp.MustCompile(`field (\S+) not found in type \S+`)
+	yamlWrongType  = regexp.MustCompile(`cannot unmarshal !!(\w+)(?: ` + "`[^`]*`" + `)? into (\S+)`)
+)
+
+// yamlKinds names YAML's node tags for people.
+var yamlKinds = map[string]string{"seq": "a list", "map": "a mapping", "str": "a string", "int": "a number", "float": "a number", "bool": "true or false", "null": "empty"}
+
+// yamlTypeWanted names the Go types the policy decodes into for people.
+func yamlTypeWanted(t string) string {
+	switch {
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	case t == "string":
+		return "a string"
+	case t == "int":
+		return "a number"
+	case t == "policy.policyFile":
+		return `a policy (a mapping with "bindings")`
+	}
+	return "a mapping"
+}
 
 func yamlError(err error) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -214,5 +263,18 @@ func yamlError(err error) error {
 		msg = strings.TrimSpace(strings.TrimPrefix(yamlLine.ReplaceAllString(msg, ""), ":"))
 	}
 	msg = strings.ReplaceAll(msg, "unmarshal errors:\n  ", "")
+	msg = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(msg), ":"))
+	if m := yamlUnknownKey.FindStringSubmatch(msg); m != nil {
+		msg = fmt.Sprintf("unknown key %q: a policy has bindings (role, members, condition with title, description and expression), version and etag; check the spelling", m[1])
+		return &ParseError{Line: line, Msg: msg, Err: err}
+	}
+	if m := yamlWrongType.FindStringSubmatch(msg); m != nil {
+		got := yamlKinds[m[1]]
+		if got == "" {
+			got = m[1]
+		}
+		msg = fmt.Sprintf("this must be %s, not %s", yamlTypeWanted(m[2]), got)
+		return &ParseError{Line: line, Msg: msg, Err: err}
+	}
 	return &ParseError{Line: line, Msg: "not a valid policy: " + msg, Err: err}
 }
