@@ -48,9 +48,9 @@ func TestParsePolicyRejectsUnknownKeys(t *testing.T) {
 // What gcloud prints besides bindings is accepted.
 func TestParsePolicyAcceptsGcloudKeys(t *testing.T) {
 	for name, in := range map[string]string{
-		"json": `{"auditConfigs": [{"service": "allServices", "auditLogConfigs": [{"logType": "DATA_READ"}]}], "bindings": [{"role": "roles/owner", "members": ["user:a@example.com"], "condition": {"title": "t", "expression": "true", "location": "x"}}], "etag": "BwX=", "version": 3}`,
+		"json":    `{"auditConfigs": [{"service": "allServices", "auditLogConfigs": [{"logType": "DATA_READ"}]}], "bindings": [{"role": "roles/owner", "members": ["user:a@example.com"], "condition": {"title": "t", "expression": "true", "location": "x"}}], "etag": "BwX=", "version": 3}`,
 		"wrapped": `{"policy": {"auditConfigs": [], "bindings": [{"role": "roles/owner", "members": ["user:a@example.com"]}], "etag": "BwX=", "version": 1}, "updateMask": "bindings,etag"}`,
-		"yaml": "auditConfigs:\n- service: allServices\nbindings:\n- role: roles/owner\n  members:\n  - user:a@example.com\netag: BwX=\nversion: 1\n",
+		"yaml":    "auditConfigs:\n- service: allServices\nbindings:\n- role: roles/owner\n  members:\n  - user:a@example.com\netag: BwX=\nversion: 1\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			p, err := ParsePolicy([]byte(in))
