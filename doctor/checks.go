@@ -229,6 +229,7 @@ func (d *Doctor) checkIAP(ctx context.Context, t Target, inst *projects.Instance
 		default:
 			c.Mark = Failed
 			c.Summary = fmt.Sprintf("%s lacks %s on instance %s (role %s, IAP-secured Tunnel User)", email, policy.PermTunnelAccess, inst.Name, policy.RoleTunnelResourceAccess)
+			c.Details = append(c.Details, "testIamPermissions does not count a grant whose IAM condition depends on the port or address, so the tunnel probe below has the last word for this port")
 			c.Fix = "ask a project administrator to run: " + grantCmd
 		}
 		return c
@@ -473,6 +474,7 @@ func (d *Doctor) checkTransport(ctx context.Context, t Target, rep *Report) Chec
 	err := d.Prober.Probe(cctx, tunnel.Target{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port})
 	if err == nil {
 		c.Mark, c.Summary = OK, fmt.Sprintf("opened and closed a tunnel to port %d through the relay", t.Port)
+		c.probed = true
 		return c
 	}
 	c.Mark = Failed

@@ -49,6 +49,9 @@ type Check struct {
 	Details []string `json:"details,omitempty"`
 	// Fix is the exact command or request that repairs a failure.
 	Fix string `json:"fix,omitempty"`
+	// probed: a tunnel was opened (the transport check's OK is IAP's own
+	// yes, not only a reachable relay host).
+	probed bool
 }
 
 // Report is the doctor's result.
@@ -222,7 +225,11 @@ func (d *Doctor) Run(ctx context.Context, t Target) *Report {
 		wg.Wait()
 	}
 	rep.Checks = append(rep.Checks, fw, iapc, ssh)
-	rep.Checks = append(rep.Checks, d.checkTransport(ctx, t, rep))
+	tc := d.checkTransport(ctx, t, rep)
+	rep.Checks = append(rep.Checks, tc)
+	if tc.Mark == OK && tc.probed {
+		acceptedByIAP(rep.Check(CheckIAP), t.Port)
+	}
 	rep.CanConnect = true
 	for _, c := range rep.Checks {
 		if c.Mark == Failed {
@@ -230,6 +237,21 @@ func (d *Doctor) Run(ctx context.Context, t Target) *Report {
 		}
 	}
 	return rep
+}
+
+// acceptedByIAP corrects a failed IAP permission check once the relay
+// has accepted a tunnel to the port: IAP itself granted the connection,
+// so whatever the check could not see (testIamPermissions does not count
+// a grant whose condition depends on the port or address; a grant from a
+// folder or organisation policy) does not block it.
+func acceptedByIAP(c *Check, port int) {
+	if c == nil || c.Mark != Failed {
+		return
+	}
+	c.Details = append(c.Details, "before the tunnel probe: "+c.Summary)
+	c.Mark = Warning
+	c.Summary = fmt.Sprintf("IAP accepted a tunnel to port %d, so the permission is in place for this port, through a grant the checks above cannot see (a condition on the port or address, which testIamPermissions does not count, or a folder or organisation policy); other ports may still be refused", port)
+	c.Fix = ""
 }
 
 func skipped(id, title, why string) Check {

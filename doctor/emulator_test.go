@@ -432,3 +432,35 @@ func TestFirewallsUnreadable(t *testing.T) {
 		t.Fatalf("no command for an unreadable firewall:\n%s", dump(r))
 	}
 }
+
+// A grant on the IAP tunnel resource with a condition on the port, which
+// alice cannot read: testIamPermissions does not count it, but IAP lets
+// the tunnel through, so the IAP check must not fail the report.
+func TestUnreadableConditionalGrantAcceptedByIAP(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].IAM = []world.Binding{
+		{Role: policy.RoleOSAdminLogin, Members: []string{"user:" + alice}},
+		{Role: policy.RoleServiceAccountUser, Members: []string{"user:" + alice}},
+		{Role: "roles/compute.viewer", Members: []string{"user:" + alice}},
+	}
+	w.Projects[0].IAPTunnelIAM = []world.Binding{{
+		Role: policy.RoleTunnelResourceAccess, Members: []string{"user:" + alice},
+		Condition: &world.Condition{Title: "ssh only", Expression: "destination.port == 22"},
+	}}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckTransport, OK, "opened and closed a tunnel", "")
+	expect(t, r, CheckIAP, Warning, "IAP accepted a tunnel to port 22", "")
+	if c := r.Check(CheckIAP); c.Fix != "" {
+		t.Fatalf("a fix for a permission that works: %q", c.Fix)
+	}
+	if !r.CanConnect {
+		t.Fatalf("CanConnect false although the tunnel opened:\n%s", dump(r))
+	}
+	// Port 3389 is refused by IAP: the check still fails.
+	w2 := healthyWorld(t)
+	w2.Projects[0].IAM = w.Projects[0].IAM
+	w2.Projects[0].IAPTunnelIAM = w.Projects[0].IAPTunnelIAM
+	r = run(t, w2, 3389, nil)
+	expect(t, r, CheckIAP, Failed, "lacks iap.tunnelInstances.accessViaIAP", "roles/iap.tunnelResourceAccessor")
+	expect(t, r, CheckTransport, Failed, "4033", "")
+}
