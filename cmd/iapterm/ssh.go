@@ -160,7 +160,15 @@ func newSSHEnv(cmd *cobra.Command, quiet bool) (*sshEnv, error) {
 
 // sshSplitInstance accepts NAME or PROJECT/ZONE/NAME.
 func sshSplitInstance(arg, project, zone string) (p, z, name string, err error) {
-	if parts := strings.Split(arg, "/"); len(parts) == 3 {
+	if parts := strings.Split(arg, "/"); len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != "" {
+		// A --project or --zone that says otherwise is a mistake, not
+		// something to ignore.
+		if project != "" && project != parts[0] {
+			return "", "", "", fmt.Errorf("%s is in project %s, but --project says %s: give one of them", arg, parts[0], project)
+		}
+		if zone != "" && zone != parts[1] {
+			return "", "", "", fmt.Errorf("%s is in zone %s, but --zone says %s: give one of them", arg, parts[1], zone)
+		}
 		return parts[0], parts[1], parts[2], nil
 	} else if len(parts) != 1 || arg == "" {
 		return "", "", "", fmt.Errorf("%q is neither an instance name nor PROJECT/ZONE/NAME", arg)
@@ -204,7 +212,11 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 	if f.user != "" {
 		g.User = f.user
 	}
-	if f.port != 0 {
+	if changed("port") || f.port != 0 {
+		// 0 would silently mean the default port.
+		if f.port < 1 || f.port > 65535 {
+			return sshgcp.Settings{}, fmt.Errorf("--port %d is not a TCP port (1-65535)", f.port)
+		}
 		g.Port = f.port
 	}
 	if f.keyType != "" {
@@ -265,32 +277,28 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	}
 	env, err := newSSHEnv(cmd, f.quiet)
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	inst, err := env.resolve(ctx, args[0], f.project, f.zone)
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	s, err := env.settings(inst, f, cmd.Flags().Changed)
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	key, err := env.store.Key(s.KeyType)
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	conn, err := env.connector(s, key)
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	target := s.Target(inst)
 	client, err := conn.Connect(ctx, target)
 	if err != nil {
-		if ctx.Err() != nil {
-			return exitError{code: 130}
-		}
-		// 255 like OpenSSH, so scripts can tell it from the command's status.
-		return exitError{code: 255, msg: err.Error()}
+		return sshFailed(ctx, err)
 	}
 	defer client.Close()
 	command := strings.Join(args[1:], " ")
@@ -301,17 +309,29 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	}
 	sess, err := client.NewSession()
 	if err != nil {
-		return err
+		return sshFailed(ctx, err)
 	}
 	pty := (command == "" || f.forceTTY) && !f.noTTY
 	code, err := termio.Run(ctx, sess, os.Stdin, os.Stdout, cmd.ErrOrStderr(), termio.Options{Command: command, PTY: pty})
 	if err != nil {
-		return exitError{code: 255, msg: err.Error()}
+		return sshFailed(ctx, err)
 	}
 	if code != 0 {
 		return exitError{code: code}
 	}
 	return nil
+}
+
+// sshFailed is iapterm ssh's exit when the remote command could not run to
+// its end: 130 when interrupted (Ctrl-C closes the session, which then
+// ends without a status), else 255 like OpenSSH, so that scripts can tell
+// a failure to connect (an unknown instance included) from the command's
+// own status.
+func sshFailed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return exitError{code: 130}
+	}
+	return exitError{code: 255, msg: err.Error()}
 }
 
 func sshExportKey(cmd *cobra.Command, f sshFlags) error {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"iapterm/emulator"
+	"iapterm/emulator/emutest"
+)
+
+const sshCLIWorld = `
+users:
+  - email: alice@example.com
+    token: tok-alice
+projects:
+  - id: proj
+    iam:
+      - role: roles/owner
+        members: [user:alice@example.com]
+    iapTunnelIam:
+      - role: roles/iap.tunnelResourceAccessor
+        members: [user:alice@example.com]
+    firewalls:
+      - name: allow-iap
+        sourceRanges: [35.235.240.0/20]
+        allowed: [{IPProtocol: tcp, ports: ["22"]}]
+    instances:
+      - name: vm-1
+        zone: us-central1-a
+        backends: {22: builtin-ssh}
+`
+
+// sshCLIEnv starts an emulator with one reachable VM and points the CLI at
+// it, with its own home and config directories.
+func sshCLIEnv(t *testing.T) string {
+	t.Helper()
+	srv, _ := emutest.Start(t, sshCLIWorld, emulator.Options{AgentDelay: 10 * time.Millisecond})
+	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
+	t.Setenv("IAPTERM_ENDPOINT", "")
+	t.Setenv("IAPTERM_PROJECT", "")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	return srv.Endpoint()
+}
+
+// TestSSHExitStatusWhenNotConnected checks that every failure before the
+// remote command runs exits 255, as OpenSSH does, so that a script can
+// tell it from the command's own status (grep's 1, for one).
+func TestSSHExitStatusWhenNotConnected(t *testing.T) {
+	ep := sshCLIEnv(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown instance", []string{"nosuch", "--project", "proj"}, "nosuch not found"},
+		{"unknown project", []string{"vm-1", "--project", "nosuch"}, "nosuch not found"},
+		{"unknown zone", []string{"vm-1", "--project", "proj", "--zone", "us-west1-a"}, "not found"},
+		{"port 0", []string{"vm-1", "--project", "proj", "--port", "0"}, "--port 0 is not a TCP port"},
+		{"port too large", []string{"vm-1", "--project", "proj", "--port", "70000"}, "not a TCP port"},
+		{"conflicting project", []string{"proj/us-central1-a/vm-1", "--project", "other"}, "--project says other"},
+		{"conflicting zone", []string{"proj/us-central1-a/vm-1", "--zone", "us-east1-b"}, "--zone says us-east1-b"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--endpoint", ep, "ssh"}, tc.args...)
+			out, code := policyRunCLI(t, append(args, "-q", "--", "true")...)
+			if code != 255 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 255 with %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+	// The same VM written both ways is fine.
+	out, code := policyRunCLI(t, "--endpoint", ep, "ssh", "proj/us-central1-a/vm-1", "--project", "proj", "--zone", "us-central1-a", "-q", "--", "exit 3")
+	if code != 3 {
+		t.Fatalf("exit %d, want the command's 3:\n%s", code, out)
+	}
+}
+
+// TestSSHInterruptedCommandExits130 interrupts a running remote command
+// (Ctrl-C) and expects 130, not 255 with "connection lost".
+func TestSSHInterruptedCommandExits130(t *testing.T) {
+	ep := sshCLIEnv(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	saved := os.Stdout
+	os.Stdout = w
+	defer func() { os.Stdout = saved }()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	root := newRootCmd()
+	var errOut bytes.Buffer
+	root.SetOut(&errOut)
+	root.SetErr(&errOut)
+	root.SetArgs([]string{"--endpoint", ep, "ssh", "vm-1", "--project", "proj", "-q", "--", "echo started; sleep 60"})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx); w.Close() }()
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if line != "started\n" {
+		cancel()
+		t.Fatalf("read %q (%v); command said: %v %s", line, err, <-done, errOut.String())
+	}
+	cancel()
+	err = <-done
+	var ec exitCoder
+	if !errors.As(err, &ec) || ec.ExitCode() != 130 {
+		t.Fatalf("got %v, want exit status 130", err)
+	}
+	if ec.Error() != "" {
+		t.Fatalf("message %q, want none", ec.Error())
+	}
+}
