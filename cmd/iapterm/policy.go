@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -51,9 +52,15 @@ Exit status: 0 granted, 1 denied or undecidable, 2 the policy file cannot be use
   iapterm policy test --policy iap.json --member alice@example.com --port 3389 --dest-ip 10.0.0.1 \
       --access-level accessPolicies/1234/accessLevels/corp
   iapterm policy test --policy web.yaml --member alice@example.com --url https://app.example.com/admin`,
-		Args: cobra.NoArgs,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return exitError{2, fmt.Sprintf("unexpected argument %q: everything is given with flags (iapterm policy test --policy FILE --member user:EMAIL --port N)", args[0])}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error { return runPolicyTest(cmd, f) },
 	}
+	cmd.SetFlagErrorFunc(usageExit)
 	fl := cmd.Flags()
 	fl.StringVar(&f.file, "policy", "", "IAM policy file (JSON or YAML); - reads standard input")
 	fl.StringVar(&f.member, "member", "", "who asks: user:EMAIL, serviceAccount:EMAIL (a bare email means user:)")
@@ -65,9 +72,41 @@ Exit status: 0 granted, 1 denied or undecidable, 2 the policy file cannot be use
 	fl.StringArrayVar(&f.groups, "in-group", nil, "a group the member belongs to (EMAIL); repeatable. Given at least once, the list is taken as complete; otherwise group bindings are \"cannot tell\"")
 	fl.StringVar(&f.url, "url", "", "IAP web request URL (request.host, request.path)")
 	fl.BoolVar(&f.json, "json", false, "print the result as JSON")
-	_ = cmd.MarkFlagRequired("policy")
-	_ = cmd.MarkFlagRequired("member")
 	return cmd
+}
+
+// usageExit makes a flag that does not parse a usage error (exit status 2).
+func usageExit(_ *cobra.Command, err error) error {
+	return exitError{2, err.Error()}
+}
+
+// checkPolicyTestFlags rejects flag values the simulation would otherwise
+// take at face value and explain as an ordinary denial.
+func checkPolicyTestFlags(f policyTestFlags) error {
+	switch {
+	case f.file == "":
+		return exitError{2, "give the policy file with --policy FILE (- reads standard input)"}
+	case f.member == "":
+		return exitError{2, "give who asks with --member user:EMAIL (or serviceAccount:EMAIL, group:EMAIL)"}
+	}
+	if kind, id, ok := strings.Cut(f.member, ":"); ok {
+		if id == "" || strings.TrimSpace(kind) == "" {
+			return exitError{2, fmt.Sprintf("--member %q is not like user:EMAIL, serviceAccount:EMAIL or group:EMAIL", f.member)}
+		}
+	} else if f.member != "allUsers" && f.member != "allAuthenticatedUsers" && !strings.Contains(f.member, "@") {
+		return exitError{2, fmt.Sprintf("--member %q is not an email: give user:EMAIL, serviceAccount:EMAIL or a bare EMAIL", f.member)}
+	}
+	if f.destIP != "" {
+		if _, err := netip.ParseAddr(f.destIP); err != nil {
+			return exitError{2, fmt.Sprintf("--dest-ip %q is not an IP address, like 10.128.0.2", f.destIP)}
+		}
+	}
+	for _, l := range f.levels {
+		if !policy.ValidAccessLevel(l) {
+			return exitError{2, fmt.Sprintf("--access-level %q is not a full access level name, like accessPolicies/1234/accessLevels/corp_devices", l)}
+		}
+	}
+	return nil
 }
 
 func readPolicyFile(cmd *cobra.Command, name string) ([]byte, error) {
@@ -79,6 +118,9 @@ func readPolicyFile(cmd *cobra.Command, name string) ([]byte, error) {
 
 func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	out := cmd.OutOrStdout()
+	if err := checkPolicyTestFlags(f); err != nil {
+		return err
+	}
 	if f.port == 0 && f.url == "" {
 		return exitError{2, "give the destination with --port N (tunnels) or --url https://HOST/PATH (web apps)"}
 	}
@@ -141,9 +183,13 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 		res = policy.SimulateWith(p, f.member, perm, req, opts)
 	}
 	var lint []string
-	for _, b := range p.Bindings {
-		if b.Condition != nil {
-			lint = append(lint, policy.LintCondition(b.Condition.Expression)...)
+	for i, b := range p.Bindings {
+		if b.Condition == nil {
+			continue
+		}
+		lint = append(lint, policy.LintCondition(b.Condition.Expression)...)
+		if f.destIP == "" && strings.Contains(b.Condition.Expression, policy.AttrDestinationIP) {
+			webNote = append(webNote, fmt.Sprintf("binding %d's condition reads %s, which is empty without --dest-ip: give the VM's internal IP to test it", i+1, policy.AttrDestinationIP))
 		}
 	}
 	if f.json {
@@ -197,7 +243,12 @@ shows the policy in force at each level. A MINIMUM policy binds the levels
 below (stronger method, shorter maxAge); under DEFAULT a level's own setting
 wins. IAP TCP forwarding and service accounts are exempt from reauthentication.`,
 		Example: `  iapterm policy reauth org.yaml folder.yaml service.yaml`,
-		Args:    cobra.MinimumNArgs(1),
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return exitError{2, "give the settings files, organisation first: iapterm policy reauth ORG.yaml [FOLDER.yaml ...] SERVICE.yaml"}
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var levels []policy.ReauthSettings
 			for _, name := range args {
@@ -233,5 +284,6 @@ wins. IAP TCP forwarding and service accounts are exempt from reauthentication.`
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.SetFlagErrorFunc(usageExit)
 	return cmd
 }

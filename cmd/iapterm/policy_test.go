@@ -51,6 +51,14 @@ func TestPolicyTestCommand(t *testing.T) {
 		{"web granted", []string{"--policy", td("web.yaml"), "--member", "alice@example.com", "--url", "https://APP.example.com/a/../b"}, 0, `normalised to "/b"`},
 		{"web 400", []string{"--policy", td("web.yaml"), "--member", "alice@example.com", "--url", "https://app.example.com/bar/..;/"}, 1, "HTTP 400"},
 		{"json", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "3389", "--json"}, 1, `"verdict": "denied"`},
+		{"no policy flag", []string{"--member", "alice@example.com", "--port", "22"}, 2, "--policy FILE"},
+		{"no member flag", []string{"--policy", td("port22.json"), "--port", "22"}, 2, "--member user:EMAIL"},
+		{"member not an email", []string{"--policy", td("port22.json"), "--member", "alice", "--port", "22"}, 2, `--member "alice" is not an email`},
+		{"dest-ip not an address", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "--dest-ip", "db-1"}, 2, `--dest-ip "db-1" is not an IP address`},
+		{"access level not a full name", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--access-level", "corp_devices"}, 2, "not a full access level name"},
+		{"port not a number", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "ssh"}, 2, `invalid argument "ssh"`},
+		{"stray argument", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "3389"}, 2, `unexpected argument "3389"`},
+		{"condition on an ip not given", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--access-level", "accessPolicies/1234/accessLevels/corp_devices"}, 1, "empty without --dest-ip"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,5 +91,13 @@ func TestPolicyReauthCommand(t *testing.T) {
 	out, code = policyRunCLI(t, "policy", "reauth", td("port22.json"), td("malformed-member.json"))
 	if code != 2 || !strings.Contains(out, "line 7") {
 		t.Errorf("malformed: exit %d: %s", code, out)
+	}
+	out, code = policyRunCLI(t, "policy", "reauth")
+	if code != 2 || !strings.Contains(out, "give the settings files") {
+		t.Errorf("no files: exit %d: %s", code, out)
+	}
+	out, code = policyRunCLI(t, "policy", "reauth", "--jsn", td("reauth-org.yaml"))
+	if code != 2 || !strings.Contains(out, "unknown flag: --jsn") {
+		t.Errorf("unknown flag: exit %d: %s", code, out)
 	}
 }
