@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"iapterm/doctor"
+	"iapterm/policy"
 	"iapterm/projects"
 	"iapterm/tunnel"
 )
@@ -36,7 +37,8 @@ Every failed check prints the exact command that fixes it.
 INSTANCE is a name (with --project, and --zone unless the name is unique in
 the project) or PROJECT/ZONE/NAME.
 
-Exit status: 0 when nothing blocks the connection, 1 otherwise.`,
+Exit status: 0 when nothing blocks the connection, 1 when a check failed,
+2 for bad arguments.`,
 		Example: `  iapterm doctor web-1 --project my-project --zone us-central1-a
   iapterm doctor my-project/us-central1-a/db-1 --port 5432
   iapterm doctor web-1 --project my-project --json
@@ -50,6 +52,7 @@ Exit status: 0 when nothing blocks the connection, 1 otherwise.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error { return runDoctor(cmd, f, args[0]) },
 	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitError{2, err.Error()} })
 	fl := cmd.Flags()
 	fl.StringVar(&f.project, "project", "", "the instance's project")
 	fl.StringVar(&f.zone, "zone", "", "the instance's zone (searched for when omitted)")
@@ -69,11 +72,27 @@ func runDoctor(cmd *cobra.Command, f doctorFlags, arg string) error {
 	t := doctor.Target{Project: f.project, Zone: f.zone, Instance: arg, Port: f.port}
 	if parts := strings.Split(arg, "/"); len(parts) == 3 {
 		t.Project, t.Zone, t.Instance = parts[0], parts[1], parts[2]
+		// A flag that names another place than the path is a mistake,
+		// not a choice between the two.
+		if f.project != "" && f.project != t.Project {
+			return exitError{2, fmt.Sprintf("INSTANCE %q is in project %s but --project says %s: give one of them", arg, t.Project, f.project)}
+		}
+		if f.zone != "" && f.zone != t.Zone {
+			return exitError{2, fmt.Sprintf("INSTANCE %q is in zone %s but --zone says %s: give one of them", arg, t.Zone, f.zone)}
+		}
+		if t.Instance == "" {
+			return exitError{2, fmt.Sprintf("INSTANCE %q has no name after PROJECT/ZONE/", arg)}
+		}
 	} else if strings.Contains(arg, "/") {
 		return exitError{2, fmt.Sprintf("INSTANCE %q is neither a name nor PROJECT/ZONE/NAME", arg)}
 	}
 	if t.Project == "" {
 		return exitError{2, "give the project: iapterm doctor " + arg + " --project PROJECT [--zone ZONE]"}
+	}
+	for _, l := range f.levels {
+		if !policy.ValidAccessLevel(l) {
+			return exitError{2, fmt.Sprintf("--access-level %q is not a full access level name, like accessPolicies/1234/accessLevels/corp_devices", l)}
+		}
 	}
 	d := &doctor.Doctor{Fix: f.fix, AccessLevels: f.levels}
 	creds, eps, err := credentials(ctx)

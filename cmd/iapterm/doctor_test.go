@@ -95,3 +95,28 @@ func TestDoctorCommand(t *testing.T) {
 		t.Fatalf("no project: exit %d\n%s", code, out)
 	}
 }
+
+// Arguments that cannot be meant are usage errors (exit 2) before any
+// check runs, so no emulator is needed.
+func TestDoctorUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"proj/us-central1-a/vm", "--project", "other"}, "is in project proj but --project says other"},
+		{[]string{"proj/us-central1-a/vm", "--zone", "europe-west1-b"}, "is in zone us-central1-a but --zone says europe-west1-b"},
+		{[]string{"proj/us-central1-a/"}, "has no name"},
+		{[]string{"vm", "--project", "proj", "--port", "ssh"}, `invalid argument "ssh"`},
+		{[]string{"vm", "--project", "proj", "--access-level", "corp_devices"}, "not a full access level name"},
+	} {
+		out, code := policyRunCLI(t, append([]string{"--endpoint", "http://127.0.0.1:1", "doctor"}, tc.args...)...)
+		if code != 2 || !strings.Contains(out, tc.want) {
+			t.Errorf("doctor %v: exit %d, want 2 and %q:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+	// The same place given twice is fine.
+	out, code := policyRunCLI(t, "--endpoint", "http://127.0.0.1:1", "doctor", "proj/us-central1-a/vm", "--project", "proj", "--port", "0")
+	if code != 2 || !strings.Contains(out, "--port 0") {
+		t.Errorf("matching --project: exit %d:\n%s", code, out)
+	}
+}
