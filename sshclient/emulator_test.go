@@ -498,3 +498,66 @@ type fixedHostKeys []string
 func (f fixedHostKeys) GuestHostKeys(context.Context, string, string, string) ([]string, error) {
 	return f, nil
 }
+
+// TestEmulatorSFTPMissingDirectories checks the messages for a destination
+// directory that is not there: they name the directory the user wrote,
+// never the temporary file of a download.
+func TestEmulatorSFTPMissingDirectories(t *testing.T) {
+	e := startEmulator(t)
+	alice := e.user(t, "alice@example.com", "tok-alice")
+	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.SFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	home, err := f.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	dir := t.TempDir()
+	local := filepath.Join(dir, "payload")
+	os.WriteFile(local, []byte("data"), 0o644)
+	remote, err := f.Upload(ctx, local, home, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Remove(remote)
+
+	for _, tc := range []struct {
+		name string
+		run  func() (string, error)
+		want string
+	}{
+		{"upload into a missing directory", func() (string, error) { return f.Upload(ctx, local, home+"/nodir/", nil) },
+			"there is no directory " + home + "/nodir/ on the VM"},
+		{"upload into a file as a directory", func() (string, error) { return f.Upload(ctx, local, remote+"/", nil) },
+			remote + "/ on the VM is not a directory"},
+		{"download into a missing directory", func() (string, error) {
+			return f.Download(ctx, remote, filepath.Join(dir, "nodir")+"/", nil)
+		}, "there is no directory " + filepath.Join(dir, "nodir") + "/ here"},
+		{"download into a file as a directory", func() (string, error) { return f.Download(ctx, remote, local+"/", nil) },
+			local + "/ is not a directory"},
+		{"download below a missing directory", func() (string, error) {
+			return f.Download(ctx, remote, filepath.Join(dir, "nodir", "x"), nil)
+		}, "cannot write " + filepath.Join(dir, "nodir", "x") + ": "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.run()
+			if err == nil {
+				t.Fatalf("wrote %s, want an error", got)
+			}
+			if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), ".part") {
+				t.Fatalf("error %q, want one with %q and no temporary file", err, tc.want)
+			}
+		})
+	}
+	if _, err := f.Stat(home + "/nodir"); err == nil {
+		t.Fatal("the missing directory was created")
+	}
+}

@@ -2,10 +2,13 @@ package sshclient
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/pkg/sftp"
@@ -145,8 +148,14 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	if st.IsDir() {
 		return "", fmt.Errorf("%s is a directory; copy files one at a time", local)
 	}
-	if rs, err := f.c.Stat(remote); err == nil && rs.IsDir() {
+	rs, err := f.c.Stat(remote)
+	switch {
+	case err == nil && rs.IsDir():
 		remote = f.c.Join(remote, filepath.Base(local))
+	case strings.HasSuffix(remote, "/") && isFile(f.c.Stat(strings.TrimRight(remote, "/"))):
+		return "", fmt.Errorf("%s on the VM is not a directory", remote)
+	case strings.HasSuffix(remote, "/"):
+		return "", fmt.Errorf("there is no directory %s on the VM", remote)
 	}
 	dst, err := f.c.OpenFile(remote, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
@@ -162,6 +171,12 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	}
 	_ = f.c.Chmod(remote, st.Mode().Perm())
 	return remote, nil
+}
+
+func isFile(fi os.FileInfo, err error) bool { return err == nil && !fi.IsDir() }
+
+func endsWithSeparator(p string) bool {
+	return strings.HasSuffix(p, "/") || strings.HasSuffix(p, string(filepath.Separator))
 }
 
 // Download copies a remote file to local (a file path; when local is an
@@ -180,12 +195,23 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 	if st.IsDir() {
 		return "", fmt.Errorf("%s is a directory on the VM; copy files one at a time", remote)
 	}
-	if ls, err := os.Stat(local); err == nil && ls.IsDir() {
+	ls, err := os.Stat(local)
+	switch {
+	case err == nil && ls.IsDir():
 		local = filepath.Join(local, filepath.Base(remote))
+	case endsWithSeparator(local) && isFile(os.Stat(strings.TrimRight(local, "/"+string(filepath.Separator)))):
+		return "", fmt.Errorf("%s is not a directory", local)
+	case endsWithSeparator(local):
+		return "", fmt.Errorf("there is no directory %s here", local)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".part*")
 	if err != nil {
-		return "", err
+		// The error names the temporary file, which the user never asked for.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return "", fmt.Errorf("cannot write %s: %w", local, err)
 	}
 	defer os.Remove(tmp.Name())
 	w := &progressWriter{ctx: ctx, w: tmp, total: st.Size(), progress: progress}
@@ -201,7 +227,11 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 		return "", err
 	}
 	if err := os.Rename(tmp.Name(), local); err != nil {
-		return "", err
+		var le *os.LinkError
+		if errors.As(err, &le) {
+			err = le.Err
+		}
+		return "", fmt.Errorf("cannot write %s: %w", local, err)
 	}
 	return local, nil
 }

@@ -77,6 +77,8 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	instArg := srcInst
 	if dstRemote {
 		instArg = dstInst
+	} else if srcPath == "" {
+		return fmt.Errorf("%s names no file: write INSTANCE:PATH (a relative PATH is in the home directory on the VM)", args[0])
 	}
 	env, err := newSSHEnv(cmd, f.quiet)
 	if err != nil {

@@ -121,3 +121,25 @@ func TestSSHInterruptedCommandExits130(t *testing.T) {
 		t.Fatalf("message %q, want none", ec.Error())
 	}
 }
+
+// TestCpMessages checks cp's messages for paths that cannot be copied.
+func TestCpMessages(t *testing.T) {
+	ep := sshCLIEnv(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no remote file", []string{"vm-1:", dir}, "vm-1: names no file"},
+		{"missing local directory", []string{"vm-1:/etc/hostname", dir + "/nodir/"}, "there is no directory " + dir + "/nodir/ here"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"--endpoint", ep, "cp", "--project", "proj", "-q"}, tc.args...)
+			out, code := policyRunCLI(t, args...)
+			if code != 1 || !strings.Contains(out, tc.want) {
+				t.Fatalf("exit %d, want 1 with %q:\n%s", code, tc.want, out)
+			}
+		})
+	}
+}
