@@ -88,6 +88,7 @@ type CredsPanel struct {
 func NewCredsPanel(c *common.Common, inst projects.Instance) *CredsPanel {
 	u := common.NewInput("Username: ", "Windows account")
 	u.CharLimit = 20
+	u.SetWidth(u.CharLimit)
 	if b := c.Backend.RDP; b != nil {
 		user, _ := b.DefaultUser(inst)
 		u.SetValue(user)

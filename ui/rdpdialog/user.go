@@ -39,8 +39,10 @@ type UserPanel struct {
 func NewUserPanel(c *common.Common, inst projects.Instance) *UserPanel {
 	u := common.NewInput("Username: ", "Windows account")
 	u.CharLimit = 20
+	u.SetWidth(u.CharLimit)
 	d := common.NewInput("Domain:   ", "none (local account)")
 	d.CharLimit = 64
+	d.SetWidth(40)
 	if b := c.Backend.RDP; b != nil {
 		user, domain := b.DefaultUser(inst)
 		u.SetValue(user)
