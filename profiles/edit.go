@@ -241,7 +241,12 @@ func encodeValue(v any) (string, error) {
 }
 
 // writeAtomic writes data to path through a temporary file and a rename,
-// with mode 0600.
+// with mode 0600. A path that is a symbolic link (a config file kept in a
+// dotfiles repository) is written where the link points: renaming over the
+// link itself would replace it with a copy and leave the real file behind.
 func writeAtomic(path string, data []byte) error {
+	if target, err := filepath.EvalSymlinks(path); err == nil {
+		path = target
+	}
 	return auth.WriteFileAtomic(path, data, 0o600)
 }
