@@ -3,6 +3,7 @@ package profiles
 import (
 	"fmt"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -109,18 +110,20 @@ func (p *parser) apps(v any) error {
 		a.Executable = r.str("executable")
 		a.Args = r.strs("args")
 		a.NoTunnel = r.boolean("no_tunnel")
-		r.unknown("description", "condition", "remote_port", "local_port", "executable", "args", "no_tunnel")
+		known := []string{"description", "condition", "remote_port", "local_port", "executable", "args", "no_tunnel"}
+		r.unknown(known...)
 		if r.err != nil {
 			return r.err
 		}
+		hint := typoHint(r.unknownKeys(known...))
 		if a.Condition != "" && a.Condition != "linux" && a.Condition != "windows" {
 			return p.fail(append(path, "condition"), "app %q: condition must be \"linux\" or \"windows\", not %q", name, a.Condition)
 		}
 		if a.Executable == "" {
-			return p.fail(path, "app %q needs an executable (arguments may use %s)", name, appPlaceholders)
+			return p.fail(path, "app %q needs an executable (arguments may use %s)%s", name, appPlaceholders, hint)
 		}
 		if a.RemotePort == 0 && !a.NoTunnel {
-			return p.fail(path, "app %q needs a remote_port", name)
+			return p.fail(path, "app %q needs a remote_port%s", name, hint)
 		}
 		p.c.Apps[name] = a
 	}
@@ -202,13 +205,32 @@ func (r *fieldReader) strs(key string) []string {
 
 // unknown warns about keys outside known; they stay in the file untouched.
 func (r *fieldReader) unknown(known ...string) {
+	for _, k := range r.unknownKeys(known...) {
+		r.p.c.Warnings = append(r.p.c.Warnings, r.p.at(append(append([]string{}, r.path...), k), fmt.Sprintf("unknown key %q is ignored", k)))
+	}
+}
+
+// unknownKeys lists the table's keys that are not among known.
+func (r *fieldReader) unknownKeys(known ...string) []string {
+	var out []string
 	for _, k := range sortedKeys(r.m) {
-		found := false
-		for _, kn := range known {
-			found = found || kn == k
-		}
-		if !found {
-			r.p.c.Warnings = append(r.p.c.Warnings, r.p.at(append(append([]string{}, r.path...), k), fmt.Sprintf("unknown key %q is ignored", k)))
+		if !slices.Contains(known, k) {
+			out = append(out, k)
 		}
 	}
+	return out
+}
+
+// typoHint is added to an error about a table that also has unknown keys:
+// a missing key is often one of them misspelt, and the warning that would
+// name it is lost with the error.
+func typoHint(unknown []string) string {
+	if len(unknown) == 0 {
+		return ""
+	}
+	q := make([]string, len(unknown))
+	for i, k := range unknown {
+		q[i] = strconv.Quote(k)
+	}
+	return fmt.Sprintf(" (the table also has the unknown key(s) %s: check their spelling)", strings.Join(q, ", "))
 }

@@ -47,3 +47,27 @@ func TestEditThroughSymlink(t *testing.T) {
 		t.Errorf("mode %v, want 0600", st.Mode().Perm())
 	}
 }
+
+// A table that fails for a missing key names its unknown keys: the missing
+// key is often one of them misspelt, and the warning that would have named
+// it is lost with the error.
+func TestMissingKeyErrorNamesUnknownKeys(t *testing.T) {
+	for name, tc := range map[string]struct{ in, want string }{
+		"profile protocol": {"[[profile]]\nname = \"x\"\nproject = \"p\"\nzone = \"z\"\ninstance = \"vm\"\nprotcol = \"rdp\"\n", `needs a protocol (ssh, rdp, tunnel) or an app (the table also has the unknown key(s) "protcol"`},
+		"profile name":     {"[[profile]]\nnmae = \"x\"\n", `needs a name (the table also has the unknown key(s) "nmae"`},
+		"app executable":   {"[app.foo]\nremote_port = 1\nexecutible = \"foo\"\n", `"executible": check their spelling`},
+		"app remote port":  {"[app.foo]\nexecutable = \"foo\"\nremote-port = 1\n", `app "foo" needs a remote_port (the table also has the unknown key(s) "remote-port"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.in), "config.toml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	// Without unknown keys the message stays as it was.
+	_, err := Parse([]byte("[[profile]]\nname = \"x\"\n"), "config.toml")
+	if err == nil || strings.Contains(err.Error(), "unknown key") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -88,8 +88,10 @@ func (p *parser) profiles(v any) error {
 		if pr.Name != "" {
 			where = fmt.Sprintf("profile %q", pr.Name)
 		}
+		known := []string{"name", "project", "zone", "instance", "selector", "protocol", "app", "remote_port", "local_port", "args", "ssh", "rdp", "tunnel"}
+		hint := typoHint(r.unknownKeys(known...))
 		pathErr := func(format string, args ...any) error {
-			return &Error{File: p.file, Line: p.profileLine(i), Msg: where + ": " + fmt.Sprintf(format, args...)}
+			return &Error{File: p.file, Line: p.profileLine(i), Msg: where + ": " + fmt.Sprintf(format, args...) + hint}
 		}
 		switch {
 		case pr.Name == "":
@@ -136,7 +138,7 @@ func (p *parser) profiles(v any) error {
 		if err := p.layer(pr.Settings, path, cats); err != nil {
 			return err
 		}
-		r.unknown("name", "project", "zone", "instance", "selector", "protocol", "app", "remote_port", "local_port", "args", "ssh", "rdp", "tunnel")
+		r.unknown(known...)
 		seen[pr.Name] = true
 		p.c.Profiles = append(p.c.Profiles, pr)
 	}
