@@ -148,7 +148,7 @@ func newSSHEnv(cmd *cobra.Command, quiet bool) (*sshEnv, error) {
 			Endpoints: eps,
 			Tokens:    creds.TokenSource,
 			UserAgent: "iapterm/" + version,
-			Logger:    slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelError})),
+			Logger:    slog.New(sshWarnings{w: cmd.ErrOrStderr(), level: slog.LevelError}),
 		},
 		known:  &sshclient.KnownHosts{Path: khPath},
 		store:  keys,
@@ -252,6 +252,7 @@ func (e *sshEnv) connector(s sshgcp.Settings, key *sshclient.Key) (*sshclient.Co
 	c.KnownHosts = e.known
 	c.Prompter = sshTermPrompter{out: e.stderr}
 	c.Options.Email = e.creds.Email
+	c.Logger = slog.New(sshWarnings{w: e.stderr})
 	s.Configure(c, key)
 	if !e.quiet && sshIsTerminal(e.stderr) {
 		c.Progress = func(t sshclient.Target, st sshclient.Step) {
@@ -264,6 +265,45 @@ func (e *sshEnv) connector(s sshgcp.Settings, key *sshclient.Key) (*sshclient.Co
 	}
 	return c, nil
 }
+
+// sshWarnings prints the connection's warnings (an unreachable ssh-agent,
+// unanswered keepalives) as messages on stderr, "iapterm: warning: what:
+// why", without the log's timestamp and key=value form.
+type sshWarnings struct {
+	w     io.Writer
+	level slog.Level // the least that is printed; 0 is Info, raised to Warn
+}
+
+func (h sshWarnings) Enabled(_ context.Context, l slog.Level) bool {
+	return l >= max(h.level, slog.LevelWarn)
+}
+
+func (h sshWarnings) Handle(_ context.Context, r slog.Record) error {
+	var b strings.Builder
+	b.WriteString("\r\033[K")
+	if !sshIsTerminal(h.w) {
+		b.Reset()
+	}
+	b.WriteString("iapterm: ")
+	if r.Level < slog.LevelError {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(r.Message)
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" {
+			b.WriteString(": " + a.Value.String())
+		} else {
+			b.WriteString(" (" + a.Key + " " + a.Value.String() + ")")
+		}
+		return true
+	})
+	b.WriteString("\n")
+	_, err := io.WriteString(h.w, b.String())
+	return err
+}
+
+func (h sshWarnings) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h sshWarnings) WithGroup(string) slog.Handler      { return h }
 
 func sshIsTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)

@@ -143,3 +143,18 @@ func TestCpMessages(t *testing.T) {
 		})
 	}
 }
+
+// TestSSHAgentMissingIsAMessage checks that --agent without an ssh-agent
+// says so as a message, not as a timestamped log record.
+func TestSSHAgentMissingIsAMessage(t *testing.T) {
+	ep := sshCLIEnv(t)
+	t.Setenv("SSH_AUTH_SOCK", "")
+	out, code := policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "--agent", "-q", "--", "true")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	want := "iapterm: warning: ssh-agent keys unavailable: no ssh-agent: SSH_AUTH_SOCK is not set\n"
+	if out != want {
+		t.Fatalf("stderr %q, want %q", out, want)
+	}
+}
