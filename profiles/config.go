@@ -294,7 +294,7 @@ func (p *parser) layer(l *Layer, path []string, v any) error {
 func (p *parser) value(l *Layer, path []string, key string, v any) error {
 	s, ok := Lookup(key)
 	if !ok {
-		p.c.Warnings = append(p.c.Warnings, p.at(path, fmt.Sprintf("unknown setting %s is ignored", key)))
+		p.c.Warnings = append(p.c.Warnings, p.at(path, fmt.Sprintf("unknown setting %s is ignored (%s)", key, unknownSettingHint(key))))
 		return nil
 	}
 	text, err := s.Normalize(v)

@@ -66,7 +66,7 @@ func (n Node) tablePath(key string) ([]string, error) {
 func (c *Config) Set(n Node, key, value string) error {
 	s, ok := Lookup(key)
 	if !ok {
-		return fmt.Errorf("unknown setting %q", key)
+		return fmt.Errorf("unknown setting %q: %s", key, unknownSettingHint(key))
 	}
 	text, err := s.Normalize(value)
 	if err != nil {
@@ -86,7 +86,7 @@ func (c *Config) Set(n Node, key, value string) error {
 // Reset removes a node's own value for key so it inherits again.
 func (c *Config) Reset(n Node, key string) error {
 	if _, ok := Lookup(key); !ok {
-		return fmt.Errorf("unknown setting %q", key)
+		return fmt.Errorf("unknown setting %q: %s", key, unknownSettingHint(key))
 	}
 	path, err := n.tablePath(key)
 	if err != nil {

@@ -71,3 +71,32 @@ func TestMissingKeyErrorNamesUnknownKeys(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// An unknown setting says which keys exist nearby.
+func TestUnknownSettingSuggests(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), "config.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{
+		"user":          "did you mean ssh.user or rdp.user?",
+		"rdp.usr":       "rdp settings are user, domain, port",
+		"tunnel.ports":  "local_ports.REMOTE_PORT",
+		"sshh.user":     "did you mean ssh.user or rdp.user?",
+		"network.proxy": "categories ssh, rdp, tunnel and ui",
+	} {
+		if err := c.Set(Node{}, key, "x"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("set %s: %v, want %q", key, err, want)
+		}
+		if err := c.Reset(Node{}, key); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("reset %s: %v, want %q", key, err, want)
+		}
+	}
+	p, err := Parse([]byte("[settings.ssh]\nusr = \"a\"\n"), "config.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "ssh settings are user, port") {
+		t.Fatalf("warnings %q", p.Warnings)
+	}
+}

@@ -88,6 +88,36 @@ func Lookup(key string) (Setting, bool) {
 	return Setting{}, false
 }
 
+// unknownSettingHint says which keys exist near an unknown key: the same
+// name in other categories ("user" is ssh.user or rdp.user), else the keys
+// of its category, else the categories.
+func unknownSettingHint(key string) string {
+	cat, name, hasCat := strings.Cut(key, ".")
+	if !hasCat {
+		name = key
+	}
+	var same, inCat []string
+	for _, s := range settings {
+		c, n, _ := strings.Cut(s.Key, ".")
+		if n == name {
+			same = append(same, s.Key)
+		}
+		if hasCat && c == cat {
+			inCat = append(inCat, n)
+		}
+	}
+	switch {
+	case len(same) > 0:
+		return "did you mean " + strings.Join(same, " or ") + "?"
+	case len(inCat) > 0:
+		if cat == "tunnel" {
+			inCat = append(inCat, "local_ports.REMOTE_PORT")
+		}
+		return cat + " settings are " + strings.Join(inCat, ", ")
+	}
+	return "settings are CATEGORY.NAME with the categories ssh, rdp, tunnel and ui (iapterm config show lists them)"
+}
+
 // Normalize checks v against the setting and returns its canonical text.
 func (s Setting) Normalize(v any) (string, error) {
 	text := fmt.Sprint(v)
