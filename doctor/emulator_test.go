@@ -464,3 +464,16 @@ func TestUnreadableConditionalGrantAcceptedByIAP(t *testing.T) {
 	expect(t, r, CheckIAP, Failed, "lacks iap.tunnelInstances.accessViaIAP", "roles/iap.tunnelResourceAccessor")
 	expect(t, r, CheckTransport, Failed, "4033", "")
 }
+
+// A rule for part of the range and a DENY for another part: the proposed
+// rule must come before the DENY, or it leaves that part blocked.
+func TestPartialRangeWithDenyProposesAPriorityBeforeIt(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls[0].SourceRanges = []string{"35.235.240.0/21"}
+	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{
+		Name: "deny-part", Priority: prio(900), SourceRanges: []string{"35.235.250.0/24"},
+		Denied: []world.Rule{{IPProtocol: "all"}},
+	})
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, `35.235.250.0-35.235.250.255 (rule "deny-part")`, "--priority=899")
+}

@@ -244,7 +244,9 @@ func NetworkName(urlOrPath string) string {
 // of them, so a rule that admits only part of the range makes tunnels fail
 // at random. The verdict is Allowed only when the whole range passes; when
 // part of it is blocked, Reason names what passes and what does not, and
-// Rule is the rule that blocks (nil for the implied deny).
+// Rule is the DENY rule with the lowest priority number among those that
+// block some of it (nil when only the implied deny does), the one a new
+// allow rule must precede.
 func EvaluateIngressFromIAP(rules []FirewallRule, target FirewallTarget, protocol string, port int) FirewallVerdict {
 	iap := netip.MustParsePrefix(IAPSourceRange)
 	first, last := prefixBounds(iap)
@@ -306,7 +308,10 @@ func EvaluateIngressFromIAP(rules []FirewallRule, target FirewallTarget, protoco
 			who = fmt.Sprintf("rule %q", p.v.Rule.Name)
 		}
 		blocked = append(blocked, fmt.Sprintf("%s (%s)", span, who))
-		if blocker == nil {
+		// The rule to report is the DENY rule with the lowest priority
+		// number: a rule that lets IAP in must come before it, and then
+		// before every other one that blocks part of the range.
+		if blocker == nil || (p.v.Rule != nil && (blocker.Rule == nil || p.v.Rule.Priority < blocker.Rule.Priority)) {
 			blocker = &p.v
 		}
 	}

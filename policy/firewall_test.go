@@ -203,6 +203,13 @@ func TestEvaluateIngressFromIAP(t *testing.T) {
 		{"deny everywhere", []FirewallRule{allow("part", 1000, "35.235.240.0/24"), deny("all", 100, "0.0.0.0/0")}, false, "all", []string{"denies tcp:22 from 35.235.240.0/20"}},
 		{"denied in part, no rule for the rest", []FirewallRule{deny("d", 1000, "35.235.240.0/24")}, false, "d",
 			[]string{"no part of 35.235.240.0/20", "35.235.240.0-35.235.240.255 (rule \"d\"), 35.235.241.0-35.235.255.255 (implied deny)"}},
+		// The rule reported is the one a new allow rule must precede: a DENY
+		// over the implied deny, the lowest priority number among DENYs,
+		// wherever their pieces fall in the range.
+		{"a deny after a piece the implied deny blocks", []FirewallRule{allow("half", 1000, "35.235.240.0/21"), deny("hole", 900, "35.235.250.0/24")}, false, "hole",
+			[]string{"blocked 35.235.248.0-35.235.249.255 (implied deny), 35.235.250.0-35.235.250.255 (rule \"hole\")"}},
+		{"the earliest deny wins over the first one", []FirewallRule{allow("iap", 1000, IAPSourceRange), deny("d900", 900, "35.235.241.0/24"), deny("d800", 800, "35.235.250.0/24")}, false, "d800", nil},
+		{"no part, a deny in the middle", []FirewallRule{deny("mid", 700, "35.235.250.0/24")}, false, "mid", []string{"no part of 35.235.240.0/20"}},
 		{"ipv6 and junk ranges are ignored", []FirewallRule{allow("v6", 1000, IAPSourceRangeV6, "nowhere")}, false, "", []string{"implied deny"}},
 	}
 	for _, tt := range tests {
