@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -559,5 +560,54 @@ func TestEmulatorSFTPMissingDirectories(t *testing.T) {
 	}
 	if _, err := f.Stat(home + "/nodir"); err == nil {
 		t.Fatal("the missing directory was created")
+	}
+}
+
+// TestEmulatorSFTPInterruptedUploadKeepsFile interrupts an upload over an
+// existing file: the file keeps its old content and no temporary file is
+// left; a complete upload replaces it.
+func TestEmulatorSFTPInterruptedUploadKeepsFile(t *testing.T) {
+	e := startEmulator(t)
+	alice := e.user(t, "alice@example.com", "tok-alice")
+	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.SFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	home, err := f.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := home + "/keep"
+	if err := f.Mkdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(old, []byte("old content\n"), 0o644)
+	remote, err := f.Upload(context.Background(), old, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := filepath.Join(t.TempDir(), "data")
+	payload := bytes.Repeat([]byte("new content\n"), 200000)
+	os.WriteFile(newer, payload, 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	if _, err := f.Upload(ctx, newer, dir, func(int64, int64) { cancel() }); err == nil {
+		t.Fatal("the interrupted upload succeeded")
+	}
+	if out := output(t, c, "head -c 40 "+remote+"; ls -a "+dir); out != "old content\n.\n..\ndata\n" {
+		t.Fatalf("after the interrupted upload: %q", out)
+	}
+	if _, err := f.Upload(context.Background(), newer, remote, nil); err != nil {
+		t.Fatal(err)
+	}
+	if out := output(t, c, "wc -c < "+remote+"; ls -a "+dir); out != fmt.Sprintf("%d\n.\n..\ndata\n", len(payload)) {
+		t.Fatalf("after the complete upload: %q", out)
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -157,20 +160,66 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	case strings.HasSuffix(remote, "/"):
 		return "", fmt.Errorf("there is no directory %s on the VM", remote)
 	}
-	dst, err := f.c.OpenFile(remote, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
-	if err != nil {
-		return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
+	// Write beside the destination and rename, so that an interrupted
+	// upload leaves the file that was there (or none), not a truncated
+	// one. Where no file can be created beside it (a writable file in a
+	// directory that is not), or the destination is a link to follow,
+	// write in place.
+	tmp := ""
+	if fi, err := f.c.Lstat(remote); err != nil || fi.Mode().IsRegular() {
+		tmp = f.c.Join(path.Dir(remote), "."+path.Base(remote)+".part"+strconv.FormatInt(rand.Int64N(1e9), 10))
+	}
+	var dst *sftp.File
+	if tmp != "" {
+		if dst, err = f.c.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL); err != nil {
+			tmp = ""
+		}
+	}
+	if tmp == "" {
+		if dst, err = f.c.OpenFile(remote, os.O_WRONLY|os.O_CREATE|os.O_TRUNC); err != nil {
+			return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
+		}
+	}
+	fail := func(err error) (string, error) {
+		if tmp != "" {
+			_ = f.c.Remove(tmp)
+		}
+		return "", fmt.Errorf("uploading to %s: %w", remote, err)
 	}
 	r := &progressReader{ctx: ctx, r: src, total: st.Size(), progress: progress}
 	if _, err := dst.ReadFromWithConcurrency(r, 0); err != nil {
 		dst.Close()
-		return "", fmt.Errorf("uploading to %s: %w", remote, err)
+		return fail(err)
 	}
 	if err := dst.Close(); err != nil {
-		return "", fmt.Errorf("uploading to %s: %w", remote, err)
+		return fail(err)
 	}
-	_ = f.c.Chmod(remote, st.Mode().Perm())
+	written := remote
+	if tmp != "" {
+		written = tmp
+	}
+	_ = f.c.Chmod(written, st.Mode().Perm())
+	if tmp != "" {
+		if err := f.rename(tmp, remote); err != nil {
+			return fail(err)
+		}
+	}
 	return remote, nil
+}
+
+// rename replaces to with from: atomically where the server has OpenSSH's
+// posix-rename extension, else by removing to first.
+func (f *SFTP) rename(from, to string) error {
+	if _, ok := f.c.HasExtension("posix-rename@openssh.com"); ok {
+		return f.c.PosixRename(from, to)
+	}
+	if err := f.c.Rename(from, to); err == nil {
+		return nil
+	}
+	if err := f.c.Remove(to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return f.c.Rename(from, to)
 }
 
 func isFile(fi os.FileInfo, err error) bool { return err == nil && !fi.IsDir() }
