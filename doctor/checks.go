@@ -53,9 +53,15 @@ func PlanFirewallFix(inst *projects.Instance, port int, existing []projects.Fire
 	}
 	netProject := policy.NetworkProject(network, inst.Project)
 	netName := policy.NetworkName(network)
+	taken := func(n string) bool {
+		return slices.ContainsFunc(existing, func(f projects.Firewall) bool { return f.Name == n })
+	}
 	name := FirewallRuleName
-	if slices.ContainsFunc(existing, func(f projects.Firewall) bool { return f.Name == name }) {
+	if taken(name) {
 		name = fmt.Sprintf("%s-%d", FirewallRuleName, port)
+		for i := 2; taken(name); i++ {
+			name = fmt.Sprintf("%s-%d-%d", FirewallRuleName, port, i)
+		}
 	}
 	rule := projects.Firewall{
 		Name:         name,
@@ -117,9 +123,17 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 		c.Mark, c.Summary = OK, fmt.Sprintf("IAP (%s) may reach tcp:%d: %s", policy.IAPSourceRange, t.Port, v.Reason)
 		return c
 	}
-	// Effective rules may omit another network's rule with the name we
-	// want; such a clash only costs a 409, which --fix reports.
-	fix := PlanFirewallFix(inst, t.Port, fws, v.Rule)
+	// Firewall rule names are unique in the whole project, but the
+	// effective rules leave out those that target other instances: read
+	// the project's rules for the name (best effort: a clash that remains
+	// costs a 409, which --fix reports).
+	existing := fws
+	if effErr == nil {
+		if all, err := d.Cloud.Firewalls(cctx, netProject); err == nil {
+			existing = append(slices.Clone(fws), all...)
+		}
+	}
+	fix := PlanFirewallFix(inst, t.Port, existing, v.Rule)
 	c.Mark = Failed
 	c.Summary = fmt.Sprintf("IAP (%s) cannot reach tcp:%d: %s", policy.IAPSourceRange, t.Port, v.Reason)
 	c.Fix = fix.Command

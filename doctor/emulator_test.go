@@ -477,3 +477,29 @@ func TestPartialRangeWithDenyProposesAPriorityBeforeIt(t *testing.T) {
 	r := run(t, w, 22, nil)
 	expect(t, r, CheckFirewall, Failed, `35.235.250.0-35.235.250.255 (rule "deny-part")`, "--priority=899")
 }
+
+// A rule named like the proposed one that targets other instances is not
+// among the instance's effective rules, but its name is taken in the
+// project: the proposal (and --fix) picks another name.
+func TestFixNameAvoidsRulesOfOtherInstances(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = []world.Firewall{
+		{Name: FirewallRuleName, SourceRanges: []string{policy.IAPSourceRange}, TargetTags: []string{"other"},
+			Allowed: []world.Rule{{IPProtocol: "tcp", Ports: []string{"22"}}}},
+		{Name: FirewallRuleName + "-22", SourceRanges: []string{policy.IAPSourceRange}, TargetTags: []string{"other"},
+			Allowed: []world.Rule{{IPProtocol: "tcp", Ports: []string{"22"}}}},
+	}
+	w.Projects[0].IAM = append(w.Projects[0].IAM, world.Binding{Role: "roles/compute.securityAdmin", Members: []string{"user:" + alice}})
+	e := startEmulator(t, w, emulator.Options{})
+	d := doctorFor(t, e, alice, aliceToken)
+	r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckFirewall, Failed, "", "gcloud compute firewall-rules create "+FirewallRuleName+"-22-2 ")
+	fc, err := NewComputeFirewallCreator(context.Background(), e.eps, d.Identity.Tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Creator, d.Fix = fc, true
+	r = d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckFirewall, OK, "created firewall rule "+FirewallRuleName+"-22-2", "")
+	expect(t, r, CheckTransport, OK, "", "")
+}
