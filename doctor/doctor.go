@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"iapterm/auth"
 	"iapterm/projects"
 	"iapterm/tunnel"
 )
@@ -271,6 +272,14 @@ func (d *Doctor) checkCredentials(ctx context.Context) Check {
 			c.Summary = id.Err.Error()
 		}
 		c.Fix = "iapterm auth login (or set IAPTERM_ACCESS_TOKEN, or run gcloud auth application-default login)"
+		switch {
+		case errors.Is(id.Err, auth.ErrSignInExpired) && strings.Contains(id.Err.Error(), auth.EnvAccessToken):
+			// Signing in does not help while the rejected token is set:
+			// it comes first.
+			c.Fix = fmt.Sprintf("set %s to a fresh token (gcloud auth print-access-token), or unset it and run iapterm auth login", auth.EnvAccessToken)
+		case errors.Is(id.Err, auth.ErrSignInExpired):
+			c.Fix = "iapterm auth login"
+		}
 		return c
 	}
 	tok, err := id.Tokens.Token()

@@ -3,12 +3,14 @@ package doctor
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
 
+	"iapterm/auth"
 	"iapterm/emulator"
 	"iapterm/emulator/world"
 	"iapterm/policy"
@@ -190,4 +192,18 @@ func TestRelayUnreachable(t *testing.T) {
 	d.Relay = TCPRelayChecker{Relay: "ws://127.0.0.1:1/v4/"}
 	r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
 	expect(t, r, CheckTransport, Failed, "cannot reach the relay", "HTTPS_PROXY")
+}
+
+// A rejected IAPTERM_ACCESS_TOKEN is not fixed by signing in: the variable
+// comes first, so the fix says to replace or unset it.
+func TestRejectedEnvTokenFix(t *testing.T) {
+	envErr := fmt.Errorf("the access token in %s was rejected: %w", auth.EnvAccessToken, auth.ErrSignInExpired)
+	c := (&Doctor{Identity: Identity{Err: envErr}}).checkCredentials(context.Background())
+	if c.Mark != Failed || !strings.Contains(c.Fix, "set IAPTERM_ACCESS_TOKEN to a fresh token") || !strings.Contains(c.Fix, "unset it") {
+		t.Fatalf("%+v", c)
+	}
+	c = (&Doctor{Identity: Identity{Err: fmt.Errorf("stored sign-in: %w", auth.ErrSignInExpired)}}).checkCredentials(context.Background())
+	if c.Fix != "iapterm auth login" {
+		t.Fatalf("expired sign-in: %+v", c)
+	}
 }
