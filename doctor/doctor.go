@@ -353,13 +353,23 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 		c.Mark, c.Summary = Warning, fmt.Sprintf("%s is %s: it is starting; connections fail until it boots", where, inst.Status)
 	case "SUSPENDED", "SUSPENDING":
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s (or iapterm doctor --start)", inst.Name, inst.Zone, inst.Project)
+		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
 	default:
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s, not RUNNING", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or iapterm doctor --start)", inst.Name, inst.Zone, inst.Project)
+		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
 		c.Details = append(c.Details, "or start it from the explorer (iapterm ui)")
 	}
 	return inst, c
+}
+
+// startCommand is the doctor command line that starts inst and checks it
+// again, ready to paste.
+func startCommand(inst *projects.Instance, port int) string {
+	cmd := fmt.Sprintf("iapterm doctor %s/%s/%s", inst.Project, inst.Zone, inst.Name)
+	if port != 22 {
+		cmd += fmt.Sprintf(" --port %d", port)
+	}
+	return cmd + " --start"
 }
 
 // startInstance starts or resumes inst and reads it again; it returns nil

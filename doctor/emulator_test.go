@@ -278,6 +278,11 @@ func TestStoppedVM(t *testing.T) {
 	r := run(t, w, 22, nil)
 	expect(t, r, CheckInstance, Failed, "TERMINATED, not RUNNING", "gcloud compute instances start vm --zone=us-central1-a --project=proj")
 	expect(t, r, CheckTransport, Skipped, "Instance check failed", "")
+	// The alternative names the instance and port, ready to paste.
+	w = healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	r = run(t, w, 3389, nil)
+	expect(t, r, CheckInstance, Failed, "", "(or iapterm doctor proj/us-central1-a/vm --port 3389 --start)")
 }
 
 func TestStartStartsAStoppedVM(t *testing.T) {
