@@ -3,7 +3,7 @@ GO ?= go
 SHELL := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 
-.PHONY: test unit e2e vet bench bench-tunnel cross fuzz build
+.PHONY: test unit e2e vet bench bench-tunnel bench-tunnel-rtt cross fuzz build
 
 build:
 	$(GO) build ./...
@@ -33,6 +33,10 @@ bench:
 
 bench-tunnel:
 	scripts/bench-tunnel.sh
+
+# The same over a 20 ms round trip to the relay (scripts/delayproxy).
+bench-tunnel-rtt:
+	scripts/bench-tunnel-rtt.sh
 
 # Every Fuzz* target in the repository, FUZZTIME each (go test -fuzz takes
 # one target at a time). The seed corpora already run in `make unit`.

@@ -18,27 +18,7 @@ for p in iperf3 python3; do
 done
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$work"
-}
-trap cleanup EXIT
-
-freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# wait_line FILE REGEX: print the first capture of REGEX once FILE has it.
-wait_line() {
-	for _ in $(seq 1 300); do
-		if v=$(sed -nE "s/$2/\1/p" "$1" | head -n1) && [ -n "$v" ]; then echo "$v"; return 0; fi
-		sleep 0.1
-	done
-	echo "bench-tunnel: timed out waiting for /$2/ in $1:" >&2
-	cat "$1" >&2
-	return 1
-}
+. scripts/bench-lib.sh
 
 go build -o "$work/iapterm" ./cmd/iapterm
 go build -o "$work/tcpchain" ./scripts/tcpchain
@@ -67,45 +47,12 @@ asyncio.run(main())
 EOF
 pids+=($!)
 
-cat >"$work/world.yaml" <<EOF
-users:
-  - email: bench@example.com
-projects:
-  - id: bench
-    iapTunnelIam:
-      - role: roles/iap.tunnelResourceAccessor
-        members: [user:bench@example.com]
-    firewalls:
-      - name: allow-iap
-        sourceRanges: [35.235.240.0/20]
-        allowed: [{IPProtocol: tcp}]
-    instances:
-      - name: bench-vm
-        zone: us-central1-a
-        backends:
-          5201: 127.0.0.1:$iperf_port
-          7: 127.0.0.1:$echo_port
-EOF
-
-"$work/iapterm" emulator --world "$work/world.yaml" >"$work/emulator.out" 2>"$work/emulator.err" &
-emu_pid=$!
-pids+=($emu_pid)
-endpoint=$(wait_line "$work/emulator.out" '^IAPTERM_ENDPOINT=(.*)$')
-token=$(wait_line "$work/emulator.out" '^IAPTERM_ACCESS_TOKEN=(.*)$')
-export IAPTERM_ENDPOINT="$endpoint" IAPTERM_ACCESS_TOKEN="$token"
+start_emulator "5201=127.0.0.1:$iperf_port" "7=127.0.0.1:$echo_port"
 
 "$work/iapterm" tunnel bench-vm 5201 --project bench --zone us-central1-a >"$work/tunnel.out" 2>"$work/tunnel.err" &
 tun_pid=$!
 pids+=($tun_pid)
 tport=$(wait_line "$work/tunnel.out" '^Listening on port \[([0-9]+)\]\.$')
-
-# iperf3 prints the receiver's rate in Gbits/sec or Mbits/sec; report Mbit/s.
-rate() {
-	python3 -c '
-import json, sys
-d = json.load(sys.stdin)
-print("%.0f" % (d["end"]["sum_received"]["bits_per_second"] / 1e6))'
-}
 
 # cpu PID: user+system CPU time of PID in clock ticks.
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
