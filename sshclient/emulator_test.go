@@ -611,3 +611,87 @@ func TestEmulatorSFTPInterruptedUploadKeepsFile(t *testing.T) {
 		t.Fatalf("after the complete upload: %q", out)
 	}
 }
+
+// TestEmulatorSFTPDirectories copies a tree up and back down: nested and
+// empty directories, file modes, a link to a file copied as a file, a
+// dangling link left out and reported.
+func TestEmulatorSFTPDirectories(t *testing.T) {
+	e := startEmulator(t)
+	alice := e.user(t, "alice@example.com", "tok-alice")
+	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.SFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	home, err := f.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	src := filepath.Join(t.TempDir(), "tree")
+	big := bytes.Repeat([]byte("0123456789"), 50000)
+	for _, d := range []string{"sub/deep", "empty"} {
+		os.MkdirAll(filepath.Join(src, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(src, "a.txt"), []byte("a\n"), 0o644)
+	os.WriteFile(filepath.Join(src, "sub", "run.sh"), []byte("#!/bin/sh\n"), 0o755)
+	os.WriteFile(filepath.Join(src, "sub", "deep", "big"), big, 0o600)
+	os.Symlink("a.txt", filepath.Join(src, "link"))
+	os.Symlink("nowhere", filepath.Join(src, "dangling"))
+
+	if _, err := f.Upload(ctx, src, home, nil); !errors.Is(err, sshclient.ErrIsDirectory) {
+		t.Fatalf("Upload of a directory: %v, want ErrIsDirectory", err)
+	}
+	var last, total int64
+	remote, skipped, err := f.UploadDir(ctx, src, home, func(d, n int64) { last, total = d, n })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := int64(len(big) + 2 + 10 + 2)
+	if remote != home+"/tree" || last != want || total != want {
+		t.Fatalf("UploadDir wrote %s, progress %d of %d, want %s and %d", remote, last, total, home+"/tree", want)
+	}
+	if len(skipped) != 1 || filepath.Base(skipped[0].Path) != "dangling" {
+		t.Fatalf("skipped %v, want the dangling link", skipped)
+	}
+	if out := output(t, c, "cd ~/tree && find . | sort && stat -c %a sub/run.sh sub/deep/big && cat link"); out !=
+		".\n./a.txt\n./empty\n./link\n./sub\n./sub/deep\n./sub/deep/big\n./sub/run.sh\n755\n600\na\n" {
+		t.Fatalf("on the VM:\n%s", out)
+	}
+
+	if _, err := f.Download(ctx, remote, t.TempDir(), nil); !errors.Is(err, sshclient.ErrIsDirectory) {
+		t.Fatalf("Download of a directory: %v, want ErrIsDirectory", err)
+	}
+	dst := t.TempDir()
+	local, _, err := f.DownloadDir(ctx, remote, dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if local != filepath.Join(dst, "tree") {
+		t.Fatalf("DownloadDir wrote %s", local)
+	}
+	for name, content := range map[string]string{"a.txt": "a\n", "link": "a\n", "sub/run.sh": "#!/bin/sh\n", "sub/deep/big": string(big)} {
+		if b, err := os.ReadFile(filepath.Join(local, name)); err != nil || string(b) != content {
+			t.Errorf("%s: %d bytes, %v", name, len(b), err)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(local, "empty")); err != nil || !st.IsDir() {
+		t.Errorf("empty directory: %v", err)
+	}
+	if st, err := os.Stat(filepath.Join(local, "sub", "run.sh")); err != nil || st.Mode().Perm()&0o100 == 0 {
+		t.Errorf("run.sh lost its execute bit: %v %v", st.Mode(), err)
+	}
+	// Again into a directory that does not exist yet: it becomes the copy.
+	again := filepath.Join(dst, "again")
+	if local, _, err := f.DownloadDir(ctx, remote, again, nil); err != nil || local != again {
+		t.Fatalf("DownloadDir to a new name: %s, %v", local, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(again, "sub", "deep", "big")); err != nil || !bytes.Equal(b, big) {
+		t.Fatalf("big under the new name: %v", err)
+	}
+}

@@ -24,6 +24,10 @@ type SFTP struct {
 	once    sync.Once
 }
 
+// ErrIsDirectory is the error of Upload and Download for a directory;
+// UploadDir and DownloadDir copy those.
+var ErrIsDirectory = errors.New("is a directory")
+
 // TransferProgress is called as bytes move: done so far of total (-1 when
 // unknown).
 type TransferProgress func(done, total int64)
@@ -149,7 +153,7 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 		return "", err
 	}
 	if st.IsDir() {
-		return "", fmt.Errorf("%s is a directory; copy files one at a time", local)
+		return "", fmt.Errorf("%s: %w", local, ErrIsDirectory)
 	}
 	rs, err := f.c.Stat(remote)
 	switch {
@@ -242,7 +246,7 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 		return "", err
 	}
 	if st.IsDir() {
-		return "", fmt.Errorf("%s is a directory on the VM; copy files one at a time", remote)
+		return "", fmt.Errorf("%s on the VM: %w", remote, ErrIsDirectory)
 	}
 	ls, err := os.Stat(local)
 	switch {
@@ -283,4 +287,177 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 		return "", fmt.Errorf("cannot write %s: %w", local, err)
 	}
 	return local, nil
+}
+
+// Skipped is an entry a directory copy left out: not a regular file or a
+// directory (a symbolic link to a directory, a socket, a device).
+type Skipped struct {
+	Path string
+	Mode fs.FileMode
+}
+
+// UploadDir copies the local directory tree local to remote: into
+// remote/BASE when remote is an existing directory, else to remote itself.
+// Directories that exist already are merged into, and each file is
+// replaced as Upload does. Symbolic links to files are copied as files.
+// It returns the remote root and what it left out.
+func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress TransferProgress) (string, []Skipped, error) {
+	st, err := os.Stat(local)
+	if err != nil {
+		return "", nil, err
+	}
+	if !st.IsDir() {
+		return "", nil, fmt.Errorf("%s is not a directory", local)
+	}
+	if rs, err := f.c.Stat(remote); err == nil && rs.IsDir() {
+		remote = f.c.Join(remote, filepath.Base(filepath.Clean(local)))
+	}
+	type file struct {
+		local, remote string
+		size          int64
+	}
+	var files, dirs []file
+	var skipped []Skipped
+	var total int64
+	err = filepath.WalkDir(local, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(local, p)
+		r := remote
+		if rel != "." {
+			r = f.c.Join(remote, filepath.ToSlash(rel))
+		}
+		if d.IsDir() {
+			dirs = append(dirs, file{local: p, remote: r})
+			return nil
+		}
+		fi, err := os.Stat(p) // follows a link
+		if err != nil || !fi.Mode().IsRegular() {
+			skipped = append(skipped, Skipped{Path: p, Mode: d.Type()})
+			return nil
+		}
+		files = append(files, file{local: p, remote: r, size: fi.Size()})
+		total += fi.Size()
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return "", skipped, err
+		}
+		if fi, err := f.c.Stat(d.remote); err == nil && fi.IsDir() {
+			continue
+		}
+		if err := f.c.Mkdir(d.remote); err != nil {
+			return "", skipped, fmt.Errorf("creating directory %s on the VM: %w", d.remote, err)
+		}
+		if ds, err := os.Stat(d.local); err == nil {
+			_ = f.c.Chmod(d.remote, ds.Mode().Perm())
+		}
+	}
+	var done int64
+	for _, fl := range files {
+		base := done
+		if _, err := f.Upload(ctx, fl.local, fl.remote, func(n, _ int64) {
+			if progress != nil {
+				progress(base+n, total)
+			}
+		}); err != nil {
+			return "", skipped, err
+		}
+		done += fl.size
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	return remote, skipped, nil
+}
+
+// DownloadDir copies the remote directory tree remote to local: into
+// local/BASE when local is an existing directory, else to local itself.
+// Directories that exist already are merged into, and each file appears
+// complete or not at all, as with Download. Symbolic links to files are
+// copied as files. It returns the local root and what it left out.
+func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress TransferProgress) (string, []Skipped, error) {
+	st, err := f.c.Stat(remote)
+	if err != nil {
+		return "", nil, fmt.Errorf("opening %s on the VM: %w", remote, err)
+	}
+	if !st.IsDir() {
+		return "", nil, fmt.Errorf("%s on the VM is not a directory", remote)
+	}
+	if ls, err := os.Stat(local); err == nil && ls.IsDir() {
+		local = filepath.Join(local, path.Base(path.Clean(remote)))
+	}
+	type file struct {
+		remote, local string
+		size          int64
+	}
+	var files []file
+	var skipped []Skipped
+	var total int64
+	var walk func(r, l string, mode fs.FileMode) error
+	walk = func(r, l string, mode fs.FileMode) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ls, err := os.Stat(l); err != nil || !ls.IsDir() {
+			if err := os.Mkdir(l, mode.Perm()|0o700); err != nil {
+				return err
+			}
+		}
+		entries, err := f.c.ReadDir(r)
+		if err != nil {
+			return fmt.Errorf("listing %s on the VM: %w", r, err)
+		}
+		for _, e := range entries {
+			rp, lp := path.Join(r, e.Name()), filepath.Join(l, e.Name())
+			fi := e
+			if e.Mode()&fs.ModeSymlink != 0 {
+				if fi, err = f.c.Stat(rp); err != nil {
+					skipped = append(skipped, Skipped{Path: rp, Mode: e.Mode().Type()})
+					continue
+				}
+				if fi.IsDir() {
+					// Not followed: it could lead back up the tree.
+					skipped = append(skipped, Skipped{Path: rp, Mode: e.Mode().Type()})
+					continue
+				}
+			}
+			switch {
+			case fi.IsDir():
+				if err := walk(rp, lp, fi.Mode()); err != nil {
+					return err
+				}
+			case fi.Mode().IsRegular():
+				files = append(files, file{remote: rp, local: lp, size: fi.Size()})
+				total += fi.Size()
+			default:
+				skipped = append(skipped, Skipped{Path: rp, Mode: fi.Mode().Type()})
+			}
+		}
+		return nil
+	}
+	if err := walk(remote, local, st.Mode()); err != nil {
+		return "", skipped, err
+	}
+	var done int64
+	for _, fl := range files {
+		base := done
+		if _, err := f.Download(ctx, fl.remote, fl.local, func(n, _ int64) {
+			if progress != nil {
+				progress(base+n, total)
+			}
+		}); err != nil {
+			return "", skipped, err
+		}
+		done += fl.size
+	}
+	if progress != nil {
+		progress(done, total)
+	}
+	return local, skipped, nil
 }

@@ -1,37 +1,45 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"iapterm/sshclient"
 )
 
 func init() { register(newCpCmd) }
 
 type cpFlags struct {
 	sshFlags
+	recurse bool
 }
 
 func newCpCmd() *cobra.Command {
 	var f cpFlags
 	cmd := &cobra.Command{
 		Use:   "cp SOURCE DESTINATION",
-		Short: "Copy a file to or from a VM over SFTP through IAP",
-		Long: `Copy one file between this machine and a Linux VM over SFTP, through
-Identity-Aware Proxy, with a progress bar on stderr. Exactly one side is
-INSTANCE:PATH (a relative PATH is in the login user's home directory). When
-the destination is a directory, the file keeps its name.
+		Short: "Copy a file or directory to or from a VM over SFTP through IAP",
+		Long: `Copy a file (or with --recurse a directory tree) between this machine and
+a Linux VM over SFTP, through Identity-Aware Proxy, with a progress bar on
+stderr. Exactly one side is INSTANCE:PATH (a relative PATH is in the login
+user's home directory). When the destination is an existing directory, the
+file or directory keeps its name inside it.
 
 The key is published and the host key checked as for iapterm ssh.
 
 Examples:
   iapterm cp ./backup.tar.gz web-1:/tmp/ --project my-proj
-  iapterm cp web-1:logs/app.log . --project my-proj --zone us-central1-a`,
+  iapterm cp web-1:logs/app.log . --project my-proj --zone us-central1-a
+  iapterm cp -r web-1:/var/log/app ./logs --project my-proj`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error { return runCp(cmd, f, args) },
 	}
@@ -40,6 +48,7 @@ Examples:
 	fl.StringVar(&f.user, "user", "", "login name for metadata keys (default: ssh.user, else derived from your email)")
 	fl.StringVar(&f.keyType, "key-type", "", "key to use: ed25519, ecdsa-p256, ecdsa-p384, rsa-3072 (default: ssh.key_type)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
+	fl.BoolVarP(&f.recurse, "recurse", "r", false, "copy a directory and everything in it")
 	return cmd
 }
 
@@ -115,20 +124,36 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	defer sf.Close()
 	bar := newCpProgressBar(cmd.ErrOrStderr(), !f.quiet && sshIsTerminal(cmd.ErrOrStderr()))
 	var written string
-	if dstRemote {
-		if dstPath == "" {
-			dstPath = "."
-		}
+	var skipped []sshclient.Skipped
+	switch {
+	case dstRemote && dstPath == "":
+		dstPath = "."
+		fallthrough
+	case dstRemote:
 		bar.name = args[0]
-		written, err = sf.Upload(ctx, args[0], dstPath, bar.update)
-	} else {
+		if st, serr := os.Stat(args[0]); f.recurse && serr == nil && st.IsDir() {
+			written, skipped, err = sf.UploadDir(ctx, args[0], dstPath, bar.update)
+		} else {
+			written, err = sf.Upload(ctx, args[0], dstPath, bar.update)
+		}
+	default:
 		bar.name = srcPath
-		written, err = sf.Download(ctx, srcPath, args[1], bar.update)
+		if st, serr := sf.Stat(srcPath); f.recurse && serr == nil && st.IsDir() {
+			written, skipped, err = sf.DownloadDir(ctx, srcPath, args[1], bar.update)
+		} else {
+			written, err = sf.Download(ctx, srcPath, args[1], bar.update)
+		}
 	}
 	bar.finish(err == nil)
+	for _, sk := range skipped {
+		fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: warning: %s was not copied: %s\n", sk.Path, cpKind(sk.Mode))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return exitError{code: 130, msg: "copy interrupted"}
+		}
+		if errors.Is(err, sshclient.ErrIsDirectory) {
+			return fmt.Errorf("%w: add --recurse (-r) to copy it and everything in it", err)
 		}
 		return err
 	}
@@ -140,6 +165,21 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "%s: %s in %s\n", where, cpHumanBytes(bar.done), time.Since(bar.start).Round(10*time.Millisecond))
 	}
 	return nil
+}
+
+// cpKind says what an entry a directory copy left out is.
+func cpKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link to a directory or to nothing (links to files are copied as files)"
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeDevice != 0:
+		return "a device"
+	}
+	return "not a file or a directory"
 }
 
 // cpProgressBar draws one line on a terminal, at most ten times a second.

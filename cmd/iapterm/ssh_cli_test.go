@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -156,5 +157,33 @@ func TestSSHAgentMissingIsAMessage(t *testing.T) {
 	want := "iapterm: warning: ssh-agent keys unavailable: no ssh-agent: SSH_AUTH_SOCK is not set\n"
 	if out != want {
 		t.Fatalf("stderr %q, want %q", out, want)
+	}
+}
+
+// TestCpRecurse copies a directory up and down with -r, and without it
+// says how.
+func TestCpRecurse(t *testing.T) {
+	ep := sshCLIEnv(t)
+	src := filepath.Join(t.TempDir(), "tree")
+	os.MkdirAll(filepath.Join(src, "sub"), 0o755)
+	os.WriteFile(filepath.Join(src, "sub", "f"), []byte("content\n"), 0o644)
+	cp := func(args ...string) (string, int) {
+		return policyRunCLI(t, append([]string{"--endpoint", ep, "cp", "--project", "proj", "-q"}, args...)...)
+	}
+	if out, code := cp(src, "vm-1:"); code != 1 || !strings.Contains(out, "add --recurse (-r)") {
+		t.Fatalf("without -r: exit %d:\n%s", code, out)
+	}
+	if out, code := cp("-r", src, "vm-1:"); code != 0 {
+		t.Fatalf("upload: exit %d:\n%s", code, out)
+	}
+	dst := t.TempDir()
+	if out, code := cp("vm-1:tree", dst); code != 1 || !strings.Contains(out, "add --recurse (-r)") {
+		t.Fatalf("download without -r: exit %d:\n%s", code, out)
+	}
+	if out, code := cp("--recurse", "vm-1:tree", dst); code != 0 {
+		t.Fatalf("download: exit %d:\n%s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "tree", "sub", "f")); string(b) != "content\n" {
+		t.Fatalf("round trip: %q %v", b, err)
 	}
 }
