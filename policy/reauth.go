@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -186,6 +187,11 @@ func ParseReauth(data []byte) (ReauthSettings, error) {
 			return ReauthSettings{}, yamlError(err)
 		}
 	}
+	if len(trimmed) > 0 {
+		if err := checkReauthKeys(data); err != nil {
+			return ReauthSettings{}, err
+		}
+	}
 	switch {
 	case f.AccessSettings != nil && f.AccessSettings.ReauthSettings != nil:
 		return *f.AccessSettings.ReauthSettings, nil
@@ -193,4 +199,64 @@ func ParseReauth(data []byte) (ReauthSettings, error) {
 		return *f.ReauthSettings, nil
 	}
 	return ReauthSettings{Method: f.Method, MaxAge: f.MaxAge, PolicyType: f.PolicyType}, nil
+}
+
+// reauthFields are the keys of a reauthSettings object.
+var reauthFields = []string{"method", "maxAge", "policyType"}
+
+// checkReauthKeys rejects keys that look like reauthentication settings but
+// are not spelt as IAP spells them: they would be ignored, and the level
+// would silently set nothing. Other keys (the rest of IAP's settings) are
+// left alone.
+func checkReauthKeys(data []byte) error {
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil // the typed decoding reports syntax errors
+	}
+	misspelt := func(where string, m map[string]any, want ...string) error {
+		for k := range m {
+			for _, w := range want {
+				lk, lw := strings.ToLower(k), strings.ToLower(w)
+				near := lk == lw || (w == "reauthSettings" && strings.Contains(lk, "reauth"))
+				if near && k != w {
+					return &ParseError{Msg: fmt.Sprintf("unknown key %q%s: IAP spells it %q", k, where, w)}
+				}
+			}
+		}
+		return nil
+	}
+	object := func(where string, v any) error {
+		if v == nil {
+			return nil
+		}
+		m, ok := v.(map[string]any)
+		if !ok {
+			return &ParseError{Msg: fmt.Sprintf("%s must be a mapping with %s", where, strings.Join(reauthFields, ", "))}
+		}
+		for k := range m {
+			if !slices.Contains(reauthFields, k) {
+				return &ParseError{Msg: fmt.Sprintf("unknown key %q in %s: it has %s", k, where, strings.Join(reauthFields, ", "))}
+			}
+		}
+		return nil
+	}
+	if err := misspelt("", doc, append([]string{"reauthSettings", "accessSettings"}, reauthFields...)...); err != nil {
+		return err
+	}
+	if v, ok := doc["reauthSettings"]; ok {
+		if err := object("reauthSettings", v); err != nil {
+			return err
+		}
+	}
+	if as, ok := doc["accessSettings"].(map[string]any); ok {
+		if err := misspelt(" in accessSettings", as, "reauthSettings"); err != nil {
+			return err
+		}
+		if v, ok := as["reauthSettings"]; ok {
+			if err := object("accessSettings.reauthSettings", v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
