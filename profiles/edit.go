@@ -113,7 +113,9 @@ func (c *Config) edit(change func(*docIndex, []byte) ([]byte, error)) error {
 	if err != nil && !os.IsNotExist(err) {
 		return fmt.Errorf("reading %s: %w", c.Path, err)
 	}
-	if c.raw == nil && len(current) > 0 {
+	// The file may have changed since it was loaded (edited by hand while
+	// the settings view is open): check what is there now.
+	if len(current) > 0 && (c.raw == nil || !bytes.Equal(current, c.raw)) {
 		if _, perr := Parse(current, c.Path); perr != nil {
 			return fmt.Errorf("%s does not load, so it is not edited: %w", c.Path, perr)
 		}

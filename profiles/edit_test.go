@@ -100,3 +100,27 @@ func TestUnknownSettingSuggests(t *testing.T) {
 		t.Fatalf("warnings %q", p.Warnings)
 	}
 }
+
+// A file broken by hand after it was loaded is reported as broken, not as
+// an edit that would break it, and stays as it is.
+func TestEditOfAFileBrokenSinceLoad(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte("[settings.ssh]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := []byte("[settings.ssh]\nuser = \"alice\"\nport = 70000\n")
+	if err := os.WriteFile(path, broken, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = c.Set(Node{}, "ssh.user", "bob")
+	if err == nil || !strings.Contains(err.Error(), "does not load, so it is not edited") || !strings.Contains(err.Error(), ":3: ssh.port must be a port") {
+		t.Fatalf("error %v", err)
+	}
+	if data, _ := os.ReadFile(path); string(data) != string(broken) {
+		t.Fatalf("file changed:\n%s", data)
+	}
+}
