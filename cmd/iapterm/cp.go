@@ -46,6 +46,7 @@ Examples:
 	fl := cmd.Flags()
 	sshTargetFlags(cmd, &f.project, &f.zone)
 	fl.StringVar(&f.user, "user", "", "login name for metadata keys (default: ssh.user, else derived from your email)")
+	fl.IntVar(&f.port, "port", 0, "SSH port on the VM (default: ssh.port, 22)")
 	fl.StringVar(&f.keyType, "key-type", "", "key to use: ed25519, ecdsa-p256, ecdsa-p384, rsa-3072 (default: ssh.key_type)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
 	fl.BoolVarP(&f.recurse, "recurse", "r", false, "copy a directory and everything in it")
@@ -97,7 +98,9 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	s, err := env.settings(inst, f.sshFlags, func(string) bool { return false })
+	// Only --port among the flags settings reads that cp has; --agent,
+	// which it does not have, stays the setting's.
+	s, err := env.settings(inst, f.sshFlags, func(name string) bool { return name == "port" && cmd.Flags().Changed(name) })
 	if err != nil {
 		return err
 	}

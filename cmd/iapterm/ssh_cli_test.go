@@ -187,3 +187,16 @@ func TestCpRecurse(t *testing.T) {
 		t.Fatalf("round trip: %q %v", b, err)
 	}
 }
+
+// TestCpPort checks that cp takes --port as ssh does.
+func TestCpPort(t *testing.T) {
+	ep := sshCLIEnv(t)
+	out, code := policyRunCLI(t, "--endpoint", ep, "cp", "--project", "proj", "-q", "--port", "2222", "vm-1:/etc/hostname", t.TempDir())
+	if code != 1 || !strings.Contains(out, "port 2222") {
+		t.Fatalf("exit %d, want a failure to reach port 2222:\n%s", code, out)
+	}
+	out, code = policyRunCLI(t, "--endpoint", ep, "cp", "--project", "proj", "-q", "--port", "0", "vm-1:/etc/hostname", t.TempDir())
+	if code != 1 || !strings.Contains(out, "--port 0 is not a TCP port") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
