@@ -149,6 +149,7 @@ func keyMsg(k string) tea.KeyPressMsg {
 		"pgdown":    {Code: tea.KeyPgDown},
 		"pgup":      {Code: tea.KeyPgUp},
 		"ctrl+c":    {Code: 'c', Mod: tea.ModCtrl},
+		"ctrl+]":    {Code: ']', Mod: tea.ModCtrl},
 	}
 	if m, ok := special[k]; ok {
 		return m

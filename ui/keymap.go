@@ -13,6 +13,8 @@ import (
 type KeyMap struct {
 	Quit, ForceQuit, Help, Tunnels, Menu, Add, Remove, Refresh, RefreshAll, Focus key.Binding
 	DetailsUp, DetailsDown                                                        key.Binding
+	// Tabs goes back to the SSH tabs (the tabs' own prefix key).
+	Tabs key.Binding
 }
 
 // DefaultKeyMap returns the standard keys.
@@ -30,6 +32,7 @@ func DefaultKeyMap() KeyMap {
 		Focus:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "focus tunnels/explorer")),
 		DetailsUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "scroll details up")),
 		DetailsDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "scroll details down")),
+		Tabs:        key.NewBinding(key.WithKeys("ctrl+]"), key.WithHelp("ctrl+]", "back to SSH tabs")),
 	}
 }
 
@@ -38,20 +41,30 @@ type helpKeys struct {
 	c    *common.Common
 	root KeyMap
 	exp  explorer.KeyMap
+	// tabs is the number of open SSH tabs.
+	tabs int
 }
 
 func (h helpKeys) ShortHelp() []key.Binding {
 	connect, _ := actions.ByID(h.c, "connect")
+	if h.tabs > 0 {
+		return []key.Binding{connect.Key, h.root.Tabs, h.root.Menu, h.exp.Filter, h.root.Add, h.root.Tunnels, h.root.Help, h.root.Quit}
+	}
 	return []key.Binding{connect.Key, h.root.Menu, h.exp.Filter, h.root.Add, h.root.Tunnels, h.root.Help, h.root.Quit}
 }
 
 func (h helpKeys) FullHelp() [][]key.Binding {
 	e := h.exp
 	r := h.root
+	panels := []key.Binding{r.Menu, r.Tunnels, r.Focus}
+	if h.c.SSHTabs {
+		panels = append(panels, r.Tabs)
+	}
+	panels = append(panels, r.DetailsUp, r.DetailsDown, r.Help, r.Quit, r.ForceQuit)
 	return [][]key.Binding{
 		{e.Up, e.Down, e.PageUp, e.PageDown, e.Home, e.End, e.Expand, e.Collapse, e.Toggle},
 		{e.Filter, e.ClearFilter, e.ToggleLinux, e.ToggleWindows, r.Add, r.Remove, r.Refresh, r.RefreshAll},
-		{r.Menu, r.Tunnels, r.Focus, r.DetailsUp, r.DetailsDown, r.Help, r.Quit, r.ForceQuit},
+		panels,
 		actions.Bindings(h.c),
 	}
 }

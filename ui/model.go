@@ -1210,6 +1210,9 @@ func (m *Model) statusBar() string {
 			right = fmt.Sprintf("%d tunnel%s · ", n, plural(n)) + right
 		}
 	}
+	if n := m.sessions.Len(); n > 0 {
+		right = fmt.Sprintf("%d SSH tab%s (ctrl+]) · ", n, plural(n)) + right
+	}
 	right += " "
 	gap := m.c.Width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
@@ -1244,7 +1247,7 @@ func (m *Model) helpLine() string {
 		return common.PadRight(s.Render(m.notice), m.c.Width)
 	}
 	m.help.SetWidth(m.c.Width)
-	var km help.KeyMap = helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap}
+	var km help.KeyMap = helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap, tabs: m.sessions.Len()}
 	switch {
 	case m.overlay == overlaySerial && m.serial != nil:
 		km = m.serial.KeyMap
@@ -1264,7 +1267,7 @@ func (m *Model) helpLine() string {
 // the screen.
 func (m *Model) fullHelp() string {
 	st := m.c.Styles
-	hk := helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap}
+	hk := helpKeys{c: m.c, root: m.keys, exp: m.explorer.KeyMap, tabs: m.sessions.Len()}
 	groups := hk.FullHelp()
 	titles := []string{"Navigate", "Explorer", "Panels", "Instance actions"}
 	groups = append(groups, m.tunnels.KeyMap.ShortHelp())

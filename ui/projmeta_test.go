@@ -289,3 +289,48 @@ func TestMenuScrollsOnSmallScreens(t *testing.T) {
 		t.Errorf("overlay %v, notice %q", h.m.overlay, h.m.notice)
 	}
 }
+
+// Back in the explorer with SSH tabs open, the status bar counts them and
+// the help says how to return to them. The tabs' commands (which wait for
+// the session) are not run.
+func TestExplorerShowsOpenSSHTabs(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects, Sessions: nopOpener{}})
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 30})
+	if strings.Contains(h.screen(), "SSH tab") {
+		t.Fatalf("SSH tabs mentioned before any is open:\n%s", h.screen())
+	}
+	h.selectRow("i:acme-prod/us-central1-a/web-1")
+	press := func(keys ...string) {
+		for _, k := range keys {
+			if _, cmd := h.m.Update(keyMsg(k)); cmd != nil && k == "e" {
+				h.m.Update(cmd()) // the tab asking for the explorer
+			}
+		}
+	}
+	_, cmd := h.m.Update(keyMsg("n"))
+	if cmd == nil {
+		t.Fatal("n gave no command")
+	}
+	h.m.Update(cmd())
+	if !h.m.inSession || h.m.sessions.Len() != 1 {
+		t.Fatalf("n did not show a tab: in session %v, %d tabs", h.m.inSession, h.m.sessions.Len())
+	}
+	press("ctrl+]", "e")
+	if h.m.inSession {
+		t.Fatal("ctrl+] e did not return to the explorer")
+	}
+	scr := h.screen()
+	for _, want := range []string{"1 SSH tab (ctrl+])", "ctrl+] back to SSH tabs"} {
+		if !strings.Contains(scr, want) {
+			t.Errorf("no %q on the explorer screen:\n%s", want, scr)
+		}
+	}
+	press("?")
+	if scr := h.screen(); !strings.Contains(scr, "back to SSH tabs") {
+		t.Errorf("the full help does not list ctrl+]:\n%s", scr)
+	}
+	press("esc", "ctrl+]")
+	if !h.m.inSession {
+		t.Error("ctrl+] in the explorer did not go back to the tabs")
+	}
+}
