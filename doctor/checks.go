@@ -385,9 +385,20 @@ func (d *Doctor) checkSSH(ctx context.Context, t Target, inst *projects.Instance
 	if perr != nil {
 		c.Details = append(c.Details, "cannot test project permissions: "+perr.Error())
 	}
+	windows := inst.OS == projects.Windows
+	if windows {
+		// Windows guests take SSH keys from metadata only; OS Login does
+		// not apply to them.
+		osLogin, twoFA, sk = false, false, false
+	}
 	mode := "metadata SSH keys"
 	if osLogin {
 		mode = "OS Login"
+	}
+	windowsSSH := false
+	if windows {
+		mode = "Windows, metadata SSH keys"
+		windowsSSH, _ = metaBool(inst.Metadata, projMeta, "enable-windows-ssh")
 	}
 	if osLogin {
 		if sk {
@@ -427,8 +438,12 @@ func (d *Doctor) checkSSH(ctx context.Context, t Target, inst *projects.Instance
 		canInstance := holds(policy.PermSetMetadata)
 		canProject := holds(policy.PermSetCommonMetadata) && !blockProject
 		if ierr == nil && perr == nil && !canInstance && !canProject {
-			problems = append(problems, fmt.Sprintf("OS Login is off and %s may not publish an SSH key: needs %s on the instance or %s on the project", email, policy.PermSetMetadata, policy.PermSetCommonMetadata))
-			fixes = append(fixes, fmt.Sprintf("gcloud compute instances add-iam-policy-binding %s --zone=%s --project=%s --member=%s --role=roles/compute.instanceAdmin.v1 (or turn OS Login on and grant %s)", inst.Name, inst.Zone, inst.Project, member, policy.RoleOSLogin))
+			why, alt := "OS Login is off", fmt.Sprintf(" (or turn OS Login on and grant %s)", policy.RoleOSLogin)
+			if windows {
+				why, alt = "Windows takes SSH keys from metadata only", ""
+			}
+			problems = append(problems, fmt.Sprintf("%s and %s may not publish an SSH key: needs %s on the instance or %s on the project", why, email, policy.PermSetMetadata, policy.PermSetCommonMetadata))
+			fixes = append(fixes, fmt.Sprintf("gcloud compute instances add-iam-policy-binding %s --zone=%s --project=%s --member=%s --role=roles/compute.instanceAdmin.v1%s", inst.Name, inst.Zone, inst.Project, member, alt))
 		} else if canProject {
 			c.Details = append(c.Details, "SSH keys can be published in project metadata")
 		} else if canInstance {
@@ -443,6 +458,12 @@ func (d *Doctor) checkSSH(ctx context.Context, t Target, inst *projects.Instance
 		c.Mark = Failed
 		c.Summary = mode + ": " + strings.Join(problems, "; ")
 		c.Fix = strings.Join(fixes, "\n")
+		return c
+	}
+	if windows && !windowsSSH {
+		c.Mark = Warning
+		c.Summary = mode + ": enable-windows-ssh is not TRUE, so the guest agent does not apply SSH keys (and the VM needs an OpenSSH server)"
+		c.Fix = fmt.Sprintf("gcloud compute instances add-metadata %s --zone=%s --project=%s --metadata=enable-windows-ssh=TRUE (with OpenSSH Server installed on the VM); for a desktop, use RDP on port 3389", inst.Name, inst.Zone, inst.Project)
 		return c
 	}
 	if ierr != nil || perr != nil {

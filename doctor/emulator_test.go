@@ -508,3 +508,30 @@ func TestFixNameAvoidsRulesOfOtherInstances(t *testing.T) {
 	expect(t, r, CheckFirewall, OK, "created firewall rule "+FirewallRuleName+"-22-2", "")
 	expect(t, r, CheckTransport, OK, "", "")
 }
+
+// Windows guests take SSH keys from metadata only and apply them when
+// enable-windows-ssh is TRUE; OS Login does not apply to them.
+func TestSSHToWindows(t *testing.T) {
+	windows := func(meta map[string]string) *world.World {
+		w := healthyWorld(t)
+		w.Projects[0].IAM = append(w.Projects[0].IAM, world.Binding{Role: "roles/compute.instanceAdmin.v1", Members: []string{"user:" + alice}})
+		w.Projects[0].Instances[0].OS = "windows"
+		w.Projects[0].Instances[0].Metadata = meta
+		return w
+	}
+	r := run(t, windows(nil), 22, nil)
+	expect(t, r, CheckSSH, Warning, "enable-windows-ssh is not TRUE", "--metadata=enable-windows-ssh=TRUE")
+	if c := r.Check(CheckSSH); strings.Contains(c.Summary, "OS Login") {
+		t.Fatalf("OS Login judged for a Windows VM:\n%s", dump(r))
+	}
+	r = run(t, windows(map[string]string{"enable-windows-ssh": "TRUE"}), 22, nil)
+	expect(t, r, CheckSSH, OK, "Windows, metadata SSH keys: alice@example.com has what SSH needs", "")
+	// Without the right to publish a key, the reason is Windows, not OS Login.
+	w := windows(map[string]string{"enable-windows-ssh": "TRUE"})
+	w.Projects[0].IAM = w.Projects[0].IAM[:4]
+	r = run(t, w, 22, nil)
+	expect(t, r, CheckSSH, Failed, "Windows takes SSH keys from metadata only", "roles/compute.instanceAdmin.v1")
+	if c := r.Check(CheckSSH); strings.Contains(c.Fix, "OS Login") {
+		t.Fatalf("fix suggests OS Login for Windows:\n%s", dump(r))
+	}
+}
