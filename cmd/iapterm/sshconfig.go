@@ -77,6 +77,9 @@ func runSSHConfig(cmd *cobra.Command, f sshConfigFlags) error {
 		}
 	}
 	if f.output != "" {
+		if isUserSSHConfig(f.output) {
+			return fmt.Errorf("--output %s is OpenSSH's own configuration file, which ssh-config never writes: write to a file of its own (--output ~/.ssh/iapterm.conf) and Include that from ~/.ssh/config", f.output)
+		}
 		if err := checkOwnedConfig(f.output); err != nil {
 			return err
 		}
@@ -205,6 +208,31 @@ func sshConfigArg(s string) string {
 		return s
 	}
 	return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"`
+}
+
+// isUserSSHConfig tells whether path is ~/.ssh/config, even when it does
+// not exist yet: the file ssh-config asks the user to add its Include line
+// to.
+func isUserSSHConfig(path string) bool {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return false
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return false
+	}
+	real := func(p string) string {
+		if r, err := filepath.EvalSymlinks(p); err == nil {
+			return r
+		}
+		// Not there yet: resolve its directory.
+		if d, err := filepath.EvalSymlinks(filepath.Dir(p)); err == nil {
+			return filepath.Join(d, filepath.Base(p))
+		}
+		return filepath.Clean(p)
+	}
+	return real(abs) == real(filepath.Join(home, ".ssh", "config"))
 }
 
 // checkOwnedConfig refuses to replace a file that ssh-config did not write.

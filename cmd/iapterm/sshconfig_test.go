@@ -116,6 +116,15 @@ func TestSSHConfigCommand(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "Host elsewhere elsewhere.europe-west1-b.other\n") {
 		t.Fatalf("two projects: exit %d:\n%s", code, out)
 	}
+	// ~/.ssh/config itself is refused even when it does not exist yet
+	// (ssh-config would then ask to Include the file from itself).
+	home := os.Getenv("HOME")
+	for _, p := range []string{filepath.Join(home, ".ssh", "config"), filepath.Join(home, ".ssh", ".", "config")} {
+		out, code = policyRunCLI(t, "--endpoint", s.Endpoint(), "ssh-config", "--project", "proj", "--no-publish", "--output", p)
+		if _, err := os.Stat(p); code == 0 || err == nil || !strings.Contains(out, "OpenSSH's own configuration file") {
+			t.Fatalf("--output %s: exit %d, stat %v:\n%s", p, code, err, out)
+		}
+	}
 	mine := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(mine, []byte("Host *\n  User me\n"), 0o600)
 	out, code = policyRunCLI(t, "--endpoint", s.Endpoint(), "ssh-config", "--project", "proj", "--no-publish", "--output", mine)
