@@ -140,6 +140,12 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 	if v.Rule != nil && v.Rule.Priority == 0 {
 		c.Fix = fmt.Sprintf("rule %q denies at priority 0, which nothing can precede: change it to let %s through, then: %s", v.Rule.Name, policy.IAPSourceRange, fix.Command)
 	}
+	switch {
+	case d.Fix && d.Creator == nil:
+		c.Details = append(c.Details, "--fix could not create the rule: no way to call the Compute API (see the Credentials check); run the fix command below")
+	case d.Fix && v.Rule != nil && v.Rule.Priority == 0:
+		c.Details = append(c.Details, fmt.Sprintf("--fix did not create a rule: it could not come before %q, which denies at priority 0", v.Rule.Name))
+	}
 	if d.Fix && d.Creator != nil && (v.Rule == nil || v.Rule.Priority > 0) {
 		fctx, fcancel := d.call(ctx)
 		defer fcancel()

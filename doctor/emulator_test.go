@@ -535,3 +535,30 @@ func TestSSHToWindows(t *testing.T) {
 		t.Fatalf("fix suggests OS Login for Windows:\n%s", dump(r))
 	}
 }
+
+// --fix that cannot act says so instead of leaving the failure unexplained.
+func TestFixThatCannotActSaysSo(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{
+		Name: "deny-all", Priority: prio(0), SourceRanges: []string{"0.0.0.0/0"},
+		Denied: []world.Rule{{IPProtocol: "tcp"}},
+	})
+	r := run(t, w, 22, func(d *Doctor) {
+		d.Fix, d.Creator = true, firewallCreatorFunc(func() error { t.Fatal("created a rule that cannot work"); return nil })
+	})
+	if c := r.Check(CheckFirewall); c.Mark != Failed || !strings.Contains(strings.Join(c.Details, "\n"), `--fix did not create a rule: it could not come before "deny-all"`) {
+		t.Fatalf("priority 0:\n%s", dump(r))
+	}
+	w = healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	r = run(t, w, 22, func(d *Doctor) { d.Fix = true })
+	if c := r.Check(CheckFirewall); c.Mark != Failed || !strings.Contains(strings.Join(c.Details, "\n"), "--fix could not create the rule") {
+		t.Fatalf("no creator:\n%s", dump(r))
+	}
+}
+
+type firewallCreatorFunc func() error
+
+func (f firewallCreatorFunc) CreateFirewall(context.Context, string, projects.Firewall) error {
+	return f()
+}
