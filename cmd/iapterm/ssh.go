@@ -344,7 +344,15 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	command := strings.Join(args[1:], " ")
 	if f.dryRun {
 		client.Close()
-		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.Port, client.User, key.Path, env.known.Path, command))
+		// OpenSSH's own -t and -T where they change what it does.
+		tty := ""
+		switch {
+		case f.noTTY && command == "":
+			tty = "-T"
+		case f.forceTTY && !f.noTTY && command != "":
+			tty = "-t"
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), sshOpenSSHCommand(inst, s.Port, client.User, key.Path, env.known.Path, tty, command))
 		return nil
 	}
 	sess, err := client.NewSession()
@@ -441,7 +449,8 @@ func sshConfigValue(s string) string {
 }
 
 // sshOpenSSHCommand prints the OpenSSH command line equivalent to iapterm ssh.
-func sshOpenSSHCommand(inst *projects.Instance, port int, user, keyPath, knownHosts, command string) string {
+// tty is "", "-t" or "-T".
+func sshOpenSSHCommand(inst *projects.Instance, port int, user, keyPath, knownHosts, tty, command string) string {
 	t := sshTargetOf(inst, port)
 	words := []string{"ssh", "-i", sshConfigTokens(keyPath),
 		"-o", "IdentitiesOnly=yes",
@@ -453,6 +462,9 @@ func sshOpenSSHCommand(inst *projects.Instance, port int, user, keyPath, knownHo
 	}
 	if port != 22 {
 		words = append(words, "-p", strconv.Itoa(port))
+	}
+	if tty != "" {
+		words = append(words, tty)
 	}
 	words = append(words, user+"@"+inst.Name)
 	q := make([]string, len(words))

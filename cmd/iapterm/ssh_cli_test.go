@@ -200,3 +200,23 @@ func TestCpPort(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestSSHDryRunTTY checks that --dry-run carries -t and -T over to the
+// OpenSSH command where they change what ssh does.
+func TestSSHDryRunTTY(t *testing.T) {
+	ep := sshCLIEnv(t)
+	for _, tc := range []struct {
+		args      []string
+		want, not string
+	}{
+		{[]string{"-t", "--", "top"}, " -t alice@vm-1 -- top", " -T "},
+		{[]string{"-T"}, " -T alice@vm-1\n", " -t "},
+		{[]string{"--", "uname"}, " alice@vm-1 -- uname", " -t "},
+	} {
+		args := append([]string{"--endpoint", ep, "ssh", "vm-1", "--project", "proj", "--user", "alice", "-q", "--dry-run"}, tc.args...)
+		out, code := policyRunCLI(t, args...)
+		if code != 0 || !strings.Contains(out, tc.want) || strings.Contains(out, tc.not) {
+			t.Errorf("%v: exit %d, want %q and no %q in:\n%s", tc.args, code, tc.want, tc.not, out)
+		}
+	}
+}

@@ -75,7 +75,7 @@ agent = true
 
 func TestSSHOpenSSHCommandEscapesTokens(t *testing.T) {
 	inst := &projects.Instance{Name: "vm-1", Project: "proj", Zone: "us-central1-a", ID: "42"}
-	got := sshOpenSSHCommand(inst, 2222, "alice", "/home/a b/100%/id_ed25519", "/home/a b/100%/known_hosts", "uname -a")
+	got := sshOpenSSHCommand(inst, 2222, "alice", "/home/a b/100%/id_ed25519", "/home/a b/100%/known_hosts", "", "uname -a")
 	for _, want := range []string{
 		`-i '/home/a b/100%%/id_ed25519'`,
 		`'UserKnownHostsFile="/home/a b/100%%/known_hosts"'`,
