@@ -360,6 +360,9 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 		return sshFailed(ctx, err)
 	}
 	pty := (command == "" || f.forceTTY) && !f.noTTY
+	if f.forceTTY && !f.noTTY && !f.quiet && !(sshIsTerminal(os.Stdin) && sshIsTerminal(os.Stdout)) {
+		fmt.Fprintln(cmd.ErrOrStderr(), "iapterm: warning: -t: no terminal for the VM, since this one's input or output is not a terminal")
+	}
 	code, err := termio.Run(ctx, sess, os.Stdin, os.Stdout, cmd.ErrOrStderr(), termio.Options{Command: command, PTY: pty})
 	if err != nil {
 		return sshFailed(ctx, err)

@@ -220,3 +220,17 @@ func TestSSHDryRunTTY(t *testing.T) {
 		}
 	}
 }
+
+// TestSSHForcedTTYWithoutTerminal checks that -t says so when it cannot
+// give the VM a terminal (the test's input is not one), as OpenSSH does.
+func TestSSHForcedTTYWithoutTerminal(t *testing.T) {
+	ep := sshCLIEnv(t)
+	out, code := policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "-t", "--", "true")
+	if code != 0 || !strings.Contains(out, "warning: -t: no terminal for the VM") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	out, code = policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "-t", "-q", "--", "true")
+	if code != 0 || out != "" {
+		t.Fatalf("-q: exit %d:\n%s", code, out)
+	}
+}
