@@ -593,7 +593,7 @@ func (m *Model) View() string {
 	case t == nil:
 		body = m.box(cols, rows, "No SSH sessions. Press e to return to the explorer.")
 	case m.help:
-		body = m.box(cols, rows, helpText)
+		body = m.box(cols, rows, helpText(cols))
 	case m.prompt != nil:
 		body = m.box(cols, rows, m.prompt.view(st))
 	case t.state == connecting:
@@ -606,18 +606,47 @@ func (m *Model) View() string {
 	return top + "\n" + body
 }
 
-const helpText = `SSH tab keys: everything goes to the VM except ctrl+] (the prefix).
-After ctrl+]:
-  n / tab / →     next tab            p / shift+tab / ←   previous tab
-  1 … 9           tab by number       e / esc             back to the explorer
-  d               duplicate session   x                   close this session
-  r               reconnect (closed)  f                   open full screen
-  [               scroll back (q leaves)   y              copy the screen (OSC 52)
-  ctrl+]          send ctrl+] to the VM
-shift+pgup/pgdn scroll back without the prefix; the mouse wheel too unless
-the program on the VM uses the mouse.
+// helpKeys are the keys after the prefix, in reading order.
+var helpKeys = [][2]string{
+	{"n / tab / →", "next tab"}, {"p / shift+tab / ←", "previous tab"},
+	{"1 … 9", "tab by number"}, {"e / esc", "back to the explorer"},
+	{"d", "duplicate session"}, {"x", "close this session"},
+	{"r", "reconnect (closed)"}, {"f", "open full screen"},
+	{"[", "scroll back (q leaves)"}, {"y", "copy the screen (OSC 52)"},
+	{"ctrl+]", "send ctrl+] to the VM"},
+}
 
-Press any key.`
+// helpText lists the tab keys in two aligned columns, or in one when
+// the two do not fit in width (the box's frame included).
+func helpText(width int) string {
+	var b strings.Builder
+	b.WriteString("SSH tab keys: everything goes to the VM except ctrl+] (the prefix).\nAfter ctrl+]:\n")
+	row := func(k [2]string, descW int) string {
+		return "  " + padRight(k[0], 20) + padRight(k[1], descW)
+	}
+	descW := 0
+	for _, k := range helpKeys {
+		descW = max(descW, ansi.StringWidth(k[1])+2)
+	}
+	twoCols := 2*(2+20+descW)+4 <= width
+	for i := 0; i < len(helpKeys); i++ {
+		line := row(helpKeys[i], descW)
+		if twoCols && i+1 < len(helpKeys) {
+			i++
+			line += row(helpKeys[i], descW)[2:]
+		}
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
+	}
+	b.WriteString("shift+pgup/pgdn scroll back without the prefix; the mouse wheel too unless\nthe program on the VM uses the mouse.\n\nPress any key.")
+	return b.String()
+}
+
+func padRight(s string, w int) string {
+	if n := ansi.StringWidth(s); n < w {
+		return s + strings.Repeat(" ", w-n)
+	}
+	return s + " "
+}
 
 func (m *Model) connectingText(t *tab) string {
 	var b strings.Builder

@@ -2,10 +2,14 @@ package sessions
 
 import (
 	"context"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/projects"
 	"iapterm/ui/common"
@@ -105,5 +109,42 @@ func TestViewFitsSize(t *testing.T) {
 	lines := strings.Split(m.View(), "\n")
 	if len(lines) != 20 {
 		t.Errorf("view has %d lines, want 20", len(lines))
+	}
+}
+
+// The tab keys' help is two aligned columns when wide enough, one column
+// otherwise; either way its box fits the screen.
+func TestHelpColumnsAlignedAndFit(t *testing.T) {
+	m := newModel(nil)
+	for _, tc := range []struct{ width, rows int }{{140, 6}, {80, 11}} {
+		text := helpText(tc.width)
+		if w := lipgloss.Width(m.c.Styles.Dialog.Render(text)); w > tc.width {
+			t.Errorf("width %d: help box is %d wide", tc.width, w)
+		}
+		lines := strings.Split(text, "\n")
+		start := slices.Index(lines, "After ctrl+]:")
+		if start < 0 {
+			t.Fatal("no \"After ctrl+]:\" line")
+		}
+		col, rows := -1, 0
+		for _, l := range lines[start+1:] {
+			if !strings.HasPrefix(l, "  ") {
+				break
+			}
+			rows++
+			fields := regexp.MustCompile(`\S+(?: \S+)*`).FindAllStringIndex(l, -1)
+			if len(fields) != 4 {
+				continue
+			}
+			c := ansi.StringWidth(l[:fields[2][0]])
+			if col < 0 {
+				col = c
+			} else if c != col {
+				t.Errorf("width %d: second column at %d, want %d: %q", tc.width, c, col, l)
+			}
+		}
+		if rows != tc.rows {
+			t.Errorf("width %d: %d key rows, want %d:\n%s", tc.width, rows, tc.rows, text)
+		}
 	}
 }
