@@ -8,6 +8,7 @@ package ui
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -564,6 +565,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 		m.setNotice(fmt.Sprintf("Added %s", strings.Join(msg.Added, ", ")), false)
 		return tea.Batch(m.refresh(msg.Added), m.scheduleSave())
 
+	case quitConfirmedMsg:
+		return m.quit()
+
 	case projectRemovedMsg:
 		ids := filterAdded(m.explorer.Projects(), func(id string) bool { return id != msg.id })
 		m.explorer.SetProjects(ids)
@@ -624,6 +628,9 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 }
 
 type projectRemovedMsg struct{ id string }
+
+// quitConfirmedMsg: the user confirmed quitting with SSH sessions open.
+type quitConfirmedMsg struct{}
 
 func (m *Model) serialCommon() *common.Common {
 	c := *m.c
@@ -716,7 +723,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			m.focus = focusExplorer
 			return nil
 		case key.Matches(msg, m.keys.Quit):
-			return m.quit()
+			return m.askQuit()
 		case key.Matches(msg, m.keys.Help):
 			m.overlay = overlayHelp
 			return nil
@@ -732,7 +739,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.keys
 	switch {
 	case key.Matches(msg, k.Quit):
-		return m.quit()
+		return m.askQuit()
 	case key.Matches(msg, k.Help):
 		m.overlay = overlayHelp
 		return nil
@@ -849,6 +856,36 @@ func (m *Model) quit() tea.Cmd {
 	m.snapshotTabs() // before the tabs close: session restore remembers them
 	m.sessions.CloseAll()
 	return tea.Quit
+}
+
+// askQuit quits at once unless SSH sessions are open or connecting: q is
+// one stray key away from closing their shells, so it asks first (ctrl+c
+// still quits at once).
+func (m *Model) askQuit() tea.Cmd {
+	counts := m.sessions.Counts()
+	if len(counts) == 0 {
+		return m.quit()
+	}
+	n := 0
+	var names []string
+	for k, c := range counts {
+		n += c
+		names = append(names, k[strings.LastIndex(k, "/")+1:])
+	}
+	slices.Sort(names)
+	them := "them"
+	if n == 1 {
+		them = "it"
+	}
+	prompt := fmt.Sprintf("%d SSH session%s open (%s). Quitting closes %s. Quit?", n, plural(n), strings.Join(names, ", "), them)
+	return func() tea.Msg {
+		return common.ConfirmRequestedMsg{
+			Title:  "Quit iapterm",
+			Prompt: prompt,
+			Yes:    "Quit",
+			Cmd:    func() common.Msg { return quitConfirmedMsg{} },
+		}
+	}
 }
 
 // Quitting reports whether the user asked to quit.

@@ -334,3 +334,42 @@ func TestExplorerShowsOpenSSHTabs(t *testing.T) {
 		t.Error("ctrl+] in the explorer did not go back to the tabs")
 	}
 }
+
+// q with an SSH session open asks first (the default is to stay); y quits.
+func TestQuitAsksWithSSHSessionsOpen(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects, Sessions: nopOpener{}})
+	h.send(tea.WindowSizeMsg{Width: 140, Height: 30})
+	h.selectRow("i:acme-prod/us-central1-a/web-1")
+	_, cmd := h.m.Update(keyMsg("n"))
+	h.m.Update(cmd())
+	h.m.Update(keyMsg("ctrl+]"))
+	_, cmd = h.m.Update(keyMsg("e"))
+	h.m.Update(cmd())
+	// feed delivers what key's command produces, one level deep.
+	feed := func(k string) {
+		t.Helper()
+		if _, cmd := h.m.Update(keyMsg(k)); cmd != nil {
+			if _, cmd := h.m.Update(cmd()); cmd != nil {
+				if msg := cmd(); msg != nil {
+					h.m.Update(msg)
+				}
+			}
+		}
+	}
+	feed("q")
+	if h.m.Quitting() {
+		t.Fatal("q quit with an SSH session open without asking")
+	}
+	if scr := h.screen(); !strings.Contains(scr, "1 SSH session open (web-1). Quitting closes it. Quit?") {
+		t.Fatalf("no question on screen:\n%s", scr)
+	}
+	feed("enter") // the default button is Cancel
+	if h.m.Quitting() || h.m.overlay != overlayNone {
+		t.Fatalf("enter: quitting %v, overlay %v", h.m.Quitting(), h.m.overlay)
+	}
+	feed("q")
+	feed("y")
+	if !h.m.Quitting() {
+		t.Error("y did not quit")
+	}
+}
