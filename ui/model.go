@@ -1361,7 +1361,13 @@ func (m *Model) fullHelp() string {
 	} else {
 		m.helpOffset = 0
 	}
-	body := st.DialogTitle.Render("Keys") + "\n" + strings.Join(lines, "\n") + "\n" + st.Dim.Render(footer)
+	// The box (2 columns of frame and padding each side) stays on screen
+	// however narrow: long lines are cut rather than pushed off the edge.
+	inner := max(m.c.Width-4, 10)
+	for i, l := range lines {
+		lines[i] = common.Truncate(l, inner)
+	}
+	body := st.DialogTitle.Render("Keys") + "\n" + strings.Join(lines, "\n") + "\n" + st.Dim.Render(common.Truncate(footer, inner))
 	return st.Dialog.Render(body)
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"iapterm/projects"
 	"iapterm/ui/actions"
@@ -371,5 +372,16 @@ func TestQuitAsksWithSSHSessionsOpen(t *testing.T) {
 	feed("y")
 	if !h.m.Quitting() {
 		t.Error("y did not quit")
+	}
+}
+
+// The full help fits in the width of small screens (its frame included).
+func TestFullHelpFitsNarrowScreens(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects, Sessions: nopOpener{}})
+	for _, size := range [][2]int{{40, 10}, {60, 20}, {80, 24}} {
+		h.send(tea.WindowSizeMsg{Width: size[0], Height: size[1]})
+		if w := lipgloss.Width(h.m.fullHelp()); w > size[0] {
+			t.Errorf("%dx%d: the help box is %d wide", size[0], size[1], w)
+		}
 	}
 }
