@@ -133,7 +133,11 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	}
 	p, err := policy.ParsePolicy(data)
 	if err != nil {
-		return exitError{2, fmt.Sprintf("%s: %v", filepath.Base(f.file), err)}
+		name := filepath.Base(f.file)
+		if f.file == "-" {
+			name = "standard input"
+		}
+		return exitError{2, fmt.Sprintf("%s: %v", name, err)}
 	}
 	req := policy.Request{DestinationPort: f.port, DestinationIP: f.destIP, AccessLevels: f.levels, Time: time.Now().UTC()}
 	if f.at != "" {

@@ -101,3 +101,31 @@ func TestPolicyReauthCommand(t *testing.T) {
 		t.Errorf("unknown flag: exit %d: %s", code, out)
 	}
 }
+
+// A policy read from standard input is named as such in errors.
+func TestPolicyTestFromStdin(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		code     int
+	}{
+		{"", "iapterm policy test: standard input: the policy file is empty", 2},
+		{`{"bindings": [{"role": "roles/iap.tunnelResourceAccessor", "members": ["user:alice@example.com"]}]}`, "GRANTED", 0},
+	} {
+		root := newRootCmd()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetIn(strings.NewReader(tc.in))
+		root.SetArgs([]string{"policy", "test", "--policy", "-", "--member", "alice@example.com", "--port", "22"})
+		err := root.Execute()
+		code := 0
+		var ec exitCoder
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+			out.WriteString("iapterm policy test: " + err.Error())
+		}
+		if code != tc.code || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("input %q: exit %d, want %d and %q:\n%s", tc.in, code, tc.code, tc.want, out.String())
+		}
+	}
+}
