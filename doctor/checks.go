@@ -556,7 +556,13 @@ func explainProbe(err error, t Target, rep *Report) (summary, fix string) {
 		return fmt.Sprintf("relay close 4003 'failed to connect to backend': nothing answers on port %d of the VM (the service is not running, listens on another port, or a guest firewall blocks 35.235.240.0/20); a VM that just started may also need a minute", t.Port),
 			fmt.Sprintf("check on the VM that something listens on port %d (for example through the serial console: sudo ss -ltnp)", t.Port)
 	case errors.As(err, &ce) && ce.Code == tunnel.CloseNotAuthorized, errors.Is(err, tunnel.ErrNotAuthorized):
-		return "relay close 4033 'not authorized': IAP refused the tunnel (the tunnel role is missing or its condition fails for this port)", fixOf(CheckIAP)
+		fix := fixOf(CheckIAP)
+		if fix == "" {
+			// The permission check saw a grant (or could not tell), yet
+			// IAP refused: what it could not evaluate excludes this port.
+			fix = fmt.Sprintf("ask an IAM administrator for %s that covers port %d of this VM: a condition on your grant (port, address, time or access level) excludes this connection", policy.RoleTunnelResourceAccess, t.Port)
+		}
+		return "relay close 4033 'not authorized': IAP refused the tunnel (the tunnel role is missing or its condition fails for this port)", fix
 	case errors.As(err, &ce) && ce.Code == tunnel.CloseLookupFailed, errors.Is(err, tunnel.ErrInstanceNotFound):
 		return "the relay did not find the instance (4047 or HTTP 404): check project, zone and name; a VM being created may need a moment", ""
 	case errors.Is(err, tunnel.ErrConnectTimeout), errors.Is(err, context.DeadlineExceeded):

@@ -68,6 +68,7 @@ func TestExplainProbe(t *testing.T) {
 		{"4003 firewall", &tunnel.CloseError{Code: 4003, Target: tt}, rep(OK, Failed), "firewall blocks", "fw-cmd"},
 		{"4003 nothing listening", &tunnel.CloseError{Code: 4003, Target: tt}, rep(OK, OK), "nothing answers on port 22", "listens on port 22"},
 		{"4033", &tunnel.CloseError{Code: 4033, Target: tt}, rep(Failed, OK), "4033", "grant-cmd"},
+		{"4033 although the grant was seen", &tunnel.CloseError{Code: 4033, Target: tt}, &Report{Checks: []Check{{ID: CheckIAP, Mark: OK}}}, "4033", "roles/iap.tunnelResourceAccessor that covers port 22 of this VM"},
 		{"4047", &tunnel.CloseError{Code: 4047, Target: tt}, rep(OK, OK), "did not find the instance", ""},
 		{"timeout", tunnel.ErrConnectTimeout, rep(OK, OK), "timed out", "proxy"},
 		{"other", errors.New("boom"), rep(OK, OK), "boom", ""},
