@@ -124,3 +124,32 @@ func TestEditOfAFileBrokenSinceLoad(t *testing.T) {
 		t.Fatalf("file changed:\n%s", data)
 	}
 }
+
+// The first profile of a new file starts on its first line.
+func TestAddProfileToANewFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "iapterm", "config.toml")
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.AddProfile(Profile{Name: "vm-ssh", Project: "p", Zone: "z", Instance: "vm", Protocol: "ssh"}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(data), "[[profile]]\nname = \"vm-ssh\"\n") {
+		t.Fatalf("file:\n%q", data)
+	}
+	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	// A second one is set apart by a blank line.
+	if err := c.AddProfile(Profile{Name: "vm-rdp", Project: "p", Zone: "z", Instance: "vm", Protocol: "rdp"}); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ = os.ReadFile(path); !strings.Contains(string(data), "protocol = \"ssh\"\n\n[[profile]]\nname = \"vm-rdp\"") {
+		t.Fatalf("file:\n%s", data)
+	}
+}

@@ -1,6 +1,7 @@
 package profiles
 
 import (
+	"bytes"
 	"fmt"
 	"sort"
 	"strings"
@@ -193,6 +194,11 @@ func (c *Config) AddProfile(pr Profile) error {
 		if len(out) > 0 && out[len(out)-1] != '\n' {
 			out = append(out, '\n')
 		}
-		return append(out, b.String()...), nil
+		table := b.String()
+		if len(bytes.TrimSpace(out)) == 0 {
+			// The first thing in the file: no blank line before it.
+			out, table = nil, strings.TrimPrefix(table, "\n")
+		}
+		return append(out, table...), nil
 	})
 }
