@@ -326,7 +326,11 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 	inst, err := d.Cloud.Resolve(cctx, t.Project, t.Zone, t.Instance)
 	if err != nil {
 		c.Mark, c.Summary = Failed, err.Error()
-		if errors.Is(err, projects.ErrNotFound) {
+		switch {
+		case errors.Is(err, projects.ErrNotFound) && strings.HasPrefix(err.Error(), "project "):
+			// Listing the project's instances would fail the same way.
+			c.Fix = fmt.Sprintf("check the project ID %q: iapterm projects search lists the projects you can see (add part of a name or ID to narrow it)", t.Project)
+		case errors.Is(err, projects.ErrNotFound):
 			c.Fix = fmt.Sprintf("check the name and zone: gcloud compute instances list --project=%s --filter=name~%s", t.Project, t.Instance)
 		}
 		return nil, c

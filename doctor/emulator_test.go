@@ -418,6 +418,9 @@ func TestInstanceNotFound(t *testing.T) {
 	r := doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Instance: "nope", Port: 22})
 	expect(t, r, CheckInstance, Failed, "not found", "gcloud compute instances list --project=proj")
 	expect(t, r, CheckFirewall, Skipped, "", "")
+	// A project that does not exist: the fix is about the project.
+	r = doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: "no-such-project", Instance: "vm", Port: 22})
+	expect(t, r, CheckInstance, Failed, "project no-such-project not found", `check the project ID "no-such-project": iapterm projects search lists`)
 }
 
 func TestZoneIsFoundWhenOmitted(t *testing.T) {
