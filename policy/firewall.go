@@ -23,7 +23,10 @@ type FirewallRule struct {
 	SourceRanges, SourceTags []string
 	TargetTags               []string
 	TargetServiceAccounts    []string
-	Allowed, Denied          []PortRule
+	// SourceServiceAccounts, like source tags, name VMs of the network and
+	// never match IAP; a rule with only these has a source all the same.
+	SourceServiceAccounts []string
+	Allowed, Denied       []PortRule
 }
 
 // PortRule is one protocol ("tcp", "all", or a number like "6") and its
@@ -123,7 +126,7 @@ func targetsMatch(r *FirewallRule, t FirewallTarget) bool {
 // without sources.
 func sourceMatches(r *FirewallRule, src netip.Addr) bool {
 	ranges := r.SourceRanges
-	if len(ranges) == 0 && len(r.SourceTags) == 0 {
+	if len(ranges) == 0 && len(r.SourceTags) == 0 && len(r.SourceServiceAccounts) == 0 {
 		ranges = []string{"0.0.0.0/0", "::/0"}
 	}
 	src = src.Unmap()

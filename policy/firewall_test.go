@@ -263,3 +263,14 @@ func FuzzEvaluateIngressFromIAP(f *testing.F) {
 		}
 	})
 }
+
+// A rule whose only source is service accounts admits VMs running as them,
+// not IAP: it is not a rule without sources (which means anywhere).
+func TestSourceServiceAccountsDoNotMatchIAP(t *testing.T) {
+	r := FirewallRule{Name: "from-app", Network: "default", Priority: 1000, SourceServiceAccounts: []string{"app@p.iam.gserviceaccount.com"},
+		Allowed: []PortRule{{Protocol: "tcp", Ports: []string{"22"}}}}
+	v := EvaluateIngressFromIAP([]FirewallRule{r}, FirewallTarget{Network: "projects/p/global/networks/default"}, "tcp", 22)
+	if v.Allowed {
+		t.Fatalf("allowed: %s", v.Reason)
+	}
+}
