@@ -166,6 +166,9 @@ func ParseURL(raw string) (host, path string, err error) {
 	if u.Host == "" {
 		return "", "", fmt.Errorf("%q has no host: give a URL like https://app.example.com/path", raw)
 	}
+	if s := strings.ToLower(u.Scheme); s != "https" && s != "http" {
+		return "", "", fmt.Errorf("%q is not an http or https URL: IAP secures web apps only", raw)
+	}
 	path = u.EscapedPath()
 	if path == "" {
 		path = "/"

@@ -261,3 +261,17 @@ func TestSimulateWeb(t *testing.T) {
 		t.Fatalf("refused path: error %v, want HTTP 400", err)
 	}
 }
+
+// IAP secures web apps: a URL of another scheme is refused, not simulated.
+func TestParseURLSchemes(t *testing.T) {
+	for _, ok := range []string{"https://app.example.com/a", "HTTP://app.example.com/"} {
+		if _, _, err := ParseURL(ok); err != nil {
+			t.Errorf("%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"ftp://app.example.com/x", "ssh://app.example.com"} {
+		if _, _, err := ParseURL(bad); err == nil || !strings.Contains(err.Error(), "not an http or https URL") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
+}
