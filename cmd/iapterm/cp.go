@@ -67,9 +67,19 @@ func cpRemoteSpec(s string) (instance, path string, ok bool) {
 	if runtime.GOOS == "windows" && len(inst) == 1 {
 		return "", "", false
 	}
-	// "./a:b" and "dir/a:b" are local; PROJECT/ZONE/NAME:PATH is remote.
+	// "./a:b" and "dir/a:b" are local; PROJECT/ZONE/NAME:PATH is remote,
+	// unless it is a path here: "dir/sub/a:b" that exists, or whose first
+	// directory does (a project is not a directory of this one).
 	if strings.Contains(inst, "/") && strings.Count(inst, "/") != 2 {
 		return "", "", false
+	}
+	if strings.Contains(inst, "/") {
+		if _, err := os.Lstat(s); err == nil {
+			return "", "", false
+		}
+		if st, err := os.Stat(inst[:strings.Index(inst, "/")]); err == nil && st.IsDir() {
+			return "", "", false
+		}
 	}
 	return inst, s[i+1:], true
 }

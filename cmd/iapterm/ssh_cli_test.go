@@ -234,3 +234,28 @@ func TestSSHForcedTTYWithoutTerminal(t *testing.T) {
 		t.Fatalf("-q: exit %d:\n%s", code, out)
 	}
 }
+
+// TestCpRemoteSpec checks which arguments name a VM.
+func TestCpRemoteSpec(t *testing.T) {
+	t.Chdir(t.TempDir())
+	os.MkdirAll(filepath.Join("sub", "dir"), 0o755)
+	for _, tc := range []struct {
+		arg, inst, path string
+		remote          bool
+	}{
+		{"web-1:/tmp/x", "web-1", "/tmp/x", true},
+		{"proj/us-central1-a/web-1:logs", "proj/us-central1-a/web-1", "logs", true},
+		{"web-1:", "web-1", "", true},
+		{"./a:b", "", "", false},
+		{"/tmp/a:b", "", "", false},
+		{"dir/a:b", "", "", false},
+		// Three parts, but a path here: its first directory exists.
+		{"sub/dir/c:d", "", "", false},
+		{"plain", "", "", false},
+	} {
+		inst, p, ok := cpRemoteSpec(tc.arg)
+		if ok != tc.remote || inst != tc.inst || p != tc.path {
+			t.Errorf("%q: got (%q, %q, %v), want (%q, %q, %v)", tc.arg, inst, p, ok, tc.inst, tc.path, tc.remote)
+		}
+	}
+}
