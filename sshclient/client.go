@@ -189,11 +189,7 @@ func (c *Connector) Connect(ctx context.Context, t Target) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	wait := c.AgentWait
-	if wait <= 0 {
-		wait = 90 * time.Second
-	}
-	deadline := time.Now().Add(wait)
+	deadline := time.Now().Add(c.KeyWait())
 	retrying := pub.Changed
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -224,6 +220,15 @@ func (c *Connector) Connect(ctx context.Context, t Target) (*Client, error) {
 		}
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// KeyWait is how long Connect keeps retrying while a newly published key
+// is not accepted yet: AgentWait, or 90 s.
+func (c *Connector) KeyWait() time.Duration {
+	if c.AgentWait > 0 {
+		return c.AgentWait
+	}
+	return 90 * time.Second
 }
 
 func isAuthFailure(err error) bool {

@@ -254,13 +254,25 @@ func (e *sshEnv) connector(s sshgcp.Settings, key *sshclient.Key) (*sshclient.Co
 	c.Options.Email = e.creds.Email
 	c.Logger = slog.New(sshWarnings{w: e.stderr})
 	s.Configure(c, key)
-	if !e.quiet && sshIsTerminal(e.stderr) {
+	switch {
+	case e.quiet:
+	case sshIsTerminal(e.stderr):
 		c.Progress = func(t sshclient.Target, st sshclient.Step) {
 			if st == sshclient.StepConnected {
 				fmt.Fprint(e.stderr, "\r\033[K")
 				return
 			}
 			fmt.Fprintf(e.stderr, "\r\033[K%s: %s…", t.Instance, st)
+		}
+	default:
+		// No progress line, but the wait for a new key can last a minute
+		// or more: say so once, or a script's log shows only silence.
+		var said bool
+		c.Progress = func(t sshclient.Target, st sshclient.Step) {
+			if st == sshclient.StepWaitingAgent && !said {
+				said = true
+				fmt.Fprintf(e.stderr, "iapterm: %s has not accepted the new SSH key yet; waiting up to %s for its guest agent to install it\n", t.Instance, c.KeyWait())
+			}
 		}
 	}
 	return c, nil

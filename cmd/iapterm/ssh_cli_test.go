@@ -41,7 +41,14 @@ projects:
 // it, with its own home and config directories.
 func sshCLIEnv(t *testing.T) string {
 	t.Helper()
-	srv, _ := emutest.Start(t, sshCLIWorld, emulator.Options{AgentDelay: 10 * time.Millisecond})
+	return sshCLIEnvWithAgentDelay(t, 10*time.Millisecond)
+}
+
+// sshCLIEnvWithAgentDelay is sshCLIEnv with the VM's guest agent taking
+// delay to apply a published key.
+func sshCLIEnvWithAgentDelay(t *testing.T, delay time.Duration) string {
+	t.Helper()
+	srv, _ := emutest.Start(t, sshCLIWorld, emulator.Options{AgentDelay: delay})
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
 	t.Setenv("IAPTERM_ENDPOINT", "")
 	t.Setenv("IAPTERM_PROJECT", "")
@@ -157,6 +164,27 @@ func TestSSHAgentMissingIsAMessage(t *testing.T) {
 	want := "iapterm: warning: ssh-agent keys unavailable: no ssh-agent: SSH_AUTH_SOCK is not set\n"
 	if out != want {
 		t.Fatalf("stderr %q, want %q", out, want)
+	}
+}
+
+// TestSSHSaysItWaitsForTheKey: without a terminal there is no progress
+// line, so the wait for a newly published key is announced once on stderr
+// instead of passing in silence.
+func TestSSHSaysItWaitsForTheKey(t *testing.T) {
+	ep := sshCLIEnvWithAgentDelay(t, 1500*time.Millisecond)
+	out, code := policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "--", "true")
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	want := "iapterm: vm-1 has not accepted the new SSH key yet; waiting up to 1m30s for its guest agent to install it\n"
+	if strings.Count(out, want) != 1 {
+		t.Fatalf("stderr %q, want %q once", out, want)
+	}
+	// With -q nothing is said (a new emulator and home: a new key waits).
+	ep = sshCLIEnvWithAgentDelay(t, 1500*time.Millisecond)
+	out, code = policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "-q", "--", "true")
+	if code != 0 || out != "" {
+		t.Fatalf("-q: exit %d, stderr %q", code, out)
 	}
 }
 
