@@ -192,9 +192,14 @@ func (c *Connector) Connect(ctx context.Context, t Target) (*Client, error) {
 	deadline := time.Now().Add(c.KeyWait())
 	retrying := pub.Changed
 	backoff := 500 * time.Millisecond
+	// An unreachable ssh-agent is reported once, not on every retry.
+	var agentWarning sync.Once
+	warnAgent := func(err error) {
+		agentWarning.Do(func() { c.logger().Warn("ssh-agent keys unavailable", "err", err) })
+	}
 	for attempt := 1; ; attempt++ {
 		final := !retrying || time.Now().After(deadline)
-		client, err := c.attempt(ctx, t, user, hostKeyCheck, algos, final)
+		client, err := c.attempt(ctx, t, user, hostKeyCheck, algos, final, warnAgent)
 		if err == nil {
 			cl := &Client{Target: t, User: user, Publication: pub, ssh: client, done: make(chan struct{})}
 			go func() {
@@ -235,7 +240,7 @@ func isAuthFailure(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "unable to authenticate")
 }
 
-func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyCheck ssh.HostKeyCallback, algos []string, final bool) (*ssh.Client, error) {
+func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyCheck ssh.HostKeyCallback, algos []string, final bool, warnAgent func(error)) (*ssh.Client, error) {
 	c.progress(t, StepTunnel)
 	conn, err := c.Dialer.DialSSH(ctx, t)
 	if err != nil {
@@ -248,7 +253,7 @@ func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyC
 	}
 	cfg := &ssh.ClientConfig{
 		User:              user,
-		Auth:              c.authMethods(ctx, user),
+		Auth:              c.authMethods(ctx, user, warnAgent),
 		HostKeyCallback:   hostKeyCheck,
 		HostKeyAlgorithms: algos,
 		Timeout:           timeout,
@@ -285,7 +290,7 @@ func (c *Connector) attempt(ctx context.Context, t Target, user string, hostKeyC
 	return ssh.NewClient(sc, chans, reqs), nil
 }
 
-func (c *Connector) authMethods(ctx context.Context, user string) []ssh.AuthMethod {
+func (c *Connector) authMethods(ctx context.Context, user string, warnAgent func(error)) []ssh.AuthMethod {
 	var methods []ssh.AuthMethod
 	methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
 		var signers []ssh.Signer
@@ -296,7 +301,7 @@ func (c *Connector) authMethods(ctx context.Context, user string) []ssh.AuthMeth
 			if more, err := c.AgentSigners(); err == nil {
 				signers = append(signers, more...)
 			} else {
-				c.logger().Warn("ssh-agent keys unavailable", "err", err)
+				warnAgent(err)
 			}
 		}
 		return signers, nil

@@ -155,7 +155,8 @@ func TestCpMessages(t *testing.T) {
 // TestSSHAgentMissingIsAMessage checks that --agent without an ssh-agent
 // says so as a message, not as a timestamped log record.
 func TestSSHAgentMissingIsAMessage(t *testing.T) {
-	ep := sshCLIEnv(t)
+	// The guest agent's delay makes the client retry: still one warning.
+	ep := sshCLIEnvWithAgentDelay(t, 600*time.Millisecond)
 	t.Setenv("SSH_AUTH_SOCK", "")
 	out, code := policyRunCLI(t, "--endpoint", ep, "ssh", "vm-1", "--project", "proj", "--agent", "-q", "--", "true")
 	if code != 0 {
