@@ -47,6 +47,13 @@ var ErrNotSignedIn = errors.New("not signed in: run `iapterm auth login`, or set
 // expired refresh token, rejected access token).
 var ErrSignInExpired = errors.New("sign in again")
 
+// signInError is an ErrSignInExpired whose message already says what to
+// do, so it does not end in ": sign in again" as a wrapped error would.
+type signInError string
+
+func (e signInError) Error() string        { return string(e) }
+func (e signInError) Is(target error) bool { return target == ErrSignInExpired }
+
 // Credentials are the resolved identity and a source of access tokens.
 type Credentials struct {
 	TokenSource oauth2.TokenSource
@@ -97,7 +104,7 @@ func fromAccessToken(ctx context.Context, e endpoint.Endpoints, hc *http.Client,
 	case err == nil:
 		c.Email = email
 	case errors.Is(err, ErrSignInExpired):
-		return nil, fmt.Errorf("the access token in %s was rejected (expired or revoked): get a fresh one (e.g. `gcloud auth print-access-token`) or unset %s: %w", EnvAccessToken, EnvAccessToken, ErrSignInExpired)
+		return nil, signInError(fmt.Sprintf("the access token in %s was rejected (expired or revoked): get a fresh one (e.g. `gcloud auth print-access-token`), or unset %s and sign in with `iapterm auth login`", EnvAccessToken, EnvAccessToken))
 	default:
 		// Unreachable userinfo must not block CI that only has API access.
 	}

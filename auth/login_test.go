@@ -300,7 +300,8 @@ func TestResolveSources(t *testing.T) {
 	}
 	// A rejected one says what to do.
 	t.Setenv(EnvAccessToken, "expired")
-	if _, err := Resolve(context.Background(), e, store); !errors.Is(err, ErrSignInExpired) || !strings.Contains(err.Error(), EnvAccessToken) {
+	if _, err := Resolve(context.Background(), e, store); !errors.Is(err, ErrSignInExpired) || !strings.Contains(err.Error(), EnvAccessToken) ||
+		!strings.HasSuffix(err.Error(), "and sign in with `iapterm auth login`") {
 		t.Fatalf("expired env token: %v", err)
 	}
 	t.Setenv(EnvAccessToken, "")

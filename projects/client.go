@@ -147,10 +147,18 @@ func (o op) translate(err error) error {
 	if !errors.As(err, &ge) {
 		// Token failures already say what to run; drop the URL wrapper.
 		var ue *url.Error
-		if errors.As(err, &ue) && errors.Is(err, auth.ErrSignInExpired) {
+		switch {
+		case !errors.As(err, &ue), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			return fmt.Errorf("%s: %w", o.what, err)
+		case errors.Is(err, auth.ErrSignInExpired):
 			return ue.Err
 		}
-		return fmt.Errorf("%s: %w", o.what, err)
+		// The server, not the whole request URL: the cause is the network.
+		server := ue.URL
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			server = u.Scheme + "://" + u.Host
+		}
+		return fmt.Errorf("%s: cannot reach %s (check the network, any proxy in HTTPS_PROXY, and --endpoint or IAPTERM_ENDPOINT): %w", o.what, server, ue.Err)
 	}
 	reason := ""
 	if len(ge.Errors) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -415,5 +416,30 @@ func TestLifecycle(t *testing.T) {
 	}
 	if err := e.c.Stop(ctx, "secret", "us-central1-a", "s-1"); !errors.Is(err, projects.ErrPermissionDenied) {
 		t.Errorf("stop without permission: %v", err)
+	}
+}
+
+// TestUnreachableEndpoint: a server that cannot be reached is named by its
+// address, with what to check, not by the whole request URL.
+func TestUnreachableEndpoint(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	eps, err := endpoint.Parse("http://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	c, err := projects.NewClient(ctx, eps, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "t"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Instance(ctx, "p", "us-central1-a", "vm")
+	want := "cannot reach http://" + addr + " (check the network, any proxy in HTTPS_PROXY, and --endpoint or IAPTERM_ENDPOINT): "
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "/compute/") {
+		t.Fatalf("error %v, want it to contain %q and no request path", err, want)
 	}
 }
