@@ -21,8 +21,8 @@ func toPolicyRules(fws []projects.Firewall) []policy.FirewallRule {
 	for _, f := range fws {
 		r := policy.FirewallRule{
 			Name: f.Name, Network: f.Network, Direction: f.Direction, Priority: int(f.Priority), Disabled: f.Disabled,
-			SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, TargetTags: f.TargetTags,
-			TargetServiceAccounts: f.TargetServiceAccounts,
+			SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, SourceServiceAccounts: f.SourceServiceAccounts,
+			TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts,
 		}
 		for _, a := range f.Allowed {
 			r.Allowed = append(r.Allowed, policy.PortRule{Protocol: a.Protocol, Ports: a.Ports})

@@ -219,6 +219,17 @@ func TestFirewallRuleForPartOfIAPRange(t *testing.T) {
 	expect(t, r, CheckTransport, Failed, "4003", "")
 }
 
+// A rule whose only source is a service account admits other VMs, never
+// IAP: the doctor and the emulator's relay both see no rule for IAP.
+func TestFirewallRuleFromServiceAccountOnly(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Firewalls[0].SourceRanges = nil
+	w.Projects[0].Firewalls[0].SourceServiceAccounts = []string{"app@proj.iam.gserviceaccount.com"}
+	r := run(t, w, 22, nil)
+	expect(t, r, CheckFirewall, Failed, "implied deny", "--source-ranges=35.235.240.0/20")
+	expect(t, r, CheckTransport, Failed, "4003", "")
+}
+
 func TestDenyAtHigherPriority(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{

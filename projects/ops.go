@@ -121,6 +121,7 @@ type Firewall struct {
 	Disabled              bool           `json:"disabled,omitempty"`
 	SourceRanges          []string       `json:"sourceRanges,omitempty"`
 	SourceTags            []string       `json:"sourceTags,omitempty"`
+	SourceServiceAccounts []string       `json:"sourceServiceAccounts,omitempty"`
 	TargetTags            []string       `json:"targetTags,omitempty"`
 	TargetServiceAccounts []string       `json:"targetServiceAccounts,omitempty"`
 	Allowed               []FirewallRule `json:"allowed,omitempty"`
@@ -137,8 +138,8 @@ type FirewallRule struct {
 func firewallFrom(f *compute.Firewall) Firewall {
 	fw := Firewall{
 		Name: f.Name, Network: f.Network, Direction: f.Direction, Priority: f.Priority, Disabled: f.Disabled,
-		SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, TargetTags: f.TargetTags,
-		TargetServiceAccounts: f.TargetServiceAccounts,
+		SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, SourceServiceAccounts: f.SourceServiceAccounts,
+		TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts,
 	}
 	if fw.Direction == "" {
 		fw.Direction = "INGRESS"

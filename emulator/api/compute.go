@@ -665,7 +665,7 @@ func (a *API) insertFirewall(w http.ResponseWriter, r *http.Request, who caller,
 	f := world.Firewall{
 		Name: body.Name, Network: strings.TrimPrefix(body.Network, computeBase), Direction: body.Direction,
 		Disabled: body.Disabled, SourceRanges: body.SourceRanges, SourceTags: body.SourceTags,
-		TargetTags: body.TargetTags, TargetServiceAccounts: body.TargetServiceAccounts,
+		SourceServiceAccounts: body.SourceServiceAccounts, TargetTags: body.TargetTags, TargetServiceAccounts: body.TargetServiceAccounts,
 	}
 	if body.Priority != 0 {
 		prio := body.Priority

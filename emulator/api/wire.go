@@ -186,6 +186,7 @@ type firewallJSON struct {
 	Direction             string             `json:"direction"`
 	SourceRanges          []string           `json:"sourceRanges,omitempty"`
 	SourceTags            []string           `json:"sourceTags,omitempty"`
+	SourceServiceAccounts []string           `json:"sourceServiceAccounts,omitempty"`
 	TargetTags            []string           `json:"targetTags,omitempty"`
 	TargetServiceAccounts []string           `json:"targetServiceAccounts,omitempty"`
 	Allowed               []firewallRuleJSON `json:"allowed,omitempty"`
@@ -214,7 +215,7 @@ func firewallWire(projectID string, f world.Firewall) firewallJSON {
 	return firewallJSON{
 		Kind: "compute#firewall", ID: fmt.Sprint(hashID(projectID, f.Name)), CreationTimestamp: "2024-01-01T00:00:00.000-08:00",
 		Name: f.Name, Network: computeBase + world.NetworkPath(projectID, f.Network), Priority: prio, Direction: dir,
-		SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, TargetTags: f.TargetTags,
+		SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, SourceServiceAccounts: f.SourceServiceAccounts, TargetTags: f.TargetTags,
 		TargetServiceAccounts: f.TargetServiceAccounts, Allowed: rulesWire(f.Allowed), Denied: rulesWire(f.Denied),
 		Disabled: f.Disabled, SelfLink: computeBase + "projects/" + projectID + "/global/firewalls/" + f.Name,
 	}

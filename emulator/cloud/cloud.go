@@ -680,6 +680,7 @@ func cloneProject(p world.Project) world.Project {
 		}
 		f.SourceRanges = slices.Clone(f.SourceRanges)
 		f.SourceTags = slices.Clone(f.SourceTags)
+		f.SourceServiceAccounts = slices.Clone(f.SourceServiceAccounts)
 		f.TargetTags = slices.Clone(f.TargetTags)
 		f.TargetServiceAccounts = slices.Clone(f.TargetServiceAccounts)
 		f.Allowed = cloneRules(f.Allowed)

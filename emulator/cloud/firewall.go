@@ -15,7 +15,7 @@ func toPolicyRules(projectID string, fws []world.Firewall) []policy.FirewallRule
 		out = append(out, policy.FirewallRule{
 			Name: f.Name, Network: world.NetworkPath(projectID, f.Network), Direction: f.Direction,
 			Priority: prio, Disabled: f.Disabled,
-			SourceRanges: f.SourceRanges, SourceTags: f.SourceTags,
+			SourceRanges: f.SourceRanges, SourceTags: f.SourceTags, SourceServiceAccounts: f.SourceServiceAccounts,
 			TargetTags: f.TargetTags, TargetServiceAccounts: f.TargetServiceAccounts,
 			Allowed: toPortRules(f.Allowed), Denied: toPortRules(f.Denied),
 		})

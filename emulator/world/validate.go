@@ -347,9 +347,14 @@ func (v *validator) firewall(p []any, f *Firewall, names map[string]bool) {
 			}
 		}
 	}
-	for i, sa := range f.TargetServiceAccounts {
-		if !validEmail(sa) {
-			v.add(at(p, "targetServiceAccounts", i), "%q is not a service account email", sa)
+	for _, list := range []struct {
+		key string
+		sas []string
+	}{{"sourceServiceAccounts", f.SourceServiceAccounts}, {"targetServiceAccounts", f.TargetServiceAccounts}} {
+		for i, sa := range list.sas {
+			if !validEmail(sa) {
+				v.add(at(p, list.key, i), "%q is not a service account email", sa)
+			}
 		}
 	}
 	for _, list := range []struct {

@@ -78,6 +78,7 @@ type Firewall struct {
 	Disabled              bool     `json:"disabled,omitempty" yaml:"disabled,omitempty"`
 	SourceRanges          []string `json:"sourceRanges,omitempty" yaml:"sourceRanges,omitempty"`
 	SourceTags            []string `json:"sourceTags,omitempty" yaml:"sourceTags,omitempty"`
+	SourceServiceAccounts []string `json:"sourceServiceAccounts,omitempty" yaml:"sourceServiceAccounts,omitempty"`
 	TargetTags            []string `json:"targetTags,omitempty" yaml:"targetTags,omitempty"`
 	TargetServiceAccounts []string `json:"targetServiceAccounts,omitempty" yaml:"targetServiceAccounts,omitempty"`
 	Allowed               []Rule   `json:"allowed,omitempty" yaml:"allowed,omitempty"`
