@@ -13,6 +13,7 @@ import (
 
 	"iapterm/projects"
 	"iapterm/rdp"
+	"iapterm/tunnel"
 	"iapterm/ui/common"
 )
 
@@ -80,10 +81,20 @@ func Launch(c *common.Common, inst projects.Instance, req common.RDPRequest) tea
 }
 
 func launchHint(err error) string {
-	if errors.Is(err, rdp.ErrNoClient) {
+	var closeErr *tunnel.CloseError
+	switch {
+	case errors.Is(err, rdp.ErrNoClient):
 		return "Install an RDP client (the message says which for this system), set rdp.client in the settings (s), or set " + rdp.EnvClient + "."
+	case errors.Is(err, tunnel.ErrBackendUnreachable):
+		return "IAP let you in but found nothing answering on the VM's RDP port: wait for Windows to finish booting, check that Remote Desktop is enabled on the VM, and that a firewall rule allows the port from 35.235.240.0/20; press d to diagnose."
+	case errors.Is(err, tunnel.ErrNotAuthorized):
+		return "Ask for the IAP-secured Tunnel User role on the instance (or its project); press d to diagnose."
+	case errors.As(err, &closeErr), errors.Is(err, tunnel.ErrInstanceNotFound), errors.Is(err, tunnel.ErrTokenRejected),
+		errors.Is(err, tunnel.ErrSessionLost), errors.Is(err, tunnel.ErrConnectTimeout), errors.Is(err, tunnel.ErrProtocol):
+		return "Check that you have the IAP-secured Tunnel User role on the instance and that a firewall rule allows the RDP port from 35.235.240.0/20; press d to diagnose."
 	}
-	return "Check that you have the IAP-secured Tunnel User role on the instance and that a firewall rule allows the RDP port from 35.235.240.0/20; press d to diagnose."
+	// Not the tunnel: the client or the settings.
+	return "Check the rdp.* settings (s) and the client named by rdp.client or " + rdp.EnvClient + " (its name must contain freerdp, remmina or mstsc)."
 }
 
 func raise(title string, err error, hint string) tea.Cmd {

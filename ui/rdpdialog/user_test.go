@@ -2,6 +2,8 @@ package rdpdialog
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +11,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/projects"
+	"iapterm/rdp"
+	"iapterm/tunnel"
 	"iapterm/ui/common"
 )
 
@@ -41,6 +45,25 @@ func TestUserPanelShowsPlaceholdersAndLongValues(t *testing.T) {
 	for _, want := range []string{"administrator-longer", "corp.subsidiary.example.com"} {
 		if !strings.Contains(view, want) {
 			t.Errorf("the form does not show %q whole:\n%s", want, view)
+		}
+	}
+}
+
+// The hint under a failed launch fits the failure: a client iapterm cannot
+// use, nothing listening on the VM's RDP port, or no permission.
+func TestLaunchHintFitsTheError(t *testing.T) {
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{fmt.Errorf("%w: install one", rdp.ErrNoClient), "Install an RDP client", "Tunnel User"},
+		{errors.New("cannot tell what kind of RDP client x is"), "rdp.client", "Tunnel User"},
+		{&tunnel.CloseError{Code: tunnel.CloseFailedToConnectToBackend}, "Remote Desktop is enabled", "Tunnel User"},
+		{fmt.Errorf("probe: %w", tunnel.ErrNotAuthorized), "Tunnel User", "rdp.client"},
+	} {
+		got := launchHint(tc.err)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("launchHint(%v) = %q, want %q and not %q", tc.err, got, tc.want, tc.not)
 		}
 	}
 }
