@@ -6,6 +6,7 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/ui/common"
 )
@@ -62,17 +63,17 @@ func (p *ErrorPanel) View() string {
 	}
 	st := p.c.Styles
 	w := width(p.c.Width)
-	wrap := lipgloss.NewStyle().Width(w)
+	box := lipgloss.NewStyle().Width(w)
 	title := e.Title
 	if title == "" {
 		title = "Error"
 	}
 	lines := []string{st.ErrorTitle.Render(title)}
 	if e.Err != nil {
-		lines = append(lines, "", wrap.Render(e.Err.Error()))
+		lines = append(lines, "", box.Render(wrapWords(e.Err.Error(), w)))
 	}
 	if e.Hint != "" {
-		lines = append(lines, "", wrap.Render(st.Info.Render(e.Hint)))
+		lines = append(lines, "", box.Render(st.Info.Render(wrapWords(e.Hint, w))))
 	}
 	more := ""
 	if len(p.errs) > 1 {
@@ -80,4 +81,33 @@ func (p *ErrorPanel) View() string {
 	}
 	lines = append(lines, "", st.Dim.Render("enter/esc dismiss"+more))
 	return st.ErrorPanel.Render(strings.Join(lines, "\n"))
+}
+
+// wrapWords wraps plain text to w cells at spaces only, keeping each line's
+// indentation: lipgloss also breaks at hyphens, which cut the commands in
+// messages in the middle of a flag (--source-, ranges=...). A word wider
+// than w is cut.
+func wrapWords(s string, w int) string {
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		cur := indent
+		for _, word := range strings.Fields(line) {
+			switch {
+			case cur == indent:
+				cur += word
+			case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
+				cur += " " + word
+			default:
+				out = append(out, cur)
+				cur = word
+			}
+			for ansi.StringWidth(cur) > w {
+				out = append(out, ansi.Truncate(cur, w, ""))
+				cur = ansi.TruncateLeft(cur, w, "")
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
