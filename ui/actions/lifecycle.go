@@ -3,6 +3,7 @@ package actions
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -17,11 +18,13 @@ type lifecycleSpec struct {
 	verb    string // -ing form for messages
 	keys    string
 	order   int
-	applies func(projects.Instance) bool
+	applies []string // the statuses it applies to
 	warn    string
 }
 
-func statusIn(list ...string) func(projects.Instance) bool {
+func statusIn(list ...string) []string { return list }
+
+func appliesTo(list []string) func(projects.Instance) bool {
 	return func(inst projects.Instance) bool {
 		for _, s := range list {
 			if inst.Status == s {
@@ -47,9 +50,9 @@ func init() {
 			Key:     key.NewBinding(key.WithKeys(s.keys), key.WithHelp(s.keys, lower(s.name))),
 			Group:   GroupPower,
 			Order:   s.order,
-			Applies: s.applies,
+			Applies: appliesTo(s.applies),
 			Why: func(inst projects.Instance) string {
-				return fmt.Sprintf("%s cannot %s an instance that is %s", s.name, lower(s.name), inst.Status)
+				return fmt.Sprintf("Cannot %s %s: it is %s (%s applies to %s instances)", lower(s.name), inst.Name, inst.Status, lower(s.name), strings.Join(s.applies, " or "))
 			},
 			Run: func(c *common.Common, inst projects.Instance) tea.Cmd {
 				prompt := fmt.Sprintf("%s %s in %s (%s)?", s.name, inst.Name, inst.Project, inst.Zone)
