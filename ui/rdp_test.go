@@ -264,6 +264,12 @@ func TestRDPGenerateCredentialsFlow(t *testing.T) {
 	if p.Step() != rdpdialog.StepForm || len(r.gens) != 0 {
 		t.Fatal("n did not go back")
 	}
+	// enter (the form's continue, pressed twice) takes the default, Back:
+	// resetting a password loses data, only y does it.
+	h.key("enter", "enter")
+	if p.Step() != rdpdialog.StepForm || len(r.gens) != 0 {
+		t.Fatalf("enter at the confirmation: step %v, generated %v", p.Step(), r.gens)
+	}
 	h.key("enter", "y")
 	if p.Step() != rdpdialog.StepResult {
 		t.Fatalf("step %v:\n%s", p.Step(), h.screen())

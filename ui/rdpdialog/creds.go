@@ -44,9 +44,11 @@ type (
 )
 
 var (
-	keyToggle  = key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle"))
-	keyYes     = key.NewBinding(key.WithKeys("y", "enter"), key.WithHelp("y", "reset the password"))
-	keyNo      = key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n", "back"))
+	keyToggle = key.NewBinding(key.WithKeys("space"), key.WithHelp("space", "toggle"))
+	// Resetting a password loses data: only y does it; enter (the form's
+	// "continue", easily pressed twice) takes the default, Back.
+	keyYes     = key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "reset the password"))
+	keyNo      = key.NewBinding(key.WithKeys("n", "esc", "enter"), key.WithHelp("n/enter", "back"))
 	keyCopy    = key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "copy"))
 	keySave    = key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "save in keyring"))
 	keyConnect = key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "connect now"))
@@ -316,7 +318,7 @@ func (p *CredsPanel) View() string {
 			"",
 			wrap.Render("Data Windows encrypted with the old password (EFS files, saved credentials) becomes unreadable."),
 			"",
-			st.ButtonActive.Render("Reset password (y)")+"  "+st.Button.Render("Back (n)"))
+			st.Button.Render("Reset password (y)")+"  "+st.ButtonActive.Render("Back (n)"))
 	case StepRunning:
 		frames := spinFrames
 		if p.c.ASCII {
