@@ -36,8 +36,10 @@ const (
 	DefaultAckIdle          = time.Second
 	// gcloud's threshold: what the real relay is known to accept. A
 	// larger one measured no faster (BENCHMARKS.md).
-	DefaultAckThreshold    = 32 * 1024
-	DefaultSendBufferLimit = 2*1024*1024 + MaxDataPayload
+	DefaultAckThreshold = 32 * 1024
+	// Uploads can go no faster than this per round trip to the relay: at
+	// 20 ms, 8 MiB measured 2.2 Gbit/s and 2 MiB 0.67 (BENCHMARKS.md).
+	DefaultSendBufferLimit = 8*1024*1024 + MaxDataPayload
 	DefaultCloseTimeout    = 10 * time.Second
 )
 
@@ -109,7 +111,7 @@ type Dialer struct {
 	// bytes are unacknowledged (32 KiB).
 	AckThreshold int
 	// SendBufferLimit bounds the bytes written but not yet acknowledged by
-	// the relay; Write blocks beyond it (about 2 MiB).
+	// the relay; Write blocks beyond it (about 8 MiB).
 	SendBufferLimit int
 	// CloseTimeout bounds how long Close waits for queued data to be
 	// acknowledged (10 s).

@@ -87,8 +87,9 @@ var msgPool = sync.Pool{New: func() any { b := make([]byte, tunnel.MaxFrameSize+
 
 // clientBacklog is the least client data the relay holds for a slow
 // backend before it stops reading the WebSocket: more than a bounded
-// client (the tunnel package's 2 MiB and a frame) leaves unacknowledged.
-const clientBacklog = 4 << 20
+// client (the tunnel package's 8 MiB and a frame) leaves unacknowledged,
+// so the client's ACKs behind that data are always read.
+const clientBacklog = 16 << 20
 
 // backendBatch bounds how many client messages one backend write carries.
 const backendBatch = 16
