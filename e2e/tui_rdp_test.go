@@ -93,7 +93,7 @@ func TestTUIRDPDetached(t *testing.T) {
 	p.keys("/")
 	p.text("dev-win status:running")
 	p.waitFor("only dev-win", func(s string) bool { return strings.Contains(s, "dev-win") && !strings.Contains(s, "dev-alice") })
-	p.keys("Down", "Down", "Enter", "Enter")
+	p.keys("Enter", "Enter") // the filter selected the only match
 	scr := p.waitText("RDP to dev-win", "started")
 	if !strings.Contains(rdpLine(scr), "●") {
 		t.Fatalf("the session is not marked open:\n%s", scr)

@@ -24,7 +24,7 @@ func TestTUISSHTab(t *testing.T) {
 		return strings.Contains(s, "λ dev-alice") && !strings.Contains(s, "web-1")
 	})
 	// enter on the Linux VM opens an SSH tab.
-	p.keys("Down", "Down", "Enter", "Enter")
+	p.keys("Enter", "Enter") // the filter selected the only match
 	p.waitText("1 dev-alice", "dev-alice:~")
 	p.text("echo hello-$((6*7))")
 	p.keys("Enter")
@@ -51,8 +51,11 @@ func TestTUISSHTab(t *testing.T) {
 		return strings.Contains(s, "hello-42") && !strings.Contains(s, "second-6")
 	})
 
-	// Back to the explorer and quit: sessions close, terminal restored.
+	// Back to the explorer and quit: q asks first while sessions are open,
+	// then they close and the terminal is restored.
 	p.keys("C-]", "e", "q")
+	p.waitText("2 SSH sessions open (dev-alice)", "Quit?")
+	p.keys("y")
 	scr := p.waitText("EXITED rc=0")
 	if !strings.Contains(scr, "icanon") || strings.Contains(scr, "-icanon") || strings.Contains(scr, "-echo") {
 		t.Fatalf("terminal left in raw mode:\n%s", scr)

@@ -562,16 +562,16 @@ func (m *Model) applyFilter() {
 	m.rebuild()
 	// A filter looks for VMs: unless a matching VM is already selected, the
 	// first match gets the cursor, so "/web-1 enter enter" connects.
-	if m.filter.Empty() || (m.cursor < len(m.rows) && m.rows[m.cursor].Kind == InstanceRow) {
-		return
-	}
-	for i, r := range m.rows {
-		if r.Kind == InstanceRow {
+	if !m.filter.Empty() && (m.cursor >= len(m.rows) || m.rows[m.cursor].Kind != InstanceRow) {
+		if i := slices.IndexFunc(m.rows, func(r Row) bool { return r.Kind == InstanceRow }); i >= 0 {
 			m.cursor = i
-			m.selKey = r.Key()
 			m.scrollToCursor()
-			return
 		}
+	}
+	// The selection is the row the cursor shows, also when the filter hid
+	// the one selected before: clearing the filter must not jump back to it.
+	if m.cursor < len(m.rows) {
+		m.selKey = m.rows[m.cursor].Key()
 	}
 }
 
