@@ -695,3 +695,45 @@ func TestEmulatorSFTPDirectories(t *testing.T) {
 		t.Fatalf("big under the new name: %v", err)
 	}
 }
+
+// TestEmulatorSFTPUploadModeBeforeData: a 0600 file is 0600 on the VM while
+// its data is being written, not only once the upload is complete.
+func TestEmulatorSFTPUploadModeBeforeData(t *testing.T) {
+	e := startEmulator(t)
+	alice := e.user(t, "alice@example.com", "tok-alice")
+	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.SFTP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	home, err := f.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := home + "/secret"
+	if err := f.Mkdir(dir); err != nil {
+		t.Fatal(err)
+	}
+	local := filepath.Join(t.TempDir(), "key")
+	os.WriteFile(local, bytes.Repeat([]byte("secret\n"), 200000), 0o600)
+	var modes []string
+	progress := func(done, total int64) {
+		if len(modes) == 0 {
+			modes = append(modes, output(t, c, "stat -c %a "+dir+"/.key.part*"))
+		}
+	}
+	if _, err := f.Upload(context.Background(), local, dir, progress); err != nil {
+		t.Fatal(err)
+	}
+	if len(modes) == 0 || modes[0] != "600\n" {
+		t.Fatalf("mode of the file being written: %q, want 600", modes)
+	}
+	if out := output(t, c, "stat -c %a "+dir+"/key"); out != "600\n" {
+		t.Fatalf("mode of the uploaded file: %q", out)
+	}
+}

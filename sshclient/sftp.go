@@ -184,6 +184,12 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 			return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
 		}
 	}
+	// The file gets its final mode before any data, so a secret is never
+	// readable by others on the VM while it is written (the server creates
+	// files with its umask's default).
+	if tmp != "" {
+		_ = dst.Chmod(st.Mode().Perm())
+	}
 	fail := func(err error) (string, error) {
 		if tmp != "" {
 			_ = f.c.Remove(tmp)
@@ -198,32 +204,47 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	if err := dst.Close(); err != nil {
 		return fail(err)
 	}
-	written := remote
-	if tmp != "" {
-		written = tmp
+	if tmp == "" {
+		// Written in place: an existing file keeps its mode until now.
+		_ = f.c.Chmod(remote, st.Mode().Perm())
+		return remote, nil
 	}
-	_ = f.c.Chmod(written, st.Mode().Perm())
-	if tmp != "" {
-		if err := f.rename(tmp, remote); err != nil {
-			return fail(err)
+	if err := f.rename(tmp, remote); err != nil {
+		if errors.Is(err, errReplacedNotRenamed) {
+			// The old file is gone and the new one is complete under
+			// its temporary name: keep it and say where it is.
+			return "", fmt.Errorf("uploading to %s: the upload is complete in %s but could not be renamed: %w", remote, tmp, err)
 		}
+		return fail(err)
 	}
 	return remote, nil
 }
 
+// errReplacedNotRenamed: rename removed the destination but could not
+// move the new file into its place.
+var errReplacedNotRenamed = errors.New("the previous file was removed")
+
 // rename replaces to with from: atomically where the server has OpenSSH's
-// posix-rename extension, else by removing to first.
+// posix-rename extension. Elsewhere SFTP's rename refuses an existing
+// target, so an existing regular file is removed first (not atomic).
 func (f *SFTP) rename(from, to string) error {
 	if _, ok := f.c.HasExtension("posix-rename@openssh.com"); ok {
 		return f.c.PosixRename(from, to)
 	}
-	if err := f.c.Rename(from, to); err == nil {
+	err := f.c.Rename(from, to)
+	if err == nil {
 		return nil
 	}
-	if err := f.c.Remove(to); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if fi, serr := f.c.Lstat(to); serr != nil || !fi.Mode().IsRegular() {
+		return err // not because the target exists
+	}
+	if err := f.c.Remove(to); err != nil {
 		return err
 	}
-	return f.c.Rename(from, to)
+	if err := f.c.Rename(from, to); err != nil {
+		return fmt.Errorf("%w: %w", errReplacedNotRenamed, err)
+	}
+	return nil
 }
 
 func isFile(fi os.FileInfo, err error) bool { return err == nil && !fi.IsDir() }
@@ -294,6 +315,15 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 type Skipped struct {
 	Path string
 	Mode fs.FileMode
+	// Reason, when set, says why it was skipped; otherwise Mode does.
+	Reason string
+}
+
+// localName says whether a name the VM listed in a directory can be used
+// as one path element here: not empty, ".", "..", nor holding a separator,
+// which a hostile server could use to write outside the destination.
+func localName(name string) bool {
+	return name != "" && name != "." && !strings.ContainsRune(name, '/') && !strings.ContainsRune(name, filepath.Separator) && filepath.IsLocal(name)
 }
 
 // UploadDir copies the local directory tree local to remote: into
@@ -414,6 +444,10 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 			return fmt.Errorf("listing %s on the VM: %w", r, err)
 		}
 		for _, e := range entries {
+			if !localName(e.Name()) {
+				skipped = append(skipped, Skipped{Path: r + "/" + e.Name(), Mode: e.Mode().Type(), Reason: "its name cannot be a file name here"})
+				continue
+			}
 			rp, lp := path.Join(r, e.Name()), filepath.Join(l, e.Name())
 			fi := e
 			if e.Mode()&fs.ModeSymlink != 0 {

@@ -159,7 +159,11 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	}
 	bar.finish(err == nil)
 	for _, sk := range skipped {
-		fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: warning: %s was not copied: %s\n", sk.Path, cpKind(sk.Mode))
+		why := sk.Reason
+		if why == "" {
+			why = cpKind(sk.Mode)
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: warning: %q was not copied: %s\n", sk.Path, why)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
