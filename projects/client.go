@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -147,11 +148,15 @@ func (o op) translate(err error) error {
 	if !errors.As(err, &ge) {
 		// Token failures already say what to run; drop the URL wrapper.
 		var ue *url.Error
+		var ne net.Error
 		switch {
 		case !errors.As(err, &ue), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			return fmt.Errorf("%s: %w", o.what, err)
 		case errors.Is(err, auth.ErrSignInExpired):
 			return ue.Err
+		case !errors.As(ue.Err, &ne):
+			// Not the network: a token that could not be refreshed, say.
+			return fmt.Errorf("%s: %w", o.what, ue.Err)
 		}
 		// The server, not the whole request URL: the cause is the network.
 		server := ue.URL

@@ -443,3 +443,24 @@ func TestUnreachableEndpoint(t *testing.T) {
 		t.Fatalf("error %v, want it to contain %q and no request path", err, want)
 	}
 }
+
+type failingTokenSource struct{}
+
+func (failingTokenSource) Token() (*oauth2.Token, error) {
+	return nil, errors.New("refreshing the access token failed (HTTP 500)")
+}
+
+// TestTokenFailureIsNotUnreachable: a token that cannot be had is not a
+// network problem, and is not reported as one.
+func TestTokenFailureIsNotUnreachable(t *testing.T) {
+	e := startTest(t)
+	ctx := context.Background()
+	c, err := projects.NewClient(ctx, e.eps, failingTokenSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Instance(ctx, "acme-prod", "us-central1-a", "web-1")
+	if err == nil || strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), "refreshing the access token failed") {
+		t.Fatalf("error %v", err)
+	}
+}

@@ -1,6 +1,6 @@
-# Shared by the tunnel benchmarks: source it, then call bench_setup.
-# Sets $work (a temporary directory removed on exit) and $pids (killed on
-# exit), and provides freeport, wait_line, rate and start_emulator.
+# Shared by the tunnel benchmarks: sourcing it sets $work (a temporary
+# directory removed on exit) and $pids (processes killed on exit), and
+# defines freeport, wait_line, rate and start_emulator.
 
 work=$(mktemp -d)
 pids=()
