@@ -68,8 +68,9 @@ func cpRemoteSpec(s string) (instance, path string, ok bool) {
 		return "", "", false
 	}
 	// "./a:b" and "dir/a:b" are local; PROJECT/ZONE/NAME:PATH is remote,
-	// unless it is a path here: "dir/sub/a:b" that exists, or whose first
-	// directory does (a project is not a directory of this one).
+	// unless it is a path here: "dir/sub/a:b" that exists, or whose
+	// directory "dir/sub" does (a folder named like a project is common; one
+	// with a zone's name inside it is not).
 	if strings.Contains(inst, "/") && strings.Count(inst, "/") != 2 {
 		return "", "", false
 	}
@@ -77,7 +78,7 @@ func cpRemoteSpec(s string) (instance, path string, ok bool) {
 		if _, err := os.Lstat(s); err == nil {
 			return "", "", false
 		}
-		if st, err := os.Stat(inst[:strings.Index(inst, "/")]); err == nil && st.IsDir() {
+		if st, err := os.Stat(inst[:strings.LastIndex(inst, "/")]); err == nil && st.IsDir() {
 			return "", "", false
 		}
 	}

@@ -268,6 +268,7 @@ func TestSSHForcedTTYWithoutTerminal(t *testing.T) {
 func TestCpRemoteSpec(t *testing.T) {
 	t.Chdir(t.TempDir())
 	os.MkdirAll(filepath.Join("sub", "dir"), 0o755)
+	os.MkdirAll("acme-prod", 0o755) // a folder per project
 	for _, tc := range []struct {
 		arg, inst, path string
 		remote          bool
@@ -278,8 +279,10 @@ func TestCpRemoteSpec(t *testing.T) {
 		{"./a:b", "", "", false},
 		{"/tmp/a:b", "", "", false},
 		{"dir/a:b", "", "", false},
-		// Three parts, but a path here: its first directory exists.
+		// Three parts, but a path here: its directory exists.
 		{"sub/dir/c:d", "", "", false},
+		// A folder named like the project does not make the VM local.
+		{"acme-prod/us-central1-a/web-1:/x", "acme-prod/us-central1-a/web-1", "/x", true},
 		{"plain", "", "", false},
 	} {
 		inst, p, ok := cpRemoteSpec(tc.arg)
