@@ -85,12 +85,18 @@ func (p *ErrorPanel) View() string {
 
 // wrapWords wraps plain text to w cells at spaces only, keeping each line's
 // indentation: lipgloss also breaks at hyphens, which cut the commands in
-// messages in the middle of a flag (--source-, ranges=...). A word wider
-// than w is cut.
+// messages in the middle of a flag (--source-, ranges=...). The lines a
+// long line wraps into are indented like it, so an indented command reads
+// as one block. A word wider than the room left is cut, its pieces
+// indented too; indentation is capped at half of w so words keep room.
 func wrapWords(s string, w int) string {
+	w = max(w, 2)
 	var out []string
 	for _, line := range strings.Split(s, "\n") {
 		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		if len(indent) > w/2 {
+			indent = indent[:w/2]
+		}
 		cur := indent
 		for _, word := range strings.Fields(line) {
 			switch {
@@ -100,11 +106,11 @@ func wrapWords(s string, w int) string {
 				cur += " " + word
 			default:
 				out = append(out, cur)
-				cur = word
+				cur = indent + word
 			}
 			for ansi.StringWidth(cur) > w {
 				out = append(out, ansi.Truncate(cur, w, ""))
-				cur = ansi.TruncateLeft(cur, w, "")
+				cur = indent + ansi.TruncateLeft(cur, w, "")
 			}
 		}
 		out = append(out, cur)

@@ -29,3 +29,43 @@ func TestErrorPanelWrapsBetweenWords(t *testing.T) {
 		}
 	}
 }
+
+// A long indented line (a command in an error) wraps into lines indented
+// like it, so the command still reads as one block under its sentence.
+func TestWrapWordsKeepsIndentation(t *testing.T) {
+	in := "allow it with:\n  gcloud compute firewall-rules create allow-ingress-from-iap --direction=INGRESS --source-ranges=35.235.240.0/20\nthen retry."
+	got := wrapWords(in, 36)
+	lines := strings.Split(got, "\n")
+	if lines[0] != "allow it with:" || lines[len(lines)-1] != "then retry." {
+		t.Fatalf("unindented lines changed:\n%s", got)
+	}
+	cmd := lines[1 : len(lines)-1]
+	if len(cmd) < 3 {
+		t.Fatalf("the command did not wrap:\n%s", got)
+	}
+	for _, l := range cmd {
+		if !strings.HasPrefix(l, "  ") || strings.HasPrefix(l, "   ") {
+			t.Errorf("line %q is not indented by two like the command", l)
+		}
+		if w := ansi.StringWidth(l); w > 36 {
+			t.Errorf("line %q is %d wide, want at most 36", l, w)
+		}
+	}
+	var words []string
+	for _, l := range cmd {
+		words = append(words, strings.Fields(l)...)
+	}
+	if strings.Join(words, " ") != strings.TrimSpace(strings.Split(in, "\n")[1]) {
+		t.Errorf("the command's words changed:\n%s", got)
+	}
+	// A word longer than the room is cut into pieces, each indented.
+	long := wrapWords("    "+strings.Repeat("x", 25), 12)
+	for _, l := range strings.Split(long, "\n") {
+		if !strings.HasPrefix(l, "    x") || ansi.StringWidth(l) > 12 {
+			t.Errorf("piece %q of a long word: want indented by four and at most 12 wide", l)
+		}
+	}
+	if n := strings.Count(long, "x"); n != 25 {
+		t.Errorf("%d x left of 25:\n%s", n, long)
+	}
+}
