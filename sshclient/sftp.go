@@ -139,10 +139,42 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	return n, err
 }
 
+// KindError is the error of a copy whose destination exists as the other
+// kind: a directory where a file is to go, or a file (anything that is not
+// a directory) where a directory is. Nothing was replaced.
+type KindError struct {
+	// Path is the destination; Remote says it is on the VM.
+	Path   string
+	Remote bool
+	// IsDir says the destination is a directory (and the source a file).
+	IsDir  bool
+	Source string
+}
+
+func (e *KindError) Error() string {
+	where, from := "", ""
+	if e.Remote {
+		where = " on the VM"
+	} else {
+		from = " from the VM"
+	}
+	have, with := "file", "directory"
+	if e.IsDir {
+		have, with = "directory", "file"
+	}
+	return fmt.Sprintf("cannot replace the %s %s%s with the %s %s%s: move it away or choose another destination", have, e.Path, where, with, e.Source, from)
+}
+
 // Upload copies a local file to remote (a file path; when remote is an
 // existing directory the local base name is appended). It returns the
-// remote path written.
+// remote path written. A directory in the file's place is a *KindError.
 func (f *SFTP) Upload(ctx context.Context, local, remote string, progress TransferProgress) (string, error) {
+	return f.upload(ctx, local, remote, true, progress)
+}
+
+// upload is Upload; with into false, remote is the file's path even when
+// it is a directory (which is then a *KindError).
+func (f *SFTP) upload(ctx context.Context, local, remote string, into bool, progress TransferProgress) (string, error) {
 	src, err := os.Open(local)
 	if err != nil {
 		return "", err
@@ -155,14 +187,16 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	if st.IsDir() {
 		return "", fmt.Errorf("%s: %w", local, ErrIsDirectory)
 	}
-	rs, err := f.c.Stat(remote)
-	switch {
-	case err == nil && rs.IsDir():
-		remote = f.c.Join(remote, filepath.Base(local))
-	case strings.HasSuffix(remote, "/") && isFile(f.c.Stat(strings.TrimRight(remote, "/"))):
-		return "", fmt.Errorf("%s on the VM is not a directory", remote)
-	case strings.HasSuffix(remote, "/"):
-		return "", fmt.Errorf("there is no directory %s on the VM", remote)
+	if into {
+		rs, err := f.c.Stat(remote)
+		switch {
+		case err == nil && rs.IsDir():
+			remote = f.c.Join(remote, filepath.Base(local))
+		case strings.HasSuffix(remote, "/") && isFile(f.c.Stat(strings.TrimRight(remote, "/"))):
+			return "", fmt.Errorf("%s on the VM is not a directory", remote)
+		case strings.HasSuffix(remote, "/"):
+			return "", fmt.Errorf("there is no directory %s on the VM", remote)
+		}
 	}
 	// Write beside the destination and rename, so that an interrupted
 	// upload leaves the file that was there (or none), not a truncated
@@ -170,7 +204,16 @@ func (f *SFTP) Upload(ctx context.Context, local, remote string, progress Transf
 	// directory that is not), or the destination is a link to follow,
 	// write in place.
 	tmp := ""
-	if fi, err := f.c.Lstat(remote); err != nil || fi.Mode().IsRegular() {
+	fi, err := f.c.Lstat(remote)
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		if t, err := f.c.Stat(remote); err == nil && t.IsDir() {
+			fi = t
+		}
+	}
+	switch {
+	case err == nil && fi.IsDir():
+		return "", &KindError{Path: remote, Remote: true, IsDir: true, Source: local}
+	case err != nil || fi.Mode().IsRegular():
 		tmp = f.c.Join(path.Dir(remote), "."+path.Base(remote)+".part"+strconv.FormatInt(rand.Int64N(1e9), 10))
 	}
 	var dst *sftp.File
@@ -255,8 +298,15 @@ func endsWithSeparator(p string) bool {
 
 // Download copies a remote file to local (a file path; when local is an
 // existing directory the remote base name is appended). The file appears
-// complete or not at all. It returns the local path written.
+// complete or not at all. It returns the local path written. A directory
+// in the file's place is a *KindError.
 func (f *SFTP) Download(ctx context.Context, remote, local string, progress TransferProgress) (string, error) {
+	return f.download(ctx, remote, local, true, progress)
+}
+
+// download is Download; with into false, local is the file's path even
+// when it is a directory (which is then a *KindError).
+func (f *SFTP) download(ctx context.Context, remote, local string, into bool, progress TransferProgress) (string, error) {
 	src, err := f.c.Open(remote)
 	if err != nil {
 		return "", fmt.Errorf("opening %s on the VM: %w", remote, err)
@@ -269,14 +319,19 @@ func (f *SFTP) Download(ctx context.Context, remote, local string, progress Tran
 	if st.IsDir() {
 		return "", fmt.Errorf("%s on the VM: %w", remote, ErrIsDirectory)
 	}
-	ls, err := os.Stat(local)
-	switch {
-	case err == nil && ls.IsDir():
-		local = filepath.Join(local, filepath.Base(remote))
-	case endsWithSeparator(local) && isFile(os.Stat(strings.TrimRight(local, "/"+string(filepath.Separator)))):
-		return "", fmt.Errorf("%s is not a directory", local)
-	case endsWithSeparator(local):
-		return "", fmt.Errorf("there is no directory %s here", local)
+	if into {
+		ls, err := os.Stat(local)
+		switch {
+		case err == nil && ls.IsDir():
+			local = filepath.Join(local, filepath.Base(remote))
+		case endsWithSeparator(local) && isFile(os.Stat(strings.TrimRight(local, "/"+string(filepath.Separator)))):
+			return "", fmt.Errorf("%s is not a directory", local)
+		case endsWithSeparator(local):
+			return "", fmt.Errorf("there is no directory %s here", local)
+		}
+	}
+	if ls, err := os.Stat(local); err == nil && ls.IsDir() {
+		return "", &KindError{Path: local, IsDir: true, Source: remote}
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(local), "."+filepath.Base(local)+".part*")
 	if err != nil {
@@ -330,7 +385,10 @@ func localName(name string) bool {
 // remote/BASE when remote is an existing directory, else to remote itself.
 // Directories that exist already are merged into, and each file is
 // replaced as Upload does. Symbolic links to files are copied as files.
-// It returns the remote root and what it left out.
+// A destination of the other kind (a file on the VM where the tree has a
+// directory, or a directory where it has a file) is a *KindError, found
+// before anything is written. It returns the remote root and what it left
+// out.
 func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress TransferProgress) (string, []Skipped, error) {
 	st, err := os.Stat(local)
 	if err != nil {
@@ -342,6 +400,7 @@ func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress Tra
 	if rs, err := f.c.Stat(remote); err == nil && rs.IsDir() {
 		remote = f.c.Join(remote, filepath.Base(filepath.Clean(local)))
 	}
+	remote = path.Clean(remote)
 	type file struct {
 		local, remote string
 		size          int64
@@ -374,14 +433,73 @@ func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress Tra
 	if err != nil {
 		return "", nil, err
 	}
+
+	// What is on the VM already, listed once per existing directory (the
+	// walk has parents before children): a destination of the other kind
+	// stops the copy before it writes anything.
+	create := map[string]bool{} // directories to create: nothing below them exists
+	listed := map[string]map[string]os.FileInfo{}
+	lookup := func(p string) (os.FileInfo, error) {
+		dir := path.Dir(p)
+		if create[dir] {
+			return nil, fs.ErrNotExist
+		}
+		entries, ok := listed[dir]
+		if !ok || entries == nil { // the root, or a directory that cannot be listed
+			return f.c.Stat(p)
+		}
+		fi, ok := entries[path.Base(p)]
+		if !ok {
+			return nil, fs.ErrNotExist
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if t, err := f.c.Stat(p); err == nil {
+				return t, nil
+			}
+		}
+		return fi, nil
+	}
 	for _, d := range dirs {
 		if err := ctx.Err(); err != nil {
 			return "", skipped, err
 		}
-		if fi, err := f.c.Stat(d.remote); err == nil && fi.IsDir() {
+		fi, err := lookup(d.remote)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			create[d.remote] = true
+		case err != nil:
+			return "", skipped, fmt.Errorf("reading %s on the VM: %w", d.remote, err)
+		case !fi.IsDir():
+			return "", skipped, &KindError{Path: d.remote, Remote: true, Source: d.local}
+		default:
+			entries, err := f.c.ReadDir(d.remote)
+			var m map[string]os.FileInfo
+			if err == nil { // else (a directory one may write but not read) each entry is looked up
+				m = make(map[string]os.FileInfo, len(entries))
+				for _, e := range entries {
+					m[e.Name()] = e
+				}
+			}
+			listed[d.remote] = m
+		}
+	}
+	for _, fl := range files {
+		if fi, err := lookup(fl.remote); err == nil && fi.IsDir() {
+			return "", skipped, &KindError{Path: fl.remote, Remote: true, IsDir: true, Source: fl.local}
+		}
+	}
+
+	for _, d := range dirs {
+		if err := ctx.Err(); err != nil {
+			return "", skipped, err
+		}
+		if !create[d.remote] {
 			continue
 		}
 		if err := f.c.Mkdir(d.remote); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", skipped, fmt.Errorf("creating directory %s on the VM: there is no directory %s there", d.remote, path.Dir(d.remote))
+			}
 			return "", skipped, fmt.Errorf("creating directory %s on the VM: %w", d.remote, err)
 		}
 		if ds, err := os.Stat(d.local); err == nil {
@@ -391,7 +509,7 @@ func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress Tra
 	var done int64
 	for _, fl := range files {
 		base := done
-		if _, err := f.Upload(ctx, fl.local, fl.remote, func(n, _ int64) {
+		if _, err := f.upload(ctx, fl.local, fl.remote, false, func(n, _ int64) {
 			if progress != nil {
 				progress(base+n, total)
 			}
@@ -410,7 +528,10 @@ func (f *SFTP) UploadDir(ctx context.Context, local, remote string, progress Tra
 // local/BASE when local is an existing directory, else to local itself.
 // Directories that exist already are merged into, and each file appears
 // complete or not at all, as with Download. Symbolic links to files are
-// copied as files. It returns the local root and what it left out.
+// copied as files. A destination of the other kind (a file here where the
+// tree has a directory, or a directory where it has a file) is a
+// *KindError, found before anything is written. It returns the local root
+// and what it left out.
 func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress TransferProgress) (string, []Skipped, error) {
 	st, err := f.c.Stat(remote)
 	if err != nil {
@@ -425,8 +546,9 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 	type file struct {
 		remote, local string
 		size          int64
+		mode          fs.FileMode
 	}
-	var files []file
+	var files, dirs []file
 	var skipped []Skipped
 	var total int64
 	var walk func(r, l string, mode fs.FileMode) error
@@ -434,10 +556,11 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if ls, err := os.Stat(l); err != nil || !ls.IsDir() {
-			if err := os.Mkdir(l, mode.Perm()|0o700); err != nil {
-				return err
-			}
+		switch ls, err := os.Stat(l); {
+		case err == nil && !ls.IsDir():
+			return &KindError{Path: l, Source: r}
+		case err != nil:
+			dirs = append(dirs, file{remote: r, local: l, mode: mode})
 		}
 		entries, err := f.c.ReadDir(r)
 		if err != nil {
@@ -467,6 +590,9 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 					return err
 				}
 			case fi.Mode().IsRegular():
+				if ls, err := os.Stat(lp); err == nil && ls.IsDir() {
+					return &KindError{Path: lp, IsDir: true, Source: rp}
+				}
 				files = append(files, file{remote: rp, local: lp, size: fi.Size()})
 				total += fi.Size()
 			default:
@@ -478,10 +604,15 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 	if err := walk(remote, local, st.Mode()); err != nil {
 		return "", skipped, err
 	}
+	for _, d := range dirs {
+		if err := os.Mkdir(d.local, d.mode.Perm()|0o700); err != nil {
+			return "", skipped, err
+		}
+	}
 	var done int64
 	for _, fl := range files {
 		base := done
-		if _, err := f.Download(ctx, fl.remote, fl.local, func(n, _ int64) {
+		if _, err := f.download(ctx, fl.remote, fl.local, false, func(n, _ int64) {
 			if progress != nil {
 				progress(base+n, total)
 			}
