@@ -617,28 +617,61 @@ var helpKeys = [][2]string{
 }
 
 // helpText lists the tab keys in two aligned columns, or in one when
-// the two do not fit in width (the box's frame included).
+// the two do not fit in width (the box's frame included). The prose and,
+// on narrow screens, the descriptions wrap to the box, so no line is
+// wider than width.
 func helpText(width int) string {
+	inner := max(width-boxFrame, 20)
 	var b strings.Builder
-	b.WriteString("SSH tab keys: everything goes to the VM except ctrl+] (the prefix).\nAfter ctrl+]:\n")
-	row := func(k [2]string, descW int) string {
-		return "  " + padRight(k[0], 20) + padRight(k[1], descW)
-	}
-	descW := 0
+	b.WriteString(wrapText("SSH tab keys: everything goes to the VM except ctrl+] (the prefix).", inner) + "\nAfter ctrl+]:\n")
+	keyW, descW := 20, 0
 	for _, k := range helpKeys {
 		descW = max(descW, ansi.StringWidth(k[1])+2)
 	}
-	twoCols := 2*(2+20+descW)+4 <= width
+	row := func(k [2]string, descW int) string {
+		return "  " + padRight(k[0], keyW) + padRight(k[1], descW)
+	}
+	twoCols := 2*(2+keyW+descW) <= inner
+	if !twoCols && 2+keyW+descW-2 > inner {
+		// One column does not fit either: narrow the key column to the
+		// widest key and wrap the descriptions under themselves.
+		keyW = 0
+		for _, k := range helpKeys {
+			keyW = max(keyW, ansi.StringWidth(k[0])+1)
+		}
+	}
 	for i := 0; i < len(helpKeys); i++ {
+		if !twoCols {
+			descLines := strings.Split(wrapText(helpKeys[i][1], max(inner-2-keyW, 8)), "\n")
+			for j, d := range descLines {
+				k := ""
+				if j == 0 {
+					k = helpKeys[i][0]
+				}
+				b.WriteString(strings.TrimRight("  "+padRight(k, keyW)+d, " ") + "\n")
+			}
+			continue
+		}
 		line := row(helpKeys[i], descW)
-		if twoCols && i+1 < len(helpKeys) {
+		if i+1 < len(helpKeys) {
 			i++
 			line += row(helpKeys[i], descW)[2:]
 		}
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
-	b.WriteString("shift+pgup/pgdn scroll back without the prefix; the mouse wheel too unless\nthe program on the VM uses the mouse.\n\nPress any key.")
+	b.WriteString(wrapText("shift+pgup/pgdn scroll back without the prefix; the mouse wheel too unless the program on the VM uses the mouse.", inner))
+	b.WriteString("\n\nPress any key.")
 	return b.String()
+}
+
+// boxFrame is the width the dialog box adds around its text: a border
+// and one cell of padding on each side.
+const boxFrame = 4
+
+// wrapText wraps plain text to width cells between words (a word longer
+// than width is cut).
+func wrapText(s string, width int) string {
+	return ansi.Wrap(s, width, "")
 }
 
 func padRight(s string, w int) string {
@@ -698,8 +731,22 @@ func (m *Model) closedView(t *tab, cols, rows int) string {
 }
 
 // box centres text in a cols x rows area.
+// box centres text in a dialog box of at most cols x rows: lines wider
+// than the box wrap, and when the text is taller than the box its last
+// line (what to press) stays and the lines before it are cut, marked "…".
 func (m *Model) box(cols, rows int, text string) string {
-	boxed := m.c.Styles.Dialog.Render(text)
+	var lines []string
+	for _, l := range strings.Split(text, "\n") {
+		lines = append(lines, strings.Split(ansi.Wrap(l, max(cols-boxFrame, 1), ""), "\n")...)
+	}
+	if room := rows - 2; len(lines) > room && room >= 2 {
+		last, mark := lines[len(lines)-1], "…"
+		if m.c.ASCII {
+			mark = "..."
+		}
+		lines = append(lines[:room-2], mark, last)
+	}
+	boxed := m.c.Styles.Dialog.Render(strings.Join(lines, "\n"))
 	return lipgloss.Place(cols, rows, lipgloss.Center, lipgloss.Center, boxed)
 }
 

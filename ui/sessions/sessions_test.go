@@ -112,6 +112,40 @@ func TestViewFitsSize(t *testing.T) {
 	}
 }
 
+// On a narrow or short screen the tab keys' help wraps its prose and
+// descriptions inside the box and is cut to the screen's height, keeping
+// the line that says how to leave it: no line is wider than the screen.
+func TestHelpFitsNarrowScreen(t *testing.T) {
+	for _, size := range []struct{ w, h int }{{50, 40}, {50, 16}, {78, 24}, {36, 30}} {
+		m := newModel(nil)
+		m.c.Width, m.c.Height = size.w, size.h
+		m.Open(projects.Instance{Name: "web-1", Project: "p", Zone: "z"})
+		m.command(tea.KeyPressMsg{Code: '?', Text: "?"})
+		if !m.help {
+			t.Fatal("ctrl+] ? did not open the help")
+		}
+		view := m.View()
+		lines := strings.Split(view, "\n")
+		if len(lines) > size.h {
+			t.Errorf("%dx%d: the view has %d lines", size.w, size.h, len(lines))
+		}
+		for _, l := range lines {
+			if w := ansi.StringWidth(l); w > size.w {
+				t.Errorf("%dx%d: line %d wide: %q", size.w, size.h, w, ansi.Strip(l))
+			}
+		}
+		plain := ansi.Strip(view)
+		for _, want := range []string{"Press any key.", "SSH tab keys"} {
+			if !strings.Contains(plain, want) {
+				t.Errorf("%dx%d: %q is missing:\n%s", size.w, size.h, want, plain)
+			}
+		}
+		if size.h >= 40 && !strings.Contains(strings.Join(strings.Fields(strings.ReplaceAll(plain, "│", " ")), " "), "the mouse wheel too unless the program on the VM uses the mouse.") {
+			t.Errorf("%dx%d: the scrolling sentence is cut:\n%s", size.w, size.h, plain)
+		}
+	}
+}
+
 // The tab keys' help is two aligned columns when wide enough, one column
 // otherwise; either way its box fits the screen.
 func TestHelpColumnsAlignedAndFit(t *testing.T) {
