@@ -101,11 +101,15 @@ func runCp(cmd *cobra.Command, f cpFlags, args []string) error {
 	} else if srcPath == "" {
 		return fmt.Errorf("%s names no file: write INSTANCE:PATH (a relative PATH is in the home directory on the VM)", args[0])
 	}
+	project, zone, name, err := splitInstance(instArg, f.project, f.zone)
+	if err != nil {
+		return err
+	}
 	env, err := newSSHEnv(cmd, f.quiet)
 	if err != nil {
 		return err
 	}
-	inst, err := env.resolve(ctx, instArg, f.project, f.zone)
+	inst, err := env.resolve(ctx, project, zone, name)
 	if err != nil {
 		return err
 	}

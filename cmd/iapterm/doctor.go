@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"iapterm/doctor"
-	"iapterm/policy"
 	"iapterm/projects"
 	"iapterm/tunnel"
 )
@@ -34,8 +32,8 @@ locally for this port, address and time; for port 22, OS Login or metadata
 SSH key permissions; and finally opens a real tunnel through the relay.
 Every failed check prints the exact command that fixes it.
 
-INSTANCE is a name (with --project, and --zone unless the name is unique in
-the project) or PROJECT/ZONE/NAME.
+INSTANCE is a name (with --project or $IAPTERM_PROJECT, and --zone unless
+the name is unique in the project) or PROJECT/ZONE/NAME.
 
 Exit status: 0 when nothing blocks the connection, 1 when a check failed,
 2 for bad arguments.`,
@@ -54,7 +52,7 @@ Exit status: 0 when nothing blocks the connection, 1 when a check failed,
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return exitError{2, err.Error()} })
 	fl := cmd.Flags()
-	fl.StringVar(&f.project, "project", "", "the instance's project")
+	fl.StringVar(&f.project, "project", "", "the instance's project (default $IAPTERM_PROJECT)")
 	fl.StringVar(&f.zone, "zone", "", "the instance's zone (searched for when omitted)")
 	fl.IntVar(&f.port, "port", 22, "the VM port to check")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
@@ -69,31 +67,14 @@ func runDoctor(cmd *cobra.Command, f doctorFlags, arg string) error {
 	if f.port < 1 || f.port > 65535 {
 		return exitError{2, fmt.Sprintf("--port %d is not a TCP port (1-65535)", f.port)}
 	}
-	t := doctor.Target{Project: f.project, Zone: f.zone, Instance: arg, Port: f.port}
-	if parts := strings.Split(arg, "/"); len(parts) == 3 {
-		t.Project, t.Zone, t.Instance = parts[0], parts[1], parts[2]
-		// A flag that names another place than the path is a mistake,
-		// not a choice between the two.
-		if f.project != "" && f.project != t.Project {
-			return exitError{2, fmt.Sprintf("INSTANCE %q is in project %s but --project says %s: give one of them", arg, t.Project, f.project)}
-		}
-		if f.zone != "" && f.zone != t.Zone {
-			return exitError{2, fmt.Sprintf("INSTANCE %q is in zone %s but --zone says %s: give one of them", arg, t.Zone, f.zone)}
-		}
-		if t.Instance == "" {
-			return exitError{2, fmt.Sprintf("INSTANCE %q has no name after PROJECT/ZONE/", arg)}
-		}
-	} else if strings.Contains(arg, "/") {
-		return exitError{2, fmt.Sprintf("INSTANCE %q is neither a name nor PROJECT/ZONE/NAME", arg)}
+	project, zone, name, err := splitInstance(arg, f.project, f.zone)
+	if err != nil {
+		return exitError{2, err.Error()}
 	}
-	if t.Project == "" {
-		return exitError{2, "give the project: iapterm doctor " + arg + " --project PROJECT [--zone ZONE]"}
+	if err := checkAccessLevels(f.levels); err != nil {
+		return err
 	}
-	for _, l := range f.levels {
-		if !policy.ValidAccessLevel(l) {
-			return exitError{2, fmt.Sprintf("--access-level %q is not a full access level name, like accessPolicies/1234/accessLevels/corp_devices", l)}
-		}
-	}
+	t := doctor.Target{Project: project, Zone: zone, Instance: name, Port: f.port}
 	d := &doctor.Doctor{Fix: f.fix, AccessLevels: f.levels}
 	creds, eps, err := credentials(ctx)
 	if err == nil {

@@ -103,8 +103,8 @@ func TestDoctorUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"proj/us-central1-a/vm", "--project", "other"}, "is in project proj but --project says other"},
-		{[]string{"proj/us-central1-a/vm", "--zone", "europe-west1-b"}, "is in zone us-central1-a but --zone says europe-west1-b"},
+		{[]string{"proj/us-central1-a/vm", "--project", "other"}, "is in project proj, but --project says other"},
+		{[]string{"proj/us-central1-a/vm", "--zone", "europe-west1-b"}, "is in zone us-central1-a, but --zone says europe-west1-b"},
 		{[]string{"proj/us-central1-a/"}, "has no name"},
 		{[]string{"vm", "--project", "proj", "--port", "ssh"}, `invalid argument "ssh"`},
 		{[]string{"vm", "--project", "proj", "--access-level", "corp_devices"}, "not a full access level name"},

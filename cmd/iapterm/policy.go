@@ -101,12 +101,7 @@ func checkPolicyTestFlags(f policyTestFlags) error {
 			return exitError{2, fmt.Sprintf("--dest-ip %q is not an IP address, like 10.128.0.2", f.destIP)}
 		}
 	}
-	for _, l := range f.levels {
-		if !policy.ValidAccessLevel(l) {
-			return exitError{2, fmt.Sprintf("--access-level %q is not a full access level name, like accessPolicies/1234/accessLevels/corp_devices", l)}
-		}
-	}
-	return nil
+	return checkAccessLevels(f.levels)
 }
 
 func readPolicyFile(cmd *cobra.Command, name string) ([]byte, error) {

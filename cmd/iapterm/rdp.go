@@ -239,7 +239,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	f := r.flags
 	stderr := cmd.ErrOrStderr()
 	stdin := bufio.NewReader(cmd.InOrStdin())
-	project, zone, name, err := sshSplitInstance(r.instance, f.project, f.zone)
+	project, zone, name, err := splitInstance(r.instance, f.project, f.zone)
 	if err != nil {
 		return err
 	}

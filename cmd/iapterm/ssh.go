@@ -57,8 +57,8 @@ blocked or you may not change project metadata). Host keys are checked
 against the keys the VM's guest agent published, else trusted on first use
 and remembered by instance ID.
 
-INSTANCE is a name (with --project, and --zone unless the name is unique in
-the project) or PROJECT/ZONE/NAME.
+INSTANCE is a name (with --project or $IAPTERM_PROJECT, and --zone unless
+the name is unique in the project) or PROJECT/ZONE/NAME.
 
 Examples:
   iapterm ssh web-1 --project my-proj
@@ -158,37 +158,10 @@ func newSSHEnv(cmd *cobra.Command, quiet bool) (*sshEnv, error) {
 	}, nil
 }
 
-// sshSplitInstance accepts NAME or PROJECT/ZONE/NAME.
-func sshSplitInstance(arg, project, zone string) (p, z, name string, err error) {
-	if parts := strings.Split(arg, "/"); len(parts) == 3 && parts[0] != "" && parts[1] != "" && parts[2] != "" {
-		// A --project or --zone that says otherwise is a mistake, not
-		// something to ignore.
-		if project != "" && project != parts[0] {
-			return "", "", "", fmt.Errorf("%s is in project %s, but --project says %s: give one of them", arg, parts[0], project)
-		}
-		if zone != "" && zone != parts[1] {
-			return "", "", "", fmt.Errorf("%s is in zone %s, but --zone says %s: give one of them", arg, parts[1], zone)
-		}
-		return parts[0], parts[1], parts[2], nil
-	} else if len(parts) != 1 || arg == "" {
-		return "", "", "", fmt.Errorf("%q is neither an instance name nor PROJECT/ZONE/NAME", arg)
-	}
-	if project == "" {
-		project = os.Getenv("IAPTERM_PROJECT")
-	}
-	if project == "" {
-		return "", "", "", fmt.Errorf("which project is %s in? give --project PROJECT (or set IAPTERM_PROJECT), or write PROJECT/ZONE/%s", arg, arg)
-	}
-	return project, zone, arg, nil
-}
-
-// resolve finds a running Linux instance.
-func (e *sshEnv) resolve(ctx context.Context, arg, project, zone string) (*projects.Instance, error) {
-	p, z, name, err := sshSplitInstance(arg, project, zone)
-	if err != nil {
-		return nil, err
-	}
-	inst, err := e.cloud.Resolve(ctx, p, z, name)
+// resolve finds a running Linux instance (project, zone and name as
+// splitInstance returns them).
+func (e *sshEnv) resolve(ctx context.Context, project, zone, name string) (*projects.Instance, error) {
+	inst, err := e.cloud.Resolve(ctx, project, zone, name)
 	if err != nil {
 		return nil, err
 	}
@@ -327,11 +300,16 @@ func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	if f.exportKey {
 		return sshExportKey(cmd, f)
 	}
+	// A mistyped INSTANCE is reported before signing in.
+	project, zone, name, err := splitInstance(args[0], f.project, f.zone)
+	if err != nil {
+		return sshFailed(ctx, err)
+	}
 	env, err := newSSHEnv(cmd, f.quiet)
 	if err != nil {
 		return sshFailed(ctx, err)
 	}
-	inst, err := env.resolve(ctx, args[0], f.project, f.zone)
+	inst, err := env.resolve(ctx, project, zone, name)
 	if err != nil {
 		return sshFailed(ctx, err)
 	}

@@ -36,6 +36,8 @@ func newTunnelCmd() *cobra.Command {
 		Use:   "tunnel INSTANCE PORT",
 		Short: "Forward a local port to a VM port through IAP (like gcloud compute start-iap-tunnel)",
 		Long: `Forward a local TCP port to a port of a VM through Identity-Aware Proxy.
+INSTANCE is a name (with --project or $IAPTERM_PROJECT, and --zone) or
+PROJECT/ZONE/NAME.
 
 Every connection to the local port gets its own relay session; sessions
 survive network drops without losing or duplicating data. The local port is
@@ -50,8 +52,8 @@ stdin and stdout, for use as an OpenSSH ProxyCommand:
 		RunE: func(cmd *cobra.Command, args []string) error { return runTunnel(cmd, f, args) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.project, "project", "", "project of the instance (required)")
-	fl.StringVar(&f.zone, "zone", "", "zone of the instance (required)")
+	fl.StringVar(&f.project, "project", "", "project of the instance (default $IAPTERM_PROJECT)")
+	fl.StringVar(&f.zone, "zone", "", "zone of the instance (required unless INSTANCE is PROJECT/ZONE/NAME)")
 	fl.StringVar(&f.localHostPort, "local-host-port", "localhost:0", "local HOST:PORT to listen on; port 0 picks a free port")
 	fl.BoolVar(&f.listenOnStdin, "listen-on-stdin", false, "relay one connection over stdin/stdout instead of listening (for ssh ProxyCommand)")
 	fl.BoolVar(&f.noConnCheck, "disable-connection-check", false, "do not test the connection before listening")
@@ -80,8 +82,12 @@ func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
 	if err != nil || port < 1 || port > 65535 {
 		return fmt.Errorf("PORT %q is not a TCP port (1-65535)", args[1])
 	}
-	if f.project == "" || f.zone == "" {
-		return errors.New("--project and --zone are required: iapterm tunnel INSTANCE PORT --project PROJECT --zone ZONE")
+	project, zone, name, err := splitInstance(args[0], f.project, f.zone)
+	if err != nil {
+		return err
+	}
+	if zone == "" {
+		return fmt.Errorf("which zone is %s in? give --zone ZONE, or write PROJECT/ZONE/%s: iapterm tunnel INSTANCE PORT --project PROJECT --zone ZONE", name, name)
 	}
 	// A non-loopback address is bound only because the user wrote it out.
 	lopts := tunnel.ListenOptions{AllowNonLoopback: cmd.Flags().Changed("local-host-port")}
@@ -107,7 +113,7 @@ func runTunnel(cmd *cobra.Command, f tunnelFlags, args []string) error {
 		MaxReconnectTime: f.reconnectWindow,
 		Logger:           slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
-	target := tunnel.Target{Project: f.project, Zone: f.zone, Instance: args[0], Port: port}
+	target := tunnel.Target{Project: project, Zone: zone, Instance: name, Port: port}
 	if f.listenOnStdin {
 		return tunnelStdio(ctx, d, target, cmd.InOrStdin(), cmd.OutOrStdout())
 	}

@@ -37,7 +37,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			project, zone, name, err := sshSplitInstance(args[0], f.project, f.zone)
+			project, zone, name, err := splitInstance(args[0], f.project, f.zone)
 			if err != nil {
 				return err
 			}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+
+	"iapterm/policy"
+)
+
+// envProject is the project commands use when an INSTANCE is a bare name
+// and --project is not given.
+const envProject = "IAPTERM_PROJECT"
+
+// argError is an INSTANCE argument or a flag that cannot be meant. Commands
+// with a usage exit status (doctor: 2) return it as one; iapterm ssh keeps
+// OpenSSH's 255.
+type argError string
+
+func (e argError) Error() string { return string(e) }
+
+// splitInstance reads an INSTANCE argument: a bare NAME (with --project,
+// else $IAPTERM_PROJECT, and --zone when given) or PROJECT/ZONE/NAME. A
+// --project or --zone that names another place than PROJECT/ZONE/NAME is a
+// mistake, not a choice between the two. Every command that takes an
+// INSTANCE reads it here, so they all accept and refuse the same things.
+func splitInstance(arg, project, zone string) (p, z, name string, err error) {
+	parts := strings.Split(arg, "/")
+	switch {
+	case arg == "":
+		return "", "", "", argError("the INSTANCE is empty: give a name, or PROJECT/ZONE/NAME")
+	case len(parts) == 3:
+		switch {
+		case parts[0] == "":
+			return "", "", "", argError(fmt.Sprintf("INSTANCE %q has no project before /ZONE/NAME", arg))
+		case parts[1] == "":
+			return "", "", "", argError(fmt.Sprintf("INSTANCE %q has no zone between PROJECT/ and /NAME", arg))
+		case parts[2] == "":
+			return "", "", "", argError(fmt.Sprintf("INSTANCE %q has no name after PROJECT/ZONE/", arg))
+		}
+		if project != "" && project != parts[0] {
+			return "", "", "", argError(fmt.Sprintf("INSTANCE %s is in project %s, but --project says %s: give one of them", arg, parts[0], project))
+		}
+		if zone != "" && zone != parts[1] {
+			return "", "", "", argError(fmt.Sprintf("INSTANCE %s is in zone %s, but --zone says %s: give one of them", arg, parts[1], zone))
+		}
+		return parts[0], parts[1], parts[2], nil
+	case len(parts) != 1:
+		return "", "", "", argError(fmt.Sprintf("INSTANCE %q is neither an instance name nor PROJECT/ZONE/NAME", arg))
+	}
+	if project == "" {
+		project = strings.TrimSpace(os.Getenv(envProject))
+	}
+	if project == "" {
+		return "", "", "", argError(fmt.Sprintf("which project is %s in? give --project PROJECT (or set %s), or write PROJECT/ZONE/%s", arg, envProject, arg))
+	}
+	return project, zone, arg, nil
+}
+
+// checkAccessLevels rejects --access-level values that are not full access
+// level names (a bare "corp_devices" would never match a condition, and the
+// result would read as an ordinary denial).
+func checkAccessLevels(levels []string) error {
+	for _, l := range levels {
+		if !policy.ValidAccessLevel(l) {
+			return exitError{2, fmt.Sprintf("--access-level %q is not a full access level name, like accessPolicies/1234/accessLevels/corp_devices", l)}
+		}
+	}
+	return nil
+}
