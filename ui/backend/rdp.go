@@ -139,7 +139,7 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 		err := b.Prober.Probe(pctx, target)
 		cancel()
 		if err != nil {
-			return common.RDPSession{}, err
+			return common.RDPSession{}, &common.RDPTunnelError{Err: err}
 		}
 	}
 	// The session outlives the key press: it ends with the client, with
@@ -150,7 +150,7 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 		Client:   client,
 		Settings: s,
 		Password: password,
-		Forward:  rdp.PoolForwarder(b.Pool, target, 0),
+		Forward:  tunnelErrors(rdp.PoolForwarder(b.Pool, target, 0)),
 		Name:     inst.Name,
 		LogDir:   b.LogDir,
 		Logger:   slog.Default(),
@@ -188,6 +188,18 @@ func (b *RDP) Launch(ctx context.Context, inst projects.Instance, req common.RDP
 			return waitErr
 		},
 	}, nil
+}
+
+// tunnelErrors marks the errors of f as the tunnel's, so the UI's hint
+// does not send the user to the RDP client's settings for them.
+func tunnelErrors(f rdp.Forwarder) rdp.Forwarder {
+	return func(ctx context.Context, remotePort int) (string, func(), error) {
+		addr, release, err := f(ctx, remotePort)
+		if err != nil {
+			err = &common.RDPTunnelError{Err: err}
+		}
+		return addr, release, err
+	}
 }
 
 // Running is the number of clients still running.

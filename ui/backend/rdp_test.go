@@ -1,11 +1,16 @@
 package backend
 
 import (
+	"context"
+	"errors"
+	"net"
 	"testing"
 
 	"iapterm/profiles"
 	"iapterm/projects"
 	"iapterm/rdp"
+	"iapterm/tunnel"
+	"iapterm/ui/common"
 )
 
 type staticConfig struct{ c *profiles.Config }
@@ -54,6 +59,46 @@ func TestRDPSettingsFromConfig(t *testing.T) {
 			}
 			if u, _ := b.DefaultUser(inst); u != tc.wantUser {
 				t.Fatalf("default user %q, want %q", u, tc.wantUser)
+			}
+		})
+	}
+}
+
+type failingProber struct{ err error }
+
+func (p failingProber) Probe(context.Context, tunnel.Target) error { return p.err }
+
+// Failures to open the tunnel (the probe, or the pool's listener) are
+// marked as the tunnel's, so the UI does not blame the RDP client for
+// them; the client's own failures are not marked.
+func TestRDPLaunchMarksTunnelErrors(t *testing.T) {
+	t.Setenv("DISPLAY", ":0")
+	closed := tunnel.NewPool(&tunnel.Dialer{})
+	closed.Close()
+	inst := projects.Instance{Project: "p", Zone: "z", Name: "win-1", OS: projects.Windows}
+	client := func(context.Context, rdp.FindOptions) (rdp.Client, error) {
+		return rdp.Client{Kind: rdp.FreeRDP, Path: "/bin/true"}, nil
+	}
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, tc := range []struct {
+		name   string
+		b      *RDP
+		tunnel bool
+	}{
+		{"probe", &RDP{Pool: closed, Find: client, Prober: failingProber{dial}, LogDir: t.TempDir()}, true},
+		{"forward", &RDP{Pool: closed, Find: client, LogDir: t.TempDir()}, true},
+		{"client", &RDP{Pool: closed, Find: func(context.Context, rdp.FindOptions) (rdp.Client, error) {
+			return rdp.Client{}, rdp.ErrNoClient
+		}, LogDir: t.TempDir()}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := tc.b.Launch(context.Background(), inst, common.RDPRequest{})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			var te *common.RDPTunnelError
+			if got := errors.As(err, &te); got != tc.tunnel {
+				t.Errorf("%v: marked as the tunnel's: %v, want %v", err, got, tc.tunnel)
 			}
 		})
 	}

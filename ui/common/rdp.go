@@ -50,3 +50,11 @@ type RDPLauncher interface {
 	// SavePassword stores the password in the OS keyring.
 	SavePassword(inst projects.Instance, user, password string) error
 }
+
+// RDPTunnelError marks an RDP launch error that came from opening the
+// tunnel (the sign-in, the network, IAP) rather than from the client
+// program or the rdp.* settings. Its message is the wrapped error's.
+type RDPTunnelError struct{ Err error }
+
+func (e *RDPTunnelError) Error() string { return e.Err.Error() }
+func (e *RDPTunnelError) Unwrap() error { return e.Err }

@@ -6,11 +6,15 @@
 package rdpdialog
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 
 	tea "charm.land/bubbletea/v2"
+	"golang.org/x/oauth2"
 
+	"iapterm/auth"
 	"iapterm/projects"
 	"iapterm/rdp"
 	"iapterm/tunnel"
@@ -80,18 +84,35 @@ func Launch(c *common.Common, inst projects.Instance, req common.RDPRequest) tea
 	}
 }
 
+// launchHint says what to do about a failed launch, by where it failed:
+// the RDP client program, the sign-in (credentials), IAP's answer, or the
+// way to the relay (network). Only errors known to be the client's or
+// the settings' send the user to the rdp.* settings.
 func launchHint(err error) string {
-	var closeErr *tunnel.CloseError
+	var (
+		closeErr *tunnel.CloseError
+		retrieve *oauth2.RetrieveError
+		netErr   net.Error
+		tunErr   *common.RDPTunnelError
+	)
 	switch {
 	case errors.Is(err, rdp.ErrNoClient):
 		return "Install an RDP client (the message says which for this system), set rdp.client in the settings (s), or set " + rdp.EnvClient + "."
+	case errors.Is(err, auth.ErrNotSignedIn):
+		return "Sign in with `iapterm auth login` (or set IAPTERM_ACCESS_TOKEN), then connect again."
+	case errors.Is(err, auth.ErrSignInExpired), errors.Is(err, tunnel.ErrTokenRejected), errors.As(err, &retrieve):
+		return "Your sign-in expired or was rejected: run `iapterm auth login` (or supply a fresh IAPTERM_ACCESS_TOKEN), then connect again. The RDP client was not started."
 	case errors.Is(err, tunnel.ErrBackendUnreachable):
 		return "IAP let you in but found nothing answering on the VM's RDP port: wait for Windows to finish booting, check that Remote Desktop is enabled on the VM, and that a firewall rule allows the port from 35.235.240.0/20; press d to diagnose."
 	case errors.Is(err, tunnel.ErrNotAuthorized):
 		return "Ask for the IAP-secured Tunnel User role on the instance (or its project); press d to diagnose."
-	case errors.As(err, &closeErr), errors.Is(err, tunnel.ErrInstanceNotFound), errors.Is(err, tunnel.ErrTokenRejected),
-		errors.Is(err, tunnel.ErrSessionLost), errors.Is(err, tunnel.ErrConnectTimeout), errors.Is(err, tunnel.ErrProtocol):
-		return "Check that you have the IAP-secured Tunnel User role on the instance and that a firewall rule allows the RDP port from 35.235.240.0/20; press d to diagnose."
+	case errors.Is(err, tunnel.ErrInstanceNotFound):
+		return "IAP does not know this VM: it may have been deleted or recreated; press r to refresh the list."
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, tunnel.ErrConnectTimeout), errors.Is(err, tunnel.ErrSessionLost),
+		errors.Is(err, tunnel.ErrProtocol), errors.As(err, &closeErr), errors.As(err, &netErr):
+		return "The tunnel to the VM could not be opened (the RDP client was not at fault): check the network and any proxy in HTTPS_PROXY, then try again; press d to diagnose."
+	case errors.As(err, &tunErr):
+		return "Opening the tunnel to the VM's RDP port failed (the RDP client was not started); press d to diagnose."
 	}
 	// Not the tunnel: the client or the settings.
 	return "Check the rdp.* settings (s) and the client named by rdp.client or " + rdp.EnvClient + " (its name must contain freerdp, remmina or mstsc)."

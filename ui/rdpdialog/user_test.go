@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
+	"golang.org/x/oauth2"
 
+	"iapterm/auth"
 	"iapterm/projects"
 	"iapterm/rdp"
 	"iapterm/tunnel"
@@ -50,16 +53,37 @@ func TestUserPanelShowsPlaceholdersAndLongValues(t *testing.T) {
 }
 
 // The hint under a failed launch fits the failure: a client iapterm cannot
-// use, nothing listening on the VM's RDP port, or no permission.
+// use, nothing listening on the VM's RDP port, or no permission; a
+// network or sign-in failure never sends the user to the client settings.
 func TestLaunchHintFitsTheError(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	tunnelErr := func(err error) error {
+		return fmt.Errorf("opening the tunnel to port 3389: %w", &common.RDPTunnelError{Err: err})
+	}
 	for _, tc := range []struct {
 		err       error
 		want, not string
 	}{
+		// The client program: missing, unusable, or failing to start.
 		{fmt.Errorf("%w: install one", rdp.ErrNoClient), "Install an RDP client", "Tunnel User"},
 		{errors.New("cannot tell what kind of RDP client x is"), "rdp.client", "Tunnel User"},
+		{fmt.Errorf("starting xfreerdp: %w", errors.New("permission denied")), "rdp.client", "network"},
+		// IAP's answer.
 		{&tunnel.CloseError{Code: tunnel.CloseFailedToConnectToBackend}, "Remote Desktop is enabled", "Tunnel User"},
 		{fmt.Errorf("probe: %w", tunnel.ErrNotAuthorized), "Tunnel User", "rdp.client"},
+		{&tunnel.CloseError{Code: tunnel.CloseLookupFailed}, "refresh", "rdp.client"},
+		// The network on the way to the relay.
+		{&common.RDPTunnelError{Err: fmt.Errorf("connecting to the IAP relay at tunnel.example: %w", dial)}, "network", "rdp.client"},
+		{tunnelErr(fmt.Errorf("connecting to the IAP relay: %w", dial)), "network", "rdp.client"},
+		{&common.RDPTunnelError{Err: context.DeadlineExceeded}, "network", "rdp.client"},
+		{fmt.Errorf("%w after 30s", tunnel.ErrConnectTimeout), "network", "Tunnel User"},
+		// Credentials: the sign-in, not the client or the network.
+		{&common.RDPTunnelError{Err: &tunnel.HandshakeError{Status: 401}}, "iapterm auth login", "rdp.client"},
+		{tunnelErr(fmt.Errorf("getting an access token: %w", auth.ErrNotSignedIn)), "iapterm auth login", "rdp.client"},
+		{tunnelErr(fmt.Errorf("getting an access token: %w", fmt.Errorf("token expired: %w", auth.ErrSignInExpired))), "sign-in expired", "network"},
+		{&common.RDPTunnelError{Err: fmt.Errorf("getting an access token: %w", &oauth2.RetrieveError{ErrorCode: "invalid_grant"})}, "sign-in expired", "rdp.client"},
+		// Any other failure to open the tunnel is still the tunnel's.
+		{tunnelErr(errors.New("no credentials: the tunnel dialer has no token source")), "tunnel", "rdp.client"},
 	} {
 		got := launchHint(tc.err)
 		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
