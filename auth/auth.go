@@ -111,11 +111,24 @@ func fromAccessToken(ctx context.Context, e endpoint.Endpoints, hc *http.Client,
 	return c, nil
 }
 
+// tokenTimeout bounds one request to the token or revoke endpoint. Token
+// sources run without the caller's context (oauth2's transport asks them
+// for a token with none), so without it a server that accepts the request
+// and never answers would hang every API call, beyond the reach of Ctrl-C.
+var tokenTimeout = 30 * time.Second
+
+// tokenClient is hc with tokenTimeout.
+func tokenClient(hc *http.Client) *http.Client {
+	c := *hc
+	c.Timeout = tokenTimeout
+	return &c
+}
+
 // signInTokenSource refreshes the stored sign-in against the token endpoint.
 func signInTokenSource(ctx context.Context, e endpoint.Endpoints, hc *http.Client, si *SignIn) oauth2.TokenSource {
 	cfg := oauthConfig(e, si.ClientID, si.ClientSecret, "")
 	// The token source outlives the command's context; keep only its values.
-	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
+	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(hc))
 	ts := cfg.TokenSource(rctx, &oauth2.Token{RefreshToken: si.RefreshToken})
 	return explained{src: ts, hint: "run `iapterm auth login`"}
 }
@@ -186,7 +199,7 @@ func fromADC(ctx context.Context, e endpoint.Endpoints, hc *http.Client) (*Crede
 	if e.IsEmulator() && !explicit {
 		return nil, ErrNotSignedIn
 	}
-	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
+	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(hc))
 	data, err := os.ReadFile(path)
 	if err != nil {
 		if explicit {

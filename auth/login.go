@@ -127,7 +127,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*Credentials, error) {
 		return nil, err
 	}
 
-	xctx := context.WithValue(ctx, oauth2.HTTPClient, hc)
+	xctx := context.WithValue(ctx, oauth2.HTTPClient, tokenClient(hc))
 	tok, err := oc.Exchange(xctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
 		return nil, fmt.Errorf("exchanging the authorization code: %w", explainTokenError(err, "run `iapterm auth login` again"))
@@ -158,7 +158,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*Credentials, error) {
 		}
 		creds.Location = where
 	}
-	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, hc)
+	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(hc))
 	creds.TokenSource = explained{src: oc.TokenSource(rctx, tok), hint: "run `iapterm auth login`"}
 	return creds, nil
 }

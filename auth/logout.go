@@ -45,7 +45,7 @@ func revoke(ctx context.Context, e endpoint.Endpoints, token string) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := hc.Do(req)
+	resp, err := tokenClient(hc).Do(req)
 	if err != nil {
 		return fmt.Errorf("revoking the refresh token: %w", err)
 	}
