@@ -139,12 +139,30 @@ type Cloud interface {
 
 // Identity is who the doctor checks for.
 type Identity struct {
-	Email  string
-	Source string // where the credentials came from
+	Email string
+	// Source is where the credentials came from (auth.SourceEnv,
+	// auth.SourceSignIn, ...). With Err, it is the source that failed, when
+	// known: a rejected auth.SourceEnv token is not fixed by signing in,
+	// since the variable comes first.
+	Source string
 	Tokens oauth2.TokenSource
 	// Err is why no credentials were found, when Tokens is nil.
 	Err error
 }
+
+// Surface is where a report is shown, for the hints that name a place to
+// go next.
+type Surface int
+
+const (
+	// Anywhere: hints name no place (the gcloud and iapterm commands only).
+	Anywhere Surface = iota
+	// CommandLine: iapterm doctor in a shell; hints may point to the
+	// explorer.
+	CommandLine
+	// Explorer: the explorer's Diagnose panel; hints name its keys.
+	Explorer
+)
 
 // RelayChecker checks the transport below the relay protocol: that the
 // relay host answers and lets a WebSocket upgrade through.
@@ -174,6 +192,8 @@ type Doctor struct {
 	Now func() time.Time
 	// Timeout bounds each remote call (20 s when 0).
 	Timeout time.Duration
+	// Shown is where the report is shown (Anywhere when 0).
+	Shown Surface
 }
 
 // Target is what to diagnose.
@@ -273,7 +293,7 @@ func (d *Doctor) checkCredentials(ctx context.Context) Check {
 		}
 		c.Fix = "iapterm auth login (or set IAPTERM_ACCESS_TOKEN, or run gcloud auth application-default login)"
 		switch {
-		case errors.Is(id.Err, auth.ErrSignInExpired) && strings.Contains(id.Err.Error(), auth.EnvAccessToken):
+		case errors.Is(id.Err, auth.ErrSignInExpired) && id.Source == auth.SourceEnv:
 			// Signing in does not help while the rejected token is set:
 			// it comes first.
 			c.Fix = fmt.Sprintf("set %s to a fresh token (gcloud auth print-access-token), or unset it and run iapterm auth login", auth.EnvAccessToken)
@@ -326,12 +346,15 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 	inst, err := d.Cloud.Resolve(cctx, t.Project, t.Zone, t.Instance)
 	if err != nil {
 		c.Mark, c.Summary = Failed, err.Error()
-		switch {
-		case errors.Is(err, projects.ErrNotFound) && strings.HasPrefix(err.Error(), "project "):
-			// Listing the project's instances would fail the same way.
-			c.Fix = fmt.Sprintf("check the project ID %q: iapterm projects search lists the projects you can see (add part of a name or ID to narrow it)", t.Project)
-		case errors.Is(err, projects.ErrNotFound):
+		if errors.Is(err, projects.ErrNotFound) {
 			c.Fix = fmt.Sprintf("check the name and zone: gcloud compute instances list --project=%s --filter=name~%s", t.Project, t.Instance)
+			if d.projectMissing(ctx, t.Project) {
+				// Listing the project's instances would fail the same way.
+				c.Fix = fmt.Sprintf("check the project ID %q: iapterm projects search lists the projects you can see (add part of a name or ID to narrow it)", t.Project)
+				if t.Zone != "" {
+					c.Summary = fmt.Sprintf("project %s not found (or you cannot see it)", t.Project)
+				}
+			}
 		}
 		return nil, c
 	}
@@ -361,9 +384,30 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 	default:
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s, not RUNNING", where, inst.Status)
 		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
-		c.Details = append(c.Details, "or start it from the explorer (iapterm ui)")
+	}
+	if c.Fix != "" {
+		verb := "start"
+		if inst.Status == "SUSPENDED" || inst.Status == "SUSPENDING" {
+			verb = "resume"
+		}
+		switch d.Shown {
+		case CommandLine:
+			c.Details = append(c.Details, "or "+verb+" it from the explorer (iapterm ui)")
+		case Explorer:
+			c.Details = append(c.Details, "or press s here to "+verb+" it and check again")
+		}
 	}
 	return inst, c
+}
+
+// projectMissing reports whether project itself is what was not found
+// (when an instance lookup answered 404): the project's own record is not
+// found either.
+func (d *Doctor) projectMissing(ctx context.Context, project string) bool {
+	cctx, cancel := d.call(ctx)
+	defer cancel()
+	_, err := d.Cloud.ProjectMetadata(cctx, project)
+	return errors.Is(err, projects.ErrNotFound)
 }
 
 // startCommand is the doctor command line that starts inst and checks it
@@ -406,10 +450,14 @@ func (d *Doctor) startInstance(ctx context.Context, inst *projects.Instance) (*p
 // indented below.
 func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "Diagnosing port %d of %s (project %s, zone %s)\n", r.Port, r.Instance, r.Project, orDash(r.Zone))
+	// The widest mark is [skipped] or [warning]; details and fixes start
+	// where the summary does.
+	const markWidth, titleWidth = 9, 18
+	indent := strings.Repeat(" ", markWidth+1+titleWidth+1)
 	for _, c := range r.Checks {
-		fmt.Fprintf(w, "%-8s %-18s %s\n", "["+string(c.Mark)+"]", c.Title, c.Summary)
+		fmt.Fprintf(w, "%-*s %-*s %s\n", markWidth, "["+string(c.Mark)+"]", titleWidth, c.Title, c.Summary)
 		for _, d := range c.Details {
-			fmt.Fprintf(w, "%27s%s\n", "", d)
+			fmt.Fprintf(w, "%s%s\n", indent, d)
 		}
 		if c.Fix != "" {
 			for i, line := range strings.Split(c.Fix, "\n") {
@@ -417,7 +465,7 @@ func (r *Report) Print(w io.Writer) {
 				if i > 0 {
 					prefix = "     "
 				}
-				fmt.Fprintf(w, "%27s%s%s\n", "", prefix, line)
+				fmt.Fprintf(w, "%s%s%s\n", indent, prefix, line)
 			}
 		}
 	}

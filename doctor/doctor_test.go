@@ -196,15 +196,51 @@ func TestRelayUnreachable(t *testing.T) {
 }
 
 // A rejected IAPTERM_ACCESS_TOKEN is not fixed by signing in: the variable
-// comes first, so the fix says to replace or unset it.
+// comes first, so the fix says to replace or unset it. Which source failed
+// is the identity's Source, not words in the error's message.
 func TestRejectedEnvTokenFix(t *testing.T) {
-	envErr := fmt.Errorf("the access token in %s was rejected: %w", auth.EnvAccessToken, auth.ErrSignInExpired)
-	c := (&Doctor{Identity: Identity{Err: envErr}}).checkCredentials(context.Background())
+	rejected := fmt.Errorf("the token was rejected: %w", auth.ErrSignInExpired)
+	c := (&Doctor{Identity: Identity{Err: rejected, Source: auth.SourceEnv}}).checkCredentials(context.Background())
 	if c.Mark != Failed || !strings.Contains(c.Fix, "set IAPTERM_ACCESS_TOKEN to a fresh token") || !strings.Contains(c.Fix, "unset it") {
 		t.Fatalf("%+v", c)
 	}
-	c = (&Doctor{Identity: Identity{Err: fmt.Errorf("stored sign-in: %w", auth.ErrSignInExpired)}}).checkCredentials(context.Background())
+	// A message that mentions the variable does not make it the source.
+	mentions := fmt.Errorf("stored sign-in (%s is not set): %w", auth.EnvAccessToken, auth.ErrSignInExpired)
+	c = (&Doctor{Identity: Identity{Err: mentions, Source: auth.SourceSignIn}}).checkCredentials(context.Background())
 	if c.Fix != "iapterm auth login" {
 		t.Fatalf("expired sign-in: %+v", c)
+	}
+}
+
+// Every mark, [skipped] and [warning] included, leaves the titles and
+// summaries in one column, and details and fixes start under the summary.
+func TestPrintAlignsColumns(t *testing.T) {
+	r := &Report{Instance: "vm", Project: "p", Zone: "z", Port: 22, Checks: []Check{
+		{Title: "Credentials", Mark: OK, Summary: "a@x.com"},
+		{Title: "Instance", Mark: Failed, Summary: "stopped", Details: []string{"detail"}, Fix: "fix-cmd"},
+		{Title: "Firewall", Mark: Warning, Summary: "cannot read"},
+		{Title: "SSH prerequisites", Mark: Skipped, Summary: "port 3389 is not SSH"},
+	}}
+	var b strings.Builder
+	r.Print(&b)
+	lines := strings.Split(b.String(), "\n")
+	col := func(line, word string) int { return strings.Index(line, word) }
+	title, summary := col(lines[1], "Credentials"), col(lines[1], "a@x.com")
+	for _, l := range lines[1 : len(lines)-2] {
+		switch {
+		case strings.HasPrefix(l, "["):
+			fields := strings.SplitN(l, "]", 2)
+			rest := strings.TrimLeft(fields[1], " ")
+			if at := len(l) - len(rest); at != title {
+				t.Errorf("title at column %d, want %d: %q", at, title, l)
+			}
+		default:
+			if at := len(l) - len(strings.TrimLeft(l, " ")); at != summary {
+				t.Errorf("detail at column %d, want %d: %q", at, summary, l)
+			}
+		}
+	}
+	if !strings.Contains(b.String(), "[skipped] SSH prerequisites  port 3389") {
+		t.Errorf("skipped line:\n%s", b.String())
 	}
 }

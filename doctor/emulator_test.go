@@ -296,6 +296,32 @@ func TestStoppedVM(t *testing.T) {
 	expect(t, r, CheckInstance, Failed, "", "(or iapterm doctor proj/us-central1-a/vm --port 3389 --start)")
 }
 
+// The hint beside the start command depends on where the report is shown:
+// the explorer from a shell, the panel's own key inside the explorer, and
+// no place at all when the caller does not say.
+func TestStoppedVMHintFollowsWhereShown(t *testing.T) {
+	w := healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	e := startEmulator(t, w, emulator.Options{})
+	for _, tc := range []struct {
+		shown     Surface
+		want, not string
+	}{
+		{Anywhere, "", "explorer"},
+		{CommandLine, "or start it from the explorer (iapterm ui)", "press s"},
+		{Explorer, "or press s here to start it and check again", "iapterm ui"},
+	} {
+		d := doctorFor(t, e, alice, aliceToken)
+		d.Shown = tc.shown
+		r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
+		expect(t, r, CheckInstance, Failed, "TERMINATED", "gcloud compute instances start vm")
+		details := strings.Join(r.Check(CheckInstance).Details, "\n")
+		if !strings.Contains(details, tc.want) || strings.Contains(details, tc.not) {
+			t.Errorf("shown %d: details want %q, not %q:\n%s", tc.shown, tc.want, tc.not, details)
+		}
+	}
+}
+
 func TestStartStartsAStoppedVM(t *testing.T) {
 	w := healthyWorld(t)
 	w.Projects[0].Instances[0].Status = "TERMINATED"
@@ -432,6 +458,12 @@ func TestInstanceNotFound(t *testing.T) {
 	// A project that does not exist: the fix is about the project.
 	r = doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: "no-such-project", Instance: "vm", Port: 22})
 	expect(t, r, CheckInstance, Failed, "project no-such-project not found", `check the project ID "no-such-project": iapterm projects search lists`)
+	// With the zone given too: the lookup of the instance answers 404, and
+	// it is still the project that is missing.
+	r = doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: "no-such-project", Zone: zone, Instance: "vm", Port: 22})
+	expect(t, r, CheckInstance, Failed, "project no-such-project not found", `check the project ID "no-such-project"`)
+	r = doctorFor(t, e, alice, aliceToken).Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "nope", Port: 22})
+	expect(t, r, CheckInstance, Failed, "instance nope not found", "gcloud compute instances list --project=proj")
 }
 
 func TestZoneIsFoundWhenOmitted(t *testing.T) {

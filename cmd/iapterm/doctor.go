@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"iapterm/auth"
 	"iapterm/doctor"
 	"iapterm/projects"
 	"iapterm/tunnel"
@@ -75,7 +78,7 @@ func runDoctor(cmd *cobra.Command, f doctorFlags, arg string) error {
 		return err
 	}
 	t := doctor.Target{Project: project, Zone: zone, Instance: name, Port: f.port}
-	d := &doctor.Doctor{Fix: f.fix, AccessLevels: f.levels}
+	d := &doctor.Doctor{Fix: f.fix, AccessLevels: f.levels, Shown: doctor.CommandLine}
 	creds, eps, err := credentials(ctx)
 	if err == nil {
 		d.Identity = doctor.Identity{Email: creds.Email, Source: creds.Source, Tokens: creds.TokenSource}
@@ -86,6 +89,10 @@ func runDoctor(cmd *cobra.Command, f doctorFlags, arg string) error {
 			return err
 		}
 		d.Identity = doctor.Identity{Err: err}
+		if strings.TrimSpace(os.Getenv(auth.EnvAccessToken)) != "" {
+			// auth.Resolve uses the variable first, so it is what failed.
+			d.Identity.Source = auth.SourceEnv
+		}
 	}
 	client, err := projects.NewClient(ctx, eps, d.Identity.Tokens)
 	if err != nil {

@@ -75,7 +75,7 @@ func TestDoctorCommand(t *testing.T) {
 		t.Fatalf("port 3389: exit %d\n%s", code, out)
 	}
 	for _, want := range []string{
-		"[failed] Firewall",
+		"[failed]  Firewall",
 		"--rules=tcp:3389",
 		"`destination.port == 22` is false for destination.port = 3389",
 	} {
