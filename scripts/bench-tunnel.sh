@@ -26,7 +26,8 @@ go build -o "$work/wsrelay" ./scripts/wsrelay
 
 iperf_port=$(freeport)
 iperf3 -s -p "$iperf_port" >"$work/iperf3-server.log" 2>&1 &
-pids+=($!)
+server_pid=$!
+pids+=($server_pid)
 
 # A trivial echo server for the idle-connection test.
 echo_port=$(freeport)
@@ -76,17 +77,29 @@ pids+=($!)
 "$work/wsrelay" client "127.0.0.1:$ws_port" "127.0.0.1:$ws_server" 2>"$work/wsrelay-client.err" &
 pids+=($!)
 
+# measure NAME PORT [IPERF3 ARGS]: one iperf3 run through PORT. Appends to
+# $work/runs "NAME Mbit/s" and the CPU seconds the run cost each process:
+# the iperf3 client and server, the tunnel client and the emulator.
+tick=$(getconf CLK_TCK)
+measure() {
+	local name=$1 port=$2 s0 c0 e0 s1 c1 e1 client
+	shift 2
+	s0=$(cpu "$server_pid"); c0=$(cpu "$tun_pid"); e0=$(cpu "$emu_pid")
+	client=$( { TIMEFORMAT='%U %S'; time iperf3 -c 127.0.0.1 -p "$port" -t "$secs" -J "$@" >"$work/iperf3.json"; } 2>&1 )
+	s1=$(cpu "$server_pid"); c1=$(cpu "$tun_pid"); e1=$(cpu "$emu_pid")
+	echo "$name $(rate <"$work/iperf3.json") $client $(((s1 - s0))) $(((c1 - c0))) $(((e1 - e0)))" >>"$work/runs"
+}
+
 sleep 1
 # Direct and tunnelled runs alternate, so both see about the same load from
 # whatever else runs on the machine.
-direct_up=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -J | rate)
-c0=$(cpu "$tun_pid"); e0=$(cpu "$emu_pid")
-tunnel_up=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -J | rate)
-c1=$(cpu "$tun_pid"); e1=$(cpu "$emu_pid")
-direct_down=$(iperf3 -c 127.0.0.1 -p "$iperf_port" -t "$secs" -R -J | rate)
-c2=$(cpu "$tun_pid"); e2=$(cpu "$emu_pid")
-tunnel_down=$(iperf3 -c 127.0.0.1 -p "$tport" -t "$secs" -R -J | rate)
-c3=$(cpu "$tun_pid"); e3=$(cpu "$emu_pid")
+measure direct_up "$iperf_port"
+measure tunnel_up "$tport"
+measure direct_down "$iperf_port" -R
+measure tunnel_down "$tport" -R
+got() { awk -v n="$1" '$1 == n {print $2}' "$work/runs"; }
+direct_up=$(got direct_up); tunnel_up=$(got tunnel_up)
+direct_down=$(got direct_down); tunnel_down=$(got tunnel_down)
 chain_up=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -J | rate)
 chain_down=$(iperf3 -c 127.0.0.1 -p "$chain_port" -t "$secs" -R -J | rate)
 splice_up=$(iperf3 -c 127.0.0.1 -p "$splice_port" -t "$secs" -J | rate)
@@ -109,16 +122,34 @@ printf '  %-26s %8s %8s\n' "ratio spliced/direct" "$(ratio "$splice_up" "$direct
 printf '  %-26s %8s %8s\n' "minimal WebSocket relay" "$ws_up" "$ws_down"
 printf '  %-26s %8s %8s\n' "ratio minimal/direct" "$(ratio "$ws_up" "$direct_up")" "$(ratio "$ws_down" "$direct_down")"
 printf '  %-26s %8s %8s\n' "ratio tunnel/minimal" "$(ratio "$tunnel_up" "$ws_up")" "$(ratio "$tunnel_down" "$ws_down")"
-tick=$(getconf CLK_TCK)
-python3 - "$tick" "$secs" "$tunnel_up" "$tunnel_down" "$c0" "$c1" "$c2" "$c3" "$e0" "$e1" "$e2" "$e3" <<'EOF2'
+python3 - "$tick" "$secs" "$work/runs" <<'EOF2'
 import sys
-tick, secs, up, down = (float(x) for x in sys.argv[1:5])
-c0, c1, c2, c3, e0, e1, e2, e3 = (int(x) for x in sys.argv[5:])
-client = ((c1 - c0) + (c3 - c2)) / tick
-emu = ((e1 - e0) + (e3 - e2)) / tick
-gb = (up + down) * 1e6 * secs / 8 / 1e9
+tick, secs = float(sys.argv[1]), float(sys.argv[2])
+runs = {}
+for line in open(sys.argv[3]):
+    name, rate, cu, cs, server, tun, emu = line.split()
+    gb = float(rate) * 1e6 * secs / 8 / 1e9
+    runs[name] = (gb, {"iperf3 client": float(cu) + float(cs), "iperf3 server": int(server) / tick,
+                       "tunnel client": int(tun) / tick, "emulator": int(emu) / tick})
+t_client = sum(runs[n][1]["tunnel client"] for n in ("tunnel_up", "tunnel_down"))
+t_emu = sum(runs[n][1]["emulator"] for n in ("tunnel_up", "tunnel_down"))
+t_gb = sum(runs[n][0] for n in ("tunnel_up", "tunnel_down"))
 print("CPU during the two tunnel runs (%ds wall): client %.1fs, emulator %.1fs;"
-      " %.2f CPU seconds per GB moved (client and emulator)" % (2 * secs, client, emu, (client + emu) / gb))
+      " %.2f CPU seconds per GB moved (client and emulator)" % (2 * secs, t_client, t_emu, (t_client + t_emu) / t_gb))
+# Every process here is a stage every byte goes through: given a core each,
+# the slowest stage would set the pace. The busiest process per GB, direct
+# against tunnelled, estimates the ratio on a machine with enough cores.
+print("CPU seconds per GB moved, per process (kernel work is charged to whichever process ran it):")
+for d in ("up", "down"):
+    line = []
+    worst = {}
+    for kind in ("direct", "tunnel"):
+        gb, procs = runs["%s_%s" % (kind, d)]
+        used = {p: c / gb for p, c in procs.items() if kind == "tunnel" or p.startswith("iperf3")}
+        worst[kind] = max(used.values())
+        line.append("%s: %s" % (kind, ", ".join("%s %.2f" % (p, c) for p, c in used.items())))
+    print("  %-4s %s" % (d, "; ".join(line)))
+    print("       busiest stage direct/tunnel: %.2f (the ratio a core per process would allow)" % (worst["direct"] / worst["tunnel"]))
 EOF2
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg)"
 
