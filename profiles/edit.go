@@ -244,11 +244,47 @@ func encodeValue(v any) (string, error) {
 
 // writeAtomic writes data to path through a temporary file and a rename,
 // with mode 0600. A path that is a symbolic link (a config file kept in a
-// dotfiles repository) is written where the link points: renaming over the
-// link itself would replace it with a copy and leave the real file behind.
+// dotfiles repository) is written where the link points, also when that
+// file does not exist yet: renaming over the link itself would replace it
+// with a copy and leave the real file behind. A link whose target's folder
+// does not exist is refused rather than replaced.
 func writeAtomic(path string, data []byte) error {
-	if target, err := filepath.EvalSymlinks(path); err == nil {
-		path = target
+	target, err := linkTarget(path)
+	if err != nil {
+		return err
 	}
-	return auth.WriteFileAtomic(path, data, 0o600)
+	if target != path {
+		dir := filepath.Dir(target)
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return fmt.Errorf("%s is a symbolic link to %s, whose folder %s does not exist: create that folder, or remove the link to keep the file at %s itself", path, target, dir, path)
+		}
+	}
+	return auth.WriteFileAtomic(target, data, 0o600)
+}
+
+// linkTarget follows path's symbolic links to the file they name, which
+// may not exist yet (a dangling link), and returns path itself when it is
+// not a link.
+func linkTarget(path string) (string, error) {
+	p := path
+	for range 40 {
+		st, err := os.Lstat(p)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+		dest, err := os.Readlink(p)
+		if err != nil {
+			return "", fmt.Errorf("reading the symbolic link %s: %w", p, err)
+		}
+		if !filepath.IsAbs(dest) {
+			// Relative to the link's real folder, as the system reads it.
+			dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+			if err != nil {
+				dir = filepath.Dir(p)
+			}
+			dest = filepath.Join(dir, dest)
+		}
+		p = dest
+	}
+	return "", fmt.Errorf("%s: too many levels of symbolic links", path)
 }

@@ -153,3 +153,50 @@ func TestAddProfileToANewFile(t *testing.T) {
 		t.Fatalf("file:\n%s", data)
 	}
 }
+
+// A config file that is a dangling link (the dotfiles checkout has no
+// config.toml yet) stays a link: the first edit creates the file it points
+// to. A link into a folder that does not exist is refused, link untouched.
+func TestEditThroughDanglingSymlink(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "dotfiles"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "config.toml")
+	if err := os.Symlink(filepath.Join("dotfiles", "config.toml"), link); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Set(Node{}, "ssh.user", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Lstat(link); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "dotfiles", "config.toml"))
+	if err != nil || !strings.Contains(string(data), `user = "alice"`) {
+		t.Fatalf("target not written: %v\n%s", err, data)
+	}
+
+	gone := filepath.Join(dir, "gone.toml")
+	if err := os.Symlink(filepath.Join(dir, "no-such-folder", "config.toml"), gone); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Load(gone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Set(Node{}, "ssh.user", "alice")
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link to") || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("error %v", err)
+	}
+	if st, err := os.Lstat(gone); err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced: %v %v", st.Mode(), err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "no-such-folder")); !os.IsNotExist(err) {
+		t.Fatalf("the folder was created: %v", err)
+	}
+}
