@@ -26,6 +26,9 @@ type Endpoints struct {
 	Override string
 	// Relay is the relay's root, ending in "/v4/" (ws:// or wss://).
 	Relay string
+	// MTLSRelay is the relay root used when the client presents a device
+	// certificate (Google serves mutual TLS on its own host).
+	MTLSRelay string
 	// Compute ends in "/compute/v1/", as google.golang.org/api expects.
 	Compute         string
 	ResourceManager string
@@ -44,6 +47,7 @@ type Endpoints struct {
 func Google() Endpoints {
 	return Endpoints{
 		Relay:           "wss://tunnel.cloudproxy.app/v4/",
+		MTLSRelay:       "wss://mtls.tunnel.cloudproxy.app/v4/",
 		Compute:         "https://compute.googleapis.com/compute/v1/",
 		ResourceManager: "https://cloudresourcemanager.googleapis.com/",
 		OSLogin:         "https://oslogin.googleapis.com/",
@@ -103,6 +107,7 @@ func Parse(override string) (Endpoints, error) {
 	return Endpoints{
 		Override:        override,
 		Relay:           relayRoot + "/v4/",
+		MTLSRelay:       relayRoot + "/v4/",
 		Compute:         root + "/compute/v1/",
 		ResourceManager: root + "/",
 		OSLogin:         root + "/",

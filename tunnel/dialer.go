@@ -121,8 +121,8 @@ type Dialer struct {
 	Backoff func(n int) time.Duration
 	// Proxy picks an HTTP CONNECT proxy; nil means http.ProxyFromEnvironment.
 	Proxy func(*http.Request) (*url.URL, error)
-	// GetClientCertificate is the seam for the mTLS endpoint (device
-	// certificates); nil means no client certificate.
+	// GetClientCertificate supplies a device certificate for mutual TLS;
+	// when set, sessions go to the endpoints' mTLS relay. Nil means none.
 	GetClientCertificate func(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	// Logger receives debug and info logs; nil discards them.
 	Logger *slog.Logger
@@ -205,9 +205,13 @@ func gcloudBackoff(n int) time.Duration {
 }
 
 func (d *Dialer) relayRoot() string {
-	r := d.Endpoints.Relay
-	if r == "" {
-		r = endpoint.Google().Relay
+	eps := d.Endpoints
+	if eps.Relay == "" {
+		eps = endpoint.Google()
+	}
+	r := eps.Relay
+	if d.GetClientCertificate != nil && eps.MTLSRelay != "" {
+		r = eps.MTLSRelay
 	}
 	if !strings.HasSuffix(r, "/") {
 		r += "/"

@@ -1,6 +1,8 @@
 package tunnel
 
 import (
+	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,5 +39,12 @@ func TestRelayURLs(t *testing.T) {
 	}
 	if got := (&Dialer{}).connectURL(tg); got[:36] != "wss://tunnel.cloudproxy.app/v4/conne" {
 		t.Errorf("default relay URL %s", got)
+	}
+	cert := func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &tls.Certificate{}, nil }
+	if got := (&Dialer{GetClientCertificate: cert}).connectURL(tg); !strings.HasPrefix(got, "wss://mtls.tunnel.cloudproxy.app/v4/connect?") {
+		t.Errorf("relay URL with a client certificate %s, want the mTLS host", got)
+	}
+	if got := (&Dialer{Endpoints: eps, GetClientCertificate: cert}).reconnectURL(tg, "s", 1); !strings.HasPrefix(got, "ws://127.0.0.1:9000/root/v4/reconnect?") {
+		t.Errorf("an emulator endpoint with a client certificate gave %s, want the emulator itself", got)
 	}
 }
