@@ -130,7 +130,7 @@ func signInTokenSource(ctx context.Context, e endpoint.Endpoints, hc *http.Clien
 	// The token source outlives the command's context; keep only its values.
 	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(hc))
 	ts := cfg.TokenSource(rctx, &oauth2.Token{RefreshToken: si.RefreshToken})
-	return explained{src: ts, hint: "run `iapterm auth login`"}
+	return explained{src: ts, hint: "run `iapterm auth login`", own: true}
 }
 
 func oauthConfig(e endpoint.Endpoints, id, secret, redirect string) *oauth2.Config {
@@ -151,30 +151,61 @@ func oauthConfig(e endpoint.Endpoints, id, secret, redirect string) *oauth2.Conf
 type explained struct {
 	src  oauth2.TokenSource
 	hint string
+	// own: the OAuth client is iapterm's (IAPTERM_OAUTH_CLIENT_ID), not
+	// one from a credentials file.
+	own bool
 }
 
 func (x explained) Token() (*oauth2.Token, error) {
 	t, err := x.src.Token()
 	if err != nil {
-		return nil, explainTokenError(err, x.hint)
+		return nil, explainTokenError(err, x.hint, x.own)
 	}
 	return t, nil
 }
 
-func explainTokenError(err error, hint string) error {
+func explainTokenError(err error, hint string, own bool) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		switch re.ErrorCode {
+		// signInError: these say what to do already, without a trailing
+		// ": sign in again".
 		case "invalid_grant":
-			return fmt.Errorf("sign in again: the refresh token was revoked or expired (invalid_grant): %s: %w", hint, ErrSignInExpired)
+			return signInError("sign in again: the refresh token was revoked or expired (invalid_grant): " + hint)
 		case "invalid_client", "unauthorized_client":
-			return fmt.Errorf("the OAuth client was rejected (%s): check IAPTERM_OAUTH_CLIENT_ID/IAPTERM_OAUTH_CLIENT_SECRET and %s: %w", re.ErrorCode, hint, ErrSignInExpired)
+			if own {
+				return signInError(fmt.Sprintf("the OAuth client was rejected (%s): check %s/%s and %s", re.ErrorCode, EnvClientID, EnvClientSecret, hint))
+			}
+			return signInError(fmt.Sprintf("the OAuth client was rejected (%s): %s", re.ErrorCode, hint))
 		}
 		if re.Response != nil {
-			return fmt.Errorf("refreshing the access token failed (HTTP %d): %s", re.Response.StatusCode, hint)
+			status := fmt.Sprintf("HTTP %d", re.Response.StatusCode)
+			if plainWord(re.ErrorCode) {
+				status += ", " + re.ErrorCode
+			}
+			// The server's trouble, not the sign-in's: signing in again
+			// would not help.
+			if re.Response.StatusCode >= 500 || re.Response.StatusCode == http.StatusTooManyRequests {
+				return fmt.Errorf("getting an access token failed: the token server answered %s, a problem on its side that usually passes: try again shortly", status)
+			}
+			return fmt.Errorf("refreshing the access token failed (%s): %s", status, hint)
 		}
 	}
 	return fmt.Errorf("refreshing the access token: %w", err)
+}
+
+// plainWord says whether s is a non-empty OAuth error code made of
+// letters, digits and "_.-", safe to show as it is.
+func plainWord(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // adcPath is the ADC file: GOOGLE_APPLICATION_CREDENTIALS, else gcloud's

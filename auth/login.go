@@ -130,7 +130,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*Credentials, error) {
 	xctx := context.WithValue(ctx, oauth2.HTTPClient, tokenClient(hc))
 	tok, err := oc.Exchange(xctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return nil, fmt.Errorf("exchanging the authorization code: %w", explainTokenError(err, "run `iapterm auth login` again"))
+		return nil, fmt.Errorf("exchanging the authorization code: %w", explainTokenError(err, "run `iapterm auth login` again", true))
 	}
 	if missing := missingScopes(tok); len(missing) > 0 {
 		return nil, fmt.Errorf("the sign-in did not grant %s: run `iapterm auth login` again and allow every requested permission", strings.Join(missing, ", "))
@@ -159,7 +159,7 @@ func Login(ctx context.Context, cfg LoginConfig) (*Credentials, error) {
 		creds.Location = where
 	}
 	rctx := context.WithValue(context.WithoutCancel(ctx), oauth2.HTTPClient, tokenClient(hc))
-	creds.TokenSource = explained{src: oc.TokenSource(rctx, tok), hint: "run `iapterm auth login`"}
+	creds.TokenSource = explained{src: oc.TokenSource(rctx, tok), hint: "run `iapterm auth login`", own: true}
 	return creds, nil
 }
 
