@@ -2,9 +2,11 @@ package dialog
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/ui/common"
@@ -67,5 +69,50 @@ func TestWrapWordsKeepsIndentation(t *testing.T) {
 	}
 	if n := strings.Count(long, "x"); n != 25 {
 		t.Errorf("%d x left of 25:\n%s", n, long)
+	}
+}
+
+// An error taller than the screen scrolls inside the panel, which never
+// gets taller than the screen: its title and the keys that dismiss it
+// stay in view, and every line of the message can be reached.
+func TestErrorPanelTallerThanScreenScrolls(t *testing.T) {
+	c := &common.Common{Width: 60, Height: 20, Styles: common.DefaultStyles()}
+	p := NewErrorPanel(c)
+	var msg []string
+	for i := 1; i <= 30; i++ {
+		msg = append(msg, fmt.Sprintf("line%02d", i))
+	}
+	p.Push(common.ErrorRaisedMsg{Title: "RDP to win-1", Err: errors.New(strings.Join(msg, "\n")), Hint: "the hint"})
+	p.Push(common.ErrorRaisedMsg{Title: "second"})
+	seen := map[string]bool{}
+	for step := 0; step < 40; step++ {
+		view := ansi.Strip(p.View())
+		lines := strings.Split(view, "\n")
+		if len(lines) > c.Height {
+			t.Fatalf("step %d: the panel is %d lines on a %d-line screen:\n%s", step, len(lines), c.Height, view)
+		}
+		flat := strings.Join(strings.Fields(strings.ReplaceAll(view, "┃", " ")), " ")
+		for _, want := range []string{"RDP to win-1", "enter/esc dismiss (1 more)", "scroll"} {
+			if !strings.Contains(flat, want) {
+				t.Fatalf("step %d: %q is not shown:\n%s", step, want, view)
+			}
+		}
+		for _, f := range strings.Fields(view) {
+			seen[f] = true
+		}
+		p.Update(tea.KeyPressMsg{Code: tea.KeyDown})
+	}
+	for _, want := range append(msg, "hint") {
+		if !seen[want] {
+			t.Errorf("%q was never shown", want)
+		}
+	}
+	p.Update(tea.KeyPressMsg{Code: tea.KeyHome})
+	if view := ansi.Strip(p.View()); !strings.Contains(view, "line01") {
+		t.Errorf("home does not go back to the top:\n%s", view)
+	}
+	p.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
+	if view := ansi.Strip(p.View()); !strings.Contains(view, "second") || strings.Contains(view, "scroll") {
+		t.Errorf("after dismissing, the short second error:\n%s", view)
 	}
 }
