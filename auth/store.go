@@ -146,16 +146,25 @@ func (s *Store) Save(key string, si SignIn) (string, error) {
 	return s.File, nil
 }
 
-// Delete removes the sign-in for key from the keyring and the file.
+// Delete removes the sign-in for key from the keyring and the file. A
+// sign-in the keyring holds but would not delete is an error.
 func (s *Store) Delete(key string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var kerr error
 	if !s.FileOnly && s.keyring != nil {
 		if err := s.keyring.Delete(KeyringService, key); err != nil && !errors.Is(err, keyring.ErrNotFound) {
-			slog.Debug("keyring unavailable while deleting", "err", err)
+			if _, gerr := s.keyring.Get(KeyringService, key); gerr == nil {
+				kerr = fmt.Errorf("the sign-in is still in the OS keyring (service %q, account %q), which refused to delete it (%v): delete that entry with your keyring's tool", KeyringService, key, err)
+			} else {
+				slog.Debug("keyring unavailable while deleting", "err", err)
+			}
 		}
 	}
-	return s.removeFromFile(key)
+	if err := s.removeFromFile(key); err != nil {
+		return err
+	}
+	return kerr
 }
 
 type credentialsFile struct {

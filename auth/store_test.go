@@ -1,10 +1,12 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/zalando/go-keyring"
@@ -13,8 +15,9 @@ import (
 )
 
 type fakeKeyring struct {
-	m   map[string]string
-	err error // returned by every call when set (no keyring available)
+	m      map[string]string
+	err    error // returned by every call when set (no keyring available)
+	delErr error // returned by Delete when set (a locked or read-only keyring)
 }
 
 func (f *fakeKeyring) Get(s, u string) (string, error) {
@@ -39,6 +42,9 @@ func (f *fakeKeyring) Set(s, u, v string) error {
 func (f *fakeKeyring) Delete(s, u string) error {
 	if f.err != nil {
 		return f.err
+	}
+	if f.delErr != nil {
+		return f.delErr
 	}
 	if _, ok := f.m[s+"/"+u]; !ok {
 		return keyring.ErrNotFound
@@ -167,4 +173,28 @@ func FuzzStoreFile(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLogoutKeyringRefusesDelete: when the keyring keeps the sign-in,
+// logout says so instead of reporting it deleted; a keyring that is not
+// there at all is no error.
+func TestLogoutKeyringRefusesDelete(t *testing.T) {
+	_, e := newFakeOAuth(t)
+	kr := &fakeKeyring{m: map[string]string{}}
+	s := &Store{File: filepath.Join(t.TempDir(), "credentials.json"), keyring: kr}
+	if _, err := s.Save(StoreKey(e), SignIn{Email: "alice@example.com", RefreshToken: "rt-1", ClientID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	kr.delErr = errors.New("the collection is locked")
+	who, err := Logout(context.Background(), e, s)
+	if who != "alice@example.com" || err == nil || !strings.Contains(err.Error(), "still in the OS keyring") || strings.Contains(err.Error(), "rt-1") {
+		t.Fatalf("Logout = %q, %v; want an error saying the keyring kept it", who, err)
+	}
+	if si, where, _ := s.Load(StoreKey(e)); si == nil || where != "OS keyring" {
+		t.Fatalf("the fake keyring lost the entry: %+v", si)
+	}
+	kr.err = errors.New("no D-Bus session")
+	if err := s.Delete(StoreKey(e)); err != nil {
+		t.Fatalf("Delete without a keyring: %v", err)
+	}
 }
