@@ -31,11 +31,14 @@ type Setting struct {
 	Default string // as the user would write it; "" means unset
 	Enum    []string
 	Help    string
+	// check rejects a string value no connection could use, with a
+	// message that says what is allowed; it returns the canonical text.
+	check func(key, v string) (string, error)
 }
 
 // settings is the registry of every setting, in display order.
 var settings = []Setting{
-	{Key: "ssh.user", Kind: KindString, Help: "login name; empty derives it from your email as gcloud does, or from OS Login"},
+	{Key: "ssh.user", Kind: KindString, check: checkLoginName, Help: "login name; empty derives it from your email as gcloud does, or from OS Login"},
 	{Key: "ssh.port", Kind: KindPort, Default: "22", Help: "SSH port on the VM"},
 	{Key: "ssh.key_type", Kind: KindEnum, Default: "ed25519", Enum: []string{"ed25519", "ecdsa-p256", "ecdsa-p384", "rsa-3072"}, Help: "type of the key iapterm creates and publishes"},
 	{Key: "ssh.key_validity", Kind: KindDuration, Default: "720h", Help: "how long a published key stays valid"},
@@ -43,8 +46,8 @@ var settings = []Setting{
 	{Key: "ssh.transport", Kind: KindEnum, Default: "iap", Enum: []string{"iap", "direct"}, Help: "iap tunnels through IAP; direct dials the internal IP (VPN or Interconnect)"},
 	{Key: "ssh.connect_timeout", Kind: KindDuration, Default: "30s", Help: "time allowed for tunnel and handshake"},
 	{Key: "ssh.agent", Kind: KindBool, Default: "false", Help: "use keys from a running ssh-agent"},
-	{Key: "rdp.user", Kind: KindString, Help: "Windows user name"},
-	{Key: "rdp.domain", Kind: KindString, Help: "Windows domain"},
+	{Key: "rdp.user", Kind: KindString, check: checkWindowsUser, Help: "Windows user name"},
+	{Key: "rdp.domain", Kind: KindString, check: checkWindowsDomain, Help: "Windows domain"},
 	{Key: "rdp.port", Kind: KindPort, Default: "3389", Help: "RDP port on the VM"},
 	{Key: "rdp.desktop_size", Kind: KindString, Default: "client", Help: "client (fit the window), screen (full screen) or WIDTHxHEIGHT"},
 	{Key: "rdp.color_depth", Kind: KindEnum, Default: "true", Enum: []string{"high", "true", "deep"}, Help: "high 16-bit, true 24-bit, deep 32-bit colour"},
@@ -54,9 +57,9 @@ var settings = []Setting{
 	{Key: "rdp.nla", Kind: KindBool, Default: "true", Help: "network level authentication"},
 	{Key: "rdp.admin", Kind: KindBool, Default: "false", Help: "connect to the admin (console) session"},
 	{Key: "rdp.fullscreen", Kind: KindBool, Default: "false", Help: "start in full screen"},
-	{Key: "rdp.client", Kind: KindString, Help: "path of the RDP client to launch; empty finds one"},
+	{Key: "rdp.client", Kind: KindString, check: checkNoControl, Help: "path of the RDP client to launch; empty finds one"},
 	{Key: "tunnel.deterministic_ports", Kind: KindBool, Default: "true", Help: "default local port 10000 + checksum(project, zone, instance, port), as IAP Desktop"},
-	{Key: "tunnel.bind", Kind: KindString, Default: "localhost", Help: "local address tunnels listen on"},
+	{Key: "tunnel.bind", Kind: KindString, Default: "localhost", check: checkBindAddress, Help: "local address tunnels listen on"},
 	{Key: "ui.restore_sessions", Kind: KindBool, Default: "false", Help: "reopen the tunnels and sessions that were open at the last quit"},
 }
 
@@ -126,6 +129,9 @@ func (s Setting) Normalize(v any) (string, error) {
 		str, ok := v.(string)
 		if !ok {
 			return "", fmt.Errorf("%s must be a string, not %v", s.Key, v)
+		}
+		if s.check != nil && str != "" {
+			return s.check(s.Key, str)
 		}
 		return str, nil
 	case KindInt, KindPort:

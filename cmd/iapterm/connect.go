@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -129,13 +130,13 @@ func runConnect(cmd *cobra.Command, name string, dryRun bool) error {
 	}
 	d := &tunnel.Dialer{Endpoints: eps, Tokens: creds.TokenSource, UserAgent: "iapterm/" + version}
 	bind := eff.String("tunnel.bind")
-	l, err := tunnel.Listen(ctx, d, target, bind+":"+strconv.Itoa(local), tunnel.ListenOptions{
+	l, err := tunnel.Listen(ctx, d, target, net.JoinHostPort(bind, strconv.Itoa(local)), tunnel.ListenOptions{
 		TestConnection: true,
 		OnConnError:    func(err error) { fmt.Fprintln(errOut, "iapterm:", err) },
 	})
 	if errors.Is(err, tunnel.ErrPortNotAvailable) && prof.LocalPort == 0 && eff.LocalPort(remote) == 0 {
 		// The deterministic port is taken; any free port will do.
-		l, err = tunnel.Listen(ctx, d, target, bind+":0", tunnel.ListenOptions{TestConnection: true})
+		l, err = tunnel.Listen(ctx, d, target, net.JoinHostPort(bind, "0"), tunnel.ListenOptions{TestConnection: true})
 	}
 	if err != nil {
 		return err
