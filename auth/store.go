@@ -181,6 +181,13 @@ func (s *Store) readFile() (*credentialsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading stored sign-ins: %w", err)
 	}
+	// Refresh tokens are for the user alone: a file others can read (copied
+	// from a backup, say) is made private, as OpenSSH insists for keys.
+	if st, err := os.Stat(s.File); err == nil && st.Mode().Perm()&0o077 != 0 && !isWindows() {
+		if err := os.Chmod(s.File, 0o600); err != nil {
+			return nil, fmt.Errorf("the stored sign-ins in %s are readable by others and cannot be made private: %w", s.File, err)
+		}
+	}
 	if err := json.Unmarshal(data, f); err != nil {
 		return nil, fmt.Errorf("stored sign-ins in %s are unreadable (%v): delete the file and run `iapterm auth login`", s.File, err)
 	}

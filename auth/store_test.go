@@ -198,3 +198,25 @@ func TestLogoutKeyringRefusesDelete(t *testing.T) {
 		t.Fatalf("Delete without a keyring: %v", err)
 	}
 }
+
+// TestStoreFileMadePrivate: a credentials file others can read is made
+// 0600 when it is read, not only when it is next written.
+func TestStoreFileMadePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		return // no POSIX modes
+	}
+	file := filepath.Join(t.TempDir(), "credentials.json")
+	if err := os.WriteFile(file, []byte(`{"version":1,"accounts":{"google":{"email":"a@example.com","refreshToken":"rt","clientID":"c"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	si, _, err := NewFileStore(file).Load("google")
+	if err != nil || si == nil || si.RefreshToken != "rt" {
+		t.Fatalf("Load = %+v, %v", si, err)
+	}
+	if st, err := os.Stat(file); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("mode after reading: %v, %v; want 0600", st.Mode(), err)
+	}
+}
