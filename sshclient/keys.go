@@ -195,6 +195,13 @@ func ExportKey(k *Key, dir string) (privPath, pubPath string, err error) {
 		old, err := os.ReadFile(f.path)
 		if err == nil {
 			if bytes.Equal(old, f.data) {
+				// Exported before, perhaps made readable since: OpenSSH
+				// refuses a private key others can read.
+				if st, err := os.Stat(f.path); err == nil && st.Mode().Perm()&^f.mode != 0 {
+					if err := os.Chmod(f.path, f.mode); err != nil {
+						return "", "", fmt.Errorf("%s is readable by others and cannot be made private: %w", f.path, err)
+					}
+				}
 				continue
 			}
 			return "", "", fmt.Errorf("%s already exists with other contents; remove it to export iapterm's key there", f.path)

@@ -127,9 +127,16 @@ func TestExportKey(t *testing.T) {
 			t.Errorf("exported key mode %v", st.Mode().Perm())
 		}
 	}
-	// Again: identical files are fine.
+	// Again: identical files are fine, and a private key made readable by
+	// others since (which OpenSSH refuses to use) is private again.
+	os.Chmod(priv, 0o644)
 	if _, _, err := ExportKey(k, sshDir); err != nil {
 		t.Fatal(err)
+	}
+	if runtime.GOOS != "windows" {
+		if st, _ := os.Stat(priv); st.Mode().Perm() != 0o600 {
+			t.Errorf("exported again over a 0644 copy: mode %v", st.Mode().Perm())
+		}
 	}
 	// A different file in the way is not overwritten.
 	os.WriteFile(pub, []byte("someone else's\n"), 0o644)
