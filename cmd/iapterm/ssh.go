@@ -257,6 +257,8 @@ func (e *sshEnv) connector(s sshgcp.Settings, key *sshclient.Key) (*sshclient.Co
 type sshWarnings struct {
 	w     io.Writer
 	level slog.Level // the least that is printed; 0 is Info, raised to Warn
+	// isTerminal says whether w is a terminal (sshIsTerminal when nil).
+	isTerminal func(io.Writer) bool
 }
 
 func (h sshWarnings) Enabled(_ context.Context, l slog.Level) bool {
@@ -264,10 +266,15 @@ func (h sshWarnings) Enabled(_ context.Context, l slog.Level) bool {
 }
 
 func (h sshWarnings) Handle(_ context.Context, r slog.Record) error {
+	isTerminal := h.isTerminal
+	if isTerminal == nil {
+		isTerminal = sshIsTerminal
+	}
+	tty := isTerminal(h.w)
 	var b strings.Builder
-	b.WriteString("\r\033[K")
-	if !sshIsTerminal(h.w) {
-		b.Reset()
+	if tty {
+		// Over the progress line.
+		b.WriteString("\r\033[K")
 	}
 	b.WriteString("iapterm: ")
 	if r.Level < slog.LevelError {
@@ -282,7 +289,13 @@ func (h sshWarnings) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
-	b.WriteString("\n")
+	// A warning can come while the session holds the terminal in raw
+	// mode, where a bare newline does not return to the first column.
+	if tty {
+		b.WriteString("\r\n")
+	} else {
+		b.WriteString("\n")
+	}
 	_, err := io.WriteString(h.w, b.String())
 	return err
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"errors"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +91,26 @@ func TestSSHOpenSSHCommandEscapesTokens(t *testing.T) {
 	}
 	if strings.Contains(got, "%%p") {
 		t.Errorf("the port token was escaped:\n%s", got)
+	}
+}
+
+// Warnings during a session (unanswered keepalives, a relay that drops)
+// arrive while the terminal is in raw mode: on a terminal each ends with
+// \r\n, or the next line starts where this one ended. Elsewhere (a log
+// file, a pipe) they stay plain lines.
+func TestSSHWarningsEndLinesForRawTerminals(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		var b strings.Builder
+		h := sshWarnings{w: &b, isTerminal: func(io.Writer) bool { return tty }}
+		log := slog.New(h)
+		log.Warn("keepalive unanswered", "err", errors.New("timeout"))
+		log.Warn("second")
+		want := "iapterm: warning: keepalive unanswered: timeout\niapterm: warning: second\n"
+		if tty {
+			want = "\r\033[Kiapterm: warning: keepalive unanswered: timeout\r\n\r\033[Kiapterm: warning: second\r\n"
+		}
+		if b.String() != want {
+			t.Errorf("terminal %v: %q, want %q", tty, b.String(), want)
+		}
 	}
 }
