@@ -58,8 +58,17 @@ func ParsePort(s string, optional bool) (int, error) {
 	return n, nil
 }
 
-// Update handles keys.
+// Update handles keys and pasted text.
 func (d *Port) Update(msg tea.Msg) tea.Cmd {
+	if p, ok := msg.(tea.PasteMsg); ok {
+		// A pasted port often comes with a line break or spaces around it.
+		text := strings.TrimSpace(p.Content)
+		if text == "" || strings.Trim(text, "0123456789") != "" {
+			d.err = fmt.Sprintf("%q is not a port: paste or type a number from 1 to 65535", text)
+			return nil
+		}
+		return d.updateField(tea.PasteMsg{Content: text})
+	}
 	k, ok := msg.(tea.KeyPressMsg)
 	if !ok {
 		return nil
@@ -89,10 +98,17 @@ func (d *Port) Update(msg tea.Msg) tea.Cmd {
 		inst := d.inst
 		return closeWith(func() tea.Msg { return PortChosenMsg{Instance: inst, Remote: r, Local: l} })
 	}
-	// Only digits make sense in either field.
+	// Only digits make sense in either field: say so rather than
+	// swallow the key.
 	if t := k.Text; t != "" && strings.Trim(t, "0123456789") != "" {
+		d.err = "A port is a number from 1 to 65535: type digits only"
 		return nil
 	}
+	return d.updateField(msg)
+}
+
+// updateField hands msg to the focused field.
+func (d *Port) updateField(msg tea.Msg) tea.Cmd {
 	var cmd tea.Cmd
 	if d.focus == 0 {
 		d.remote, cmd = d.remote.Update(msg)
