@@ -707,6 +707,14 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 			if m.helpOffset > 0 {
 				m.helpOffset--
 			}
+		case "pgdown":
+			m.helpOffset += max(m.c.Height-7, 1) // fullHelp keeps it in range
+		case "pgup":
+			m.helpOffset = max(m.helpOffset-max(m.c.Height-7, 1), 0)
+		case "home", "g":
+			m.helpOffset = 0
+		case "end", "G":
+			m.helpOffset = m.c.Height * 10
 		default:
 			m.overlay = overlayNone
 			m.helpOffset = 0

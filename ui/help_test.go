@@ -1,0 +1,46 @@
+package ui
+
+import (
+	"strings"
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+// The full help, taller than a small screen, pages with pgdown/pgup
+// (they closed it before) and home/end, and still closes on other keys.
+func TestFullHelpPages(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects})
+	h.send(tea.WindowSizeMsg{Width: 60, Height: 20})
+	h.key("?")
+	first := h.screen()
+	if !strings.Contains(first, "scroll") {
+		t.Fatalf("the help fits a 60x20 screen; the test needs it taller:\n%s", first)
+	}
+	h.key("pgdown")
+	if h.m.overlay != overlayHelp {
+		t.Fatal("pgdown closed the help")
+	}
+	paged := h.screen()
+	if paged == first || h.m.helpOffset < 10 {
+		t.Fatalf("pgdown did not page (offset %d):\n%s", h.m.helpOffset, paged)
+	}
+	h.key("pgup")
+	if h.m.overlay != overlayHelp || h.m.helpOffset != 0 || h.screen() != first {
+		t.Fatalf("pgup did not go back to the top (offset %d)", h.m.helpOffset)
+	}
+	h.send(keyMsg("G"))
+	end := h.screen()
+	h.key("pgdown")
+	if h.screen() != end || h.m.overlay != overlayHelp {
+		t.Error("pgdown past the end moved or closed the help")
+	}
+	h.send(keyMsg("g"))
+	if h.screen() != first {
+		t.Error("g did not go back to the top")
+	}
+	h.key("x")
+	if h.m.overlay != overlayNone {
+		t.Error("another key did not close the help")
+	}
+}
