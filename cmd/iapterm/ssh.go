@@ -64,7 +64,8 @@ Examples:
   iapterm ssh web-1 --project my-proj
   iapterm ssh my-proj/us-central1-a/web-1 -- uname -a
   iapterm ssh web-1 --project my-proj --dry-run     # print an OpenSSH command that works
-  iapterm ssh --export-key                          # copy the key to ~/.ssh for OpenSSH`,
+  iapterm ssh --export-key                          # copy the key to ~/.ssh for OpenSSH
+  iapterm ssh web-1 --project my-proj --export-key  # the key this VM's settings choose`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if f.exportKey {
 				return nil
@@ -85,7 +86,7 @@ Examples:
 	fl.StringVar(&f.publish, "publish", "", "auto, oslogin or metadata (default: ssh.publish, auto)")
 	fl.BoolVar(&f.agent, "agent", false, "also offer the keys of the ssh-agent at SSH_AUTH_SOCK (default: ssh.agent)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "publish the key, record the host key, and print the equivalent OpenSSH command instead of connecting")
-	fl.BoolVar(&f.exportKey, "export-key", false, "copy iapterm's key to ~/.ssh/iapterm_TYPE (+ .pub) for OpenSSH and exit")
+	fl.BoolVar(&f.exportKey, "export-key", false, "copy the key iapterm ssh uses (for INSTANCE when given: its ssh.key_type) to ~/.ssh/iapterm_TYPE (+ .pub) for OpenSSH and exit")
 	fl.BoolVarP(&f.forceTTY, "tty", "t", false, "request a terminal even for COMMAND")
 	fl.BoolVarP(&f.noTTY, "no-tty", "T", false, "never request a terminal")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress messages")
@@ -311,7 +312,7 @@ func sshIsTerminal(w io.Writer) bool {
 func runSSH(cmd *cobra.Command, f sshFlags, args []string) error {
 	ctx := cmd.Context()
 	if f.exportKey {
-		return sshExportKey(cmd, f)
+		return sshExportKey(cmd, f, args)
 	}
 	// A mistyped INSTANCE is reported before signing in.
 	project, zone, name, err := splitInstance(args[0], f.project, f.zone)
@@ -388,10 +389,50 @@ func sshFailed(ctx context.Context, err error) error {
 	return exitError{code: 255, msg: err.Error()}
 }
 
-func sshExportKey(cmd *cobra.Command, f sshFlags) error {
-	kt, err := sshclient.ParseKeyType(f.keyType)
-	if err != nil {
-		return err
+// sshExportKey copies the key iapterm ssh would use to ~/.ssh: for
+// INSTANCE, the key type its settings give (instance, zone, project and
+// label selector layers, --key-type on top); without one, the global
+// settings' type.
+func sshExportKey(cmd *cobra.Command, f sshFlags, args []string) error {
+	ctx := cmd.Context()
+	if len(args) > 1 {
+		return fmt.Errorf("--export-key copies a key and runs nothing: give at most the INSTANCE whose key to export, not %q", strings.Join(args[1:], " "))
+	}
+	var kt sshclient.KeyType
+	var err error
+	if len(args) == 1 {
+		project, zone, name, err := splitInstance(args[0], f.project, f.zone)
+		if err != nil {
+			return err
+		}
+		env, err := newSSHEnv(cmd, true)
+		if err != nil {
+			return err
+		}
+		// The key does not depend on the VM running: any state will do.
+		inst, err := env.cloud.Resolve(ctx, project, zone, name)
+		if err != nil {
+			return err
+		}
+		s, err := env.settings(inst, f, cmd.Flags().Changed)
+		if err != nil {
+			return err
+		}
+		kt = s.KeyType
+	} else {
+		cfg, err := loadConfig(cmd)
+		if err != nil {
+			return err
+		}
+		kt, err = sshclient.ParseKeyType(cfg.Resolve(profiles.Target{}).String("ssh.key_type"))
+		if err != nil {
+			return fmt.Errorf("ssh.key_type: %w", err)
+		}
+		if f.keyType != "" {
+			if kt, err = sshclient.ParseKeyType(f.keyType); err != nil {
+				return err
+			}
+		}
 	}
 	store, err := sshclient.DefaultKeyStore()
 	if err != nil {

@@ -291,3 +291,33 @@ func TestCpRemoteSpec(t *testing.T) {
 		}
 	}
 }
+
+// --export-key exports the key iapterm ssh would use: with an INSTANCE,
+// the key type of its settings (here the instance's own layer), without
+// one the global settings' type; --key-type still wins.
+func TestSSHExportKeyFollowsSettings(t *testing.T) {
+	ep := sshCLIEnv(t)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[settings.ssh]\nkey_type = \"ecdsa-p384\"\n\n[instance.\"proj/us-central1-a/vm-1\".ssh]\nkey_type = \"ecdsa-p256\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vm-1", "--project", "proj"}, "iapterm_ecdsa_p256"},
+		{[]string{"proj/us-central1-a/vm-1"}, "iapterm_ecdsa_p256"},
+		{nil, "iapterm_ecdsa_p384"},
+		{[]string{"vm-1", "--project", "proj", "--key-type", "ed25519"}, "iapterm_ed25519"},
+	} {
+		args := append([]string{"--endpoint", ep, "--config", cfg, "ssh", "--export-key"}, tc.args...)
+		out, code := policyRunCLI(t, args...)
+		if code != 0 || !strings.Contains(out, string(filepath.Separator)+tc.want+"\n") {
+			t.Errorf("%v: exit %d, want %s:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+	out, code := policyRunCLI(t, "--endpoint", ep, "--config", cfg, "ssh", "--export-key", "vm-1", "--project", "proj", "--", "uname")
+	if code == 0 || !strings.Contains(out, "runs nothing") {
+		t.Errorf("with a command: exit %d:\n%s", code, out)
+	}
+}
