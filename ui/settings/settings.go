@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/profiles"
 	"iapterm/ui/common"
@@ -465,6 +466,13 @@ func (m *Model) footer() []string {
 	if m.editing {
 		out = append(out, common.PadRight(m.input.View(), w))
 	} else {
+		// The description wraps onto the next line when that line is
+		// free (no error or notice), so it is not cut at 80 columns.
+		help := strings.Split(ansi.Wrap(k+": "+v.Setting.Help, max(w, 20), ""), "\n")
+		if rest, ok := strings.CutPrefix(help[0], k+": "); ok && len(help) > 1 && m.err == "" && m.notice == "" {
+			return append(out, common.PadRight(st.Label.Render(k+": ")+rest, w),
+				common.PadRight(strings.Join(help[1:], " "), w), "")
+		}
 		out = append(out, common.PadRight(st.Label.Render(k+": ")+v.Setting.Help, w))
 	}
 	switch {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/charmbracelet/x/exp/golden"
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
@@ -295,5 +296,37 @@ func TestAddFixedLocalPort(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if !strings.Contains(string(data), "5432 = 15432") || !strings.Contains(string(data), "# Team settings") {
 		t.Fatalf("file:\n%s", data)
+	}
+}
+
+// At 80 columns a setting's description longer than the line wraps onto
+// the free line below it instead of being cut.
+func TestDescriptionWrapsAt80Columns(t *testing.T) {
+	path := writeConfig(t, sample)
+	c := paneltest.Common(80, 24, time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC), common.Backend{})
+	m := New(c, loader(path), devAlice, nil)
+	m.Init()
+	for _, k := range []string{"ssh.user", "tunnel.deterministic_ports"} {
+		for i := 0; i < 40 && m.Cursor() != k; i++ {
+			press(m, "j")
+		}
+		if m.Cursor() != k {
+			t.Fatalf("cannot reach %s", k)
+		}
+		st, ok := profiles.Lookup(k)
+		if !ok {
+			t.Fatalf("no setting %s", k)
+		}
+		help := st.Help
+		view := ansi.Strip(m.View())
+		for _, l := range strings.Split(view, "\n") {
+			if w := ansi.StringWidth(l); w > 80 {
+				t.Errorf("line %d wide: %q", w, l)
+			}
+		}
+		flat := strings.Join(strings.Fields(view), " ")
+		if !strings.Contains(flat, k+": "+help) {
+			t.Errorf("the description of %s is not shown whole:\n%s", k, view)
+		}
 	}
 }
