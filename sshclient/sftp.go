@@ -606,7 +606,14 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 	}
 	for _, d := range dirs {
 		if err := os.Mkdir(d.local, d.mode.Perm()|0o700); err != nil {
-			return "", skipped, err
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", skipped, fmt.Errorf("creating directory %s: there is no directory %s here", d.local, filepath.Dir(d.local))
+			}
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return "", skipped, fmt.Errorf("creating directory %s: %w", d.local, err)
 		}
 	}
 	var done int64

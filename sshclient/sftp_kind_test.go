@@ -182,3 +182,23 @@ func checkKindError(t *testing.T, err error, path string, remote, dir bool, msg 
 		t.Fatalf("error %q, want it to start %q", s, msg+path)
 	}
 }
+
+// TestDirectoryCopyMissingParent: a destination below a directory that is
+// not there names that directory, in both directions.
+func TestDirectoryCopyMissingParent(t *testing.T) {
+	f, vmRoot := openTestSFTP(t)
+	ctx := context.Background()
+	src := t.TempDir()
+	writeTree(t, src, kindSource)
+	writeTree(t, vmRoot, map[string]string{"tree/a.txt": "a"})
+	up := filepath.Join(vmRoot, "no", "such")
+	if _, _, err := f.UploadDir(ctx, filepath.Join(src, "tree"), up, nil); err == nil ||
+		err.Error() != "creating directory "+up+" on the VM: there is no directory "+filepath.Dir(up)+" there" {
+		t.Fatalf("upload: %v", err)
+	}
+	down := filepath.Join(t.TempDir(), "no", "such")
+	if _, _, err := f.DownloadDir(ctx, filepath.Join(vmRoot, "tree"), down, nil); err == nil ||
+		err.Error() != "creating directory "+down+": there is no directory "+filepath.Dir(down)+" here" {
+		t.Fatalf("download: %v", err)
+	}
+}
