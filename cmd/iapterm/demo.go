@@ -25,14 +25,40 @@ import (
 func runRoot(cmd *cobra.Command, args []string) error {
 	interactive := term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	switch {
-	case global.demo && interactive:
-		return runTUI(cmd.Context(), tuiOptions{Demo: true})
-	case global.demo:
-		return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 	case interactive:
-		return runTUI(cmd.Context(), tuiOptions{Endpoint: global.endpoint})
+		return runTUI(cmd.Context(), rootTUIOptions())
+	case global.demo:
+		if n := changedTUIFlags(cmd); len(n) > 0 {
+			fmt.Fprintf(cmd.ErrOrStderr(), "iapterm: %s: only for the explorer, which needs a terminal; without one --demo opens a tunnel and prints how to use it\n", strings.Join(n, ", "))
+		}
+		return runDemo(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+	}
+	if n := changedTUIFlags(cmd); len(n) > 0 {
+		return fmt.Errorf("%s: only for the explorer, which needs a terminal (input and output)", strings.Join(n, ", "))
 	}
 	return cmd.Help()
+}
+
+// rootTUIOptions are the explorer's options for iapterm without a command:
+// the same flags as iapterm ui.
+func rootTUIOptions() tuiOptions {
+	o := global.ui
+	o.Demo = global.demo
+	if !o.Demo {
+		o.Endpoint = global.endpoint
+	}
+	return o
+}
+
+// changedTUIFlags names the explorer's flags given on the command line.
+func changedTUIFlags(cmd *cobra.Command) []string {
+	var names []string
+	for _, n := range []string{"project", "state", "no-cache", "no-mouse", "ascii"} {
+		if cmd.Flags().Changed(n) {
+			names = append(names, "--"+n)
+		}
+	}
+	return names
 }
 
 // demoTokenTTL is the lifetime of the demo's tokens: a demo left open over

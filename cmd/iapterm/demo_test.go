@@ -71,3 +71,33 @@ func TestDemoUsername(t *testing.T) {
 		}
 	}
 }
+
+// iapterm without a command opens the explorer, so it takes the explorer's
+// flags as iapterm ui does: `iapterm --demo --state -` used to fail with
+// "unknown flag: --state".
+func TestRootTakesTheExplorerFlags(t *testing.T) {
+	root := newRootCmd()
+	if err := root.ParseFlags([]string{"--demo", "--state", "-", "--ascii", "--no-mouse", "--project", "a", "--project", "b", "--no-cache"}); err != nil {
+		t.Fatal(err)
+	}
+	o := rootTUIOptions()
+	if !o.Demo || o.StatePath != "-" || !o.ASCII || !o.NoMouse || !o.NoCache || strings.Join(o.Projects, ",") != "a,b" {
+		t.Fatalf("options %+v", o)
+	}
+	if names := changedTUIFlags(root); strings.Join(names, " ") != "--project --state --no-cache --no-mouse --ascii" {
+		t.Fatalf("changed %v", names)
+	}
+	// A fresh command starts from the defaults again.
+	root = newRootCmd()
+	if err := root.ParseFlags(nil); err != nil {
+		t.Fatal(err)
+	}
+	if o := rootTUIOptions(); o.StatePath != "" || o.Demo || len(o.Projects) != 0 {
+		t.Fatalf("defaults %+v", o)
+	}
+	// Without a terminal and without --demo they cannot be used: said so.
+	out, code := policyRunCLI(t, "--state", "-")
+	if code != 1 || !strings.Contains(out, "--state: only for the explorer, which needs a terminal") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}

@@ -15,6 +15,8 @@ type globalFlags struct {
 	endpoint string
 	config   string
 	demo     bool
+	// ui are the explorer's flags, for iapterm without a command.
+	ui tuiOptions
 }
 
 var global globalFlags
@@ -33,6 +35,8 @@ RDP, with errors that say what to fix.`,
 	root.PersistentFlags().StringVar(&global.endpoint, "endpoint", "", "base URL of every Google endpoint, e.g. an emulator's http://127.0.0.1:PORT (default $IAPTERM_ENDPOINT, else Google)")
 	root.PersistentFlags().StringVar(&global.config, "config", "", "settings file (default $IAPTERM_CONFIG, else the user config directory's iapterm/config.toml)")
 	root.Flags().BoolVar(&global.demo, "demo", false, "start the built-in emulator with the demo world and connect to it (no Google account needed)")
+	global.ui = tuiOptions{}
+	tuiFlags(root.Flags(), &global.ui)
 	for _, f := range commands {
 		root.AddCommand(f())
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"golang.org/x/oauth2"
 
 	"iapterm/auth"
@@ -67,14 +68,19 @@ Press ? inside for every key.`,
 			return runTUI(cmd.Context(), o)
 		},
 	}
-	fl := cmd.Flags()
+	tuiFlags(cmd.Flags(), &o)
+	cmd.Flags().BoolVar(&o.Demo, "demo", false, "start the built-in emulator with the demo world and explore it (no Google account needed)")
+	return cmd
+}
+
+// tuiFlags are the explorer's flags, on iapterm ui and on iapterm itself
+// (which opens the explorer without a command: iapterm --demo --state -).
+func tuiFlags(fl *pflag.FlagSet, o *tuiOptions) {
 	fl.StringSliceVar(&o.Projects, "project", nil, "project to show when none has been added yet (repeatable)")
 	fl.StringVar(&o.StatePath, "state", "", "UI state file (default: iapterm's config directory/ui-state.json; - for none)")
 	fl.BoolVar(&o.NoCache, "no-cache", false, "do not read or write the inventory cache")
 	fl.BoolVar(&o.NoMouse, "no-mouse", false, "do not capture the mouse (keeps the terminal's own text selection)")
 	fl.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII characters")
-	fl.BoolVar(&o.Demo, "demo", false, "start the built-in emulator with the demo world and explore it (no Google account needed)")
-	return cmd
 }
 
 // runTUI resolves the endpoint and credentials, builds the backends and runs
