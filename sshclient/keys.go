@@ -130,7 +130,15 @@ func (s KeyStore) Key(t KeyType) (*Key, error) {
 	if err := os.Chmod(s.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("securing the key directory: %w", err)
 	}
-	if err := writeFileAtomic(path, pem.EncodeToMemory(block), 0o600); err != nil {
+	// Another iapterm may be creating the key at the same moment: the
+	// first file wins and both use it (replacing it would leave the other
+	// process with a key that is no longer on disk).
+	if err := writeFileNew(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			if data, rerr := os.ReadFile(path); rerr == nil {
+				return parseKeyFile(t, path, data)
+			}
+		}
 		return nil, fmt.Errorf("saving the new %s key: %w", t, err)
 	}
 	signer, err := ssh.NewSignerFromKey(priv)
@@ -214,6 +222,42 @@ func ExportKey(k *Key, dir string) (privPath, pubPath string, err error) {
 		}
 	}
 	return privPath, pubPath, nil
+}
+
+// writeFileNew writes path complete or not at all, like writeFileAtomic,
+// but never replaces an existing file: that is an fs.ErrExist error.
+func writeFileNew(path string, data []byte, mode os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	err = os.Link(tmp, path)
+	if err == nil || errors.Is(err, fs.ErrExist) {
+		return err
+	}
+	// No hard links on this file system: a rename, which replaces, after
+	// a check (a narrow window instead of none).
+	if _, serr := os.Lstat(path); serr == nil {
+		return fs.ErrExist
+	}
+	return os.Rename(tmp, path)
 }
 
 // writeFileAtomic writes through a temporary file in the same directory and

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"testing"
 
 	"golang.org/x/crypto/ssh"
@@ -145,5 +146,43 @@ func TestExportKey(t *testing.T) {
 	}
 	if data, _ := os.ReadFile(pub); string(data) != "someone else's\n" {
 		t.Error("file was changed")
+	}
+}
+
+// TestKeyStoreConcurrentCreation: iapterm processes creating the same key
+// at once end up with one key, the one on disk, instead of each going on
+// with its own while the last one written replaces the others.
+func TestKeyStoreConcurrentCreation(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "keys")
+	const n = 8
+	keys := make([]*Key, n)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			keys[i], errs[i] = KeyStore{Dir: dir}.Key(KeyEd25519)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	onDisk, err := KeyStore{Dir: dir}.Key(KeyEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("caller %d: %v", i, errs[i])
+		}
+		if keys[i].AuthorizedKey() != onDisk.AuthorizedKey() {
+			t.Fatalf("caller %d got a key that is not the one on disk", i)
+		}
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Fatalf("left in the key directory: %v", entries)
 	}
 }
