@@ -204,59 +204,153 @@ func ParseReauth(data []byte) (ReauthSettings, error) {
 // reauthFields are the keys of a reauthSettings object.
 var reauthFields = []string{"method", "maxAge", "policyType"}
 
+// The other keys IAP's settings hold at the top and in accessSettings;
+// they are not reauthentication settings and pass unchecked.
+var (
+	iapTopKeys    = []string{"name", "applicationSettings"}
+	iapAccessKeys = []string{"allowedDomainsSettings", "corsSettings", "gcipSettings", "identitySources", "oauthSettings", "policyDelegationSettings", "workforceIdentitySettings"}
+)
+
 // checkReauthKeys rejects keys that look like reauthentication settings but
-// are not spelt as IAP spells them: they would be ignored, and the level
-// would silently set nothing. Other keys (the rest of IAP's settings) are
-// left alone.
+// are not spelt as IAP spells them (other case, _ or -, a typo): they would
+// be ignored, and the level would silently set nothing. It also rejects a
+// reauthSettings that is not a mapping or has other keys, and a file that
+// gives the settings in more than one place (only one would be read). Every
+// problem is reported, in the order of the keys, so the message is the
+// same on every run.
 func checkReauthKeys(data []byte) error {
 	var doc map[string]any
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil // the typed decoding reports syntax errors
 	}
-	misspelt := func(where string, m map[string]any, want ...string) error {
-		for k := range m {
-			for _, w := range want {
-				lk, lw := strings.ToLower(k), strings.ToLower(w)
-				near := lk == lw || (w == "reauthSettings" && strings.Contains(lk, "reauth"))
-				if near && k != w {
-					return &ParseError{Msg: fmt.Sprintf("unknown key %q%s: IAP spells it %q", k, where, w)}
-				}
+	var problems []string
+	// misspelt reports the keys of m, other than known, that are near one
+	// of want.
+	misspelt := func(where string, m map[string]any, known []string, want ...string) {
+		for _, k := range sortedMapKeys(m) {
+			if slices.Contains(known, k) || slices.Contains(want, k) {
+				continue
+			}
+			if w, ok := nearKey(k, want); ok {
+				problems = append(problems, fmt.Sprintf("unknown key %q%s: IAP spells it %q", k, where, w))
 			}
 		}
-		return nil
 	}
-	object := func(where string, v any) error {
+	object := func(where string, v any) {
 		if v == nil {
-			return nil
+			return
 		}
 		m, ok := v.(map[string]any)
 		if !ok {
-			return &ParseError{Msg: fmt.Sprintf("%s must be a mapping with %s", where, strings.Join(reauthFields, ", "))}
+			problems = append(problems, fmt.Sprintf("%s must be a mapping with %s", where, strings.Join(reauthFields, ", ")))
+			return
 		}
-		for k := range m {
-			if !slices.Contains(reauthFields, k) {
-				return &ParseError{Msg: fmt.Sprintf("unknown key %q in %s: it has %s", k, where, strings.Join(reauthFields, ", "))}
+		for _, k := range sortedMapKeys(m) {
+			if slices.Contains(reauthFields, k) {
+				continue
+			}
+			if w, ok := nearKey(k, reauthFields); ok {
+				problems = append(problems, fmt.Sprintf("unknown key %q in %s: IAP spells it %q", k, where, w))
+			} else {
+				problems = append(problems, fmt.Sprintf("unknown key %q in %s: it has %s", k, where, strings.Join(reauthFields, ", ")))
 			}
 		}
+	}
+	misspelt("", doc, iapTopKeys, append([]string{"reauthSettings", "accessSettings"}, reauthFields...)...)
+	var places []string
+	if v, ok := doc["reauthSettings"]; ok {
+		object("reauthSettings", v)
+		places = append(places, "reauthSettings")
+	}
+	switch as := doc["accessSettings"].(type) {
+	case nil:
+	case map[string]any:
+		misspelt(" in accessSettings", as, iapAccessKeys, "reauthSettings")
+		if v, ok := as["reauthSettings"]; ok {
+			object("accessSettings.reauthSettings", v)
+			places = append(places, "accessSettings.reauthSettings")
+		}
+	default:
+		problems = append(problems, "accessSettings must be a mapping (with reauthSettings)")
+	}
+	for _, f := range reauthFields {
+		if _, ok := doc[f]; ok {
+			places = append(places, "top-level "+strings.Join(presentKeys(doc, reauthFields), ", "))
+			break
+		}
+	}
+	if len(places) > 1 {
+		problems = append(problems, fmt.Sprintf("reauthentication settings are given in %s: keep one (IAP's own files use accessSettings.reauthSettings)", strings.Join(places, " and ")))
+	}
+	if len(problems) == 0 {
 		return nil
 	}
-	if err := misspelt("", doc, append([]string{"reauthSettings", "accessSettings"}, reauthFields...)...); err != nil {
-		return err
+	return &ParseError{Msg: strings.Join(problems, "; ")}
+}
+
+func sortedMapKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
 	}
-	if v, ok := doc["reauthSettings"]; ok {
-		if err := object("reauthSettings", v); err != nil {
-			return err
+	slices.Sort(keys)
+	return keys
+}
+
+func presentKeys(m map[string]any, keys []string) []string {
+	var out []string
+	for _, k := range keys {
+		if _, ok := m[k]; ok {
+			out = append(out, k)
 		}
 	}
-	if as, ok := doc["accessSettings"].(map[string]any); ok {
-		if err := misspelt(" in accessSettings", as, "reauthSettings"); err != nil {
-			return err
+	return out
+}
+
+// nearKey returns the key of want that k is a misspelling of: the same
+// but for case, "_" and "-", a typo of at most two edits (one for short
+// keys), or any key with "reauth" in it for reauthSettings.
+func nearKey(k string, want []string) (string, bool) {
+	fold := func(s string) string {
+		return strings.NewReplacer("_", "", "-", "", " ", "").Replace(strings.ToLower(s))
+	}
+	fk := fold(k)
+	for _, w := range want {
+		fw := fold(w)
+		limit := 1
+		if len(fw) >= 6 {
+			limit = 2
 		}
-		if v, ok := as["reauthSettings"]; ok {
-			if err := object("accessSettings.reauthSettings", v); err != nil {
-				return err
+		if fk == fw || editDistance(fk, fw) <= limit || (w == "reauthSettings" && strings.Contains(fk, "reauth")) {
+			return w, true
+		}
+	}
+	return "", false
+}
+
+// editDistance counts the insertions, deletions, substitutions and swaps of
+// neighbours that turn a into b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
 			}
 		}
 	}
-	return nil
+	return d[len(ra)][len(rb)]
 }
