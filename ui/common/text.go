@@ -17,6 +17,13 @@ func Truncate(s string, width int) string {
 	return ansi.Truncate(s, width, "…")
 }
 
+// WrapLines wraps plain text to width cells between words (a word wider
+// than width is cut) and returns its lines; every line is at most width
+// wide.
+func WrapLines(s string, width int) []string {
+	return strings.Split(ansi.Wrap(s, max(width, 1), ""), "\n")
+}
+
 // PadRight pads s (which may hold styles) to exactly width cells.
 func PadRight(s string, width int) string {
 	s = Truncate(s, width)

@@ -14,6 +14,7 @@ import (
 	"charm.land/bubbles/v2/key"
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
 
 	"iapterm/profiles"
 	"iapterm/projects"
@@ -225,11 +226,16 @@ func (m *Model) View() string {
 		}
 	}
 	lines = append(lines, "")
+	// Messages wrap: they name files and commands the user needs whole.
 	switch {
 	case m.err != "":
-		lines = append(lines, st.Error.Render(common.Truncate(m.err, w)))
+		for _, l := range common.WrapLines(m.err, w) {
+			lines = append(lines, st.Error.Render(l))
+		}
 	case m.notice != "":
-		lines = append(lines, st.Info.Render(common.Truncate(m.notice, w)))
+		for _, l := range common.WrapLines(m.notice, w) {
+			lines = append(lines, st.Info.Render(l))
+		}
 	}
 	return common.FitLines(strings.Join(lines, "\n"), w, h)
 }
@@ -438,13 +444,29 @@ func (f *form) view(c *common.Common) string {
 			desc += fmt.Sprintf(" · port %d", a.RemotePort)
 		}
 	}
-	lines = append(lines, choice+"  "+st.Dim.Render(desc))
+	if lipgloss.Width(choice)+2+lipgloss.Width(desc) <= w {
+		lines = append(lines, choice+"  "+st.Dim.Render(desc))
+	} else {
+		// Too wide for one line: the description goes under the choice,
+		// aligned with the values.
+		lines = append(lines, choice)
+		indent := strings.Repeat(" ", 13)
+		for _, l := range common.WrapLines(desc, w-13) {
+			lines = append(lines, indent+st.Dim.Render(l))
+		}
+	}
 	if f.kind() == "tunnel" {
 		lines = append(lines, f.port.View())
 	}
-	lines = append(lines, "", st.Dim.Render("choices: "+strings.Join(f.choices, ", ")))
+	lines = append(lines, "")
+	for _, l := range common.WrapLines("choices: "+strings.Join(f.choices, ", "), w) {
+		lines = append(lines, st.Dim.Render(l))
+	}
 	if f.err != "" {
-		lines = append(lines, "", st.Error.Render(common.Truncate(f.err, w)))
+		lines = append(lines, "")
+		for _, l := range common.WrapLines(f.err, w) {
+			lines = append(lines, st.Error.Render(l))
+		}
 	}
 	return common.FitLines(strings.Join(lines, "\n"), w, h)
 }

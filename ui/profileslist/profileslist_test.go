@@ -180,3 +180,43 @@ func TestSuggestedTunnel(t *testing.T) {
 		t.Fatalf("file:\n%s", data)
 	}
 }
+
+// On a 60-column screen nothing the user needs is cut: the form's
+// choices and the chosen client's description wrap, and so does the
+// message naming the file the profile was saved in and the command that
+// connects it.
+func TestNarrowScreenWraps(t *testing.T) {
+	m, path := setup(t, &devAlice, true)
+	m.c.Width, m.c.Height = 60, 20
+	check := func(want ...string) {
+		t.Helper()
+		view := ansi.Strip(m.View())
+		for _, l := range strings.Split(view, "\n") {
+			if w := ansi.StringWidth(l); w > 60 {
+				t.Errorf("line %d wide: %q", w, l)
+			}
+		}
+		flat := strings.Join(strings.Fields(view), " ")
+		for _, w := range want {
+			if !strings.Contains(flat, w) {
+				t.Errorf("%q is not shown whole:\n%s", w, view)
+			}
+		}
+	}
+	check("choices: " + strings.Join(m.form.choices, ", "))
+	press(m, "tab")
+	for i := 0; i < len(m.form.choices); i++ {
+		if k := m.form.kind(); k != "ssh" && k != "tunnel" && k != "rdp" {
+			check(m.form.apps[k].Description)
+		}
+		press(m, "right")
+	}
+	for m.form.kind() != "ssh" {
+		press(m, "right")
+	}
+	press(m, "enter")
+	if m.Creating() {
+		t.Fatalf("not saved: %s", m.Err())
+	}
+	check("Saved profile dev-alice-ssh in "+path+"; enter connects, or run iapterm connect dev-alice-ssh")
+}
