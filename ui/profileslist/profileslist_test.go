@@ -218,5 +218,5 @@ func TestNarrowScreenWraps(t *testing.T) {
 	if m.Creating() {
 		t.Fatalf("not saved: %s", m.Err())
 	}
-	check("Saved profile dev-alice-ssh in "+path+"; enter connects, or run iapterm connect dev-alice-ssh")
+	check("Saved profile dev-alice-ssh in " + path + "; enter connects, or run iapterm connect dev-alice-ssh")
 }
