@@ -240,7 +240,8 @@ func newPolicyReauthCmd() *cobra.Command {
 as 'gcloud iap settings get' prints them), top of the hierarchy first, and
 shows the policy in force at each level. A MINIMUM policy binds the levels
 below (stronger method, shorter maxAge); under DEFAULT a level's own setting
-wins. IAP TCP forwarding and service accounts are exempt from reauthentication.`,
+wins. IAP TCP forwarding and service accounts are exempt from reauthentication.
+One of the files may be - (standard input).`,
 		Example: `  iapterm policy reauth org.yaml folder.yaml service.yaml`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
@@ -250,10 +251,19 @@ wins. IAP TCP forwarding and service accounts are exempt from reauthentication.`
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var levels []policy.ReauthSettings
+			stdin := 0
 			for _, name := range args {
-				data, err := os.ReadFile(name)
+				if name == "-" {
+					if stdin++; stdin > 1 {
+						return exitError{2, "- (standard input) can be only one of the levels"}
+					}
+				}
+				data, err := readPolicyFile(cmd, name)
 				if err != nil {
 					return exitError{2, fmt.Sprintf("reading %s: %v", name, err)}
+				}
+				if name == "-" {
+					name = "standard input"
 				}
 				s, err := policy.ParseReauth(data)
 				if err != nil {

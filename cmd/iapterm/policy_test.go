@@ -129,3 +129,26 @@ func TestPolicyTestFromStdin(t *testing.T) {
 		}
 	}
 }
+
+// As policy test --policy -, policy reauth reads one level from standard
+// input when it is named -.
+func TestPolicyReauthReadsStandardInput(t *testing.T) {
+	td := func(name string) string { return filepath.Join("..", "..", "policy", "testdata", name) }
+	run := func(args ...string) (string, error) {
+		root := newRootCmd()
+		var out bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&out)
+		root.SetIn(strings.NewReader("accessSettings:\n  reauthSettings:\n    method: SECURE_KEY\n    maxAge: 600s\n"))
+		root.SetArgs(args)
+		err := root.Execute()
+		return out.String(), err
+	}
+	out, err := run("policy", "reauth", td("reauth-org.yaml"), "-")
+	if err != nil || !strings.Contains(out, "standard input: SECURE_KEY every 600s (MINIMUM, from ") {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if _, err := run("policy", "reauth", "-", "-"); err == nil || !strings.Contains(err.Error(), "only one of the levels") {
+		t.Fatalf("twice: %v", err)
+	}
+}
