@@ -419,11 +419,15 @@ func (m *Model) View() string {
 	lines := []string{common.PadRight(title, w)}
 	switch m.state {
 	case statePort:
-		lines = append(lines, "", m.input.View(), "",
-			st.Dim.Render("The doctor checks credentials, the instance, firewall rules for IAP, your IAP"),
-			st.Dim.Render("permission and its conditions, SSH prerequisites (port 22) and a real tunnel."))
+		lines = append(lines, "", m.input.View(), "")
+		for _, l := range common.WrapLines("The doctor checks credentials, the instance, firewall rules for IAP, your IAP permission and its conditions, SSH prerequisites (port 22) and a real tunnel.", w) {
+			lines = append(lines, st.Dim.Render(l))
+		}
 		if m.err != "" {
-			lines = append(lines, "", st.Error.Render(m.err))
+			lines = append(lines, "")
+			for _, l := range common.WrapLines(m.err, w) {
+				lines = append(lines, st.Error.Render(l))
+			}
 		}
 		return common.FitLines(strings.Join(lines, "\n"), w, h)
 	case stateRunning:
@@ -451,14 +455,20 @@ func (m *Model) footer() []string {
 	var out []string
 	switch m.asking {
 	case "firewall":
+		// The question wraps rather than lose its y/n at the edge.
 		c := m.report.Check(doctor.CheckFirewall)
-		out = append(out, st.Warning.Render(common.Truncate(fmt.Sprintf("Create a firewall rule in project %s that lets %s reach tcp:%d? y/n", m.offer.firewallProject, "35.235.240.0/20", m.port), w)))
+		for _, l := range common.WrapLines(fmt.Sprintf("Create a firewall rule in project %s that lets %s reach tcp:%d? y/n", m.offer.firewallProject, "35.235.240.0/20", m.port), w) {
+			out = append(out, st.Warning.Render(l))
+		}
 		if c != nil {
 			out = append(out, st.Dim.Render(common.Truncate(c.Fix, w)))
 		}
 		return out
 	case "start":
-		return []string{st.Warning.Render(common.Truncate(fmt.Sprintf("Start %s in %s (%s) and check again? y/n", m.inst.Name, m.inst.Project, m.inst.Zone), w))}
+		for _, l := range common.WrapLines(fmt.Sprintf("Start %s in %s (%s) and check again? y/n", m.inst.Name, m.inst.Project, m.inst.Zone), w) {
+			out = append(out, st.Warning.Render(l))
+		}
+		return out
 	}
 	var offers []string
 	if m.offer.firewall {

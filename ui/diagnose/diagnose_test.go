@@ -234,3 +234,35 @@ func TestStartOfferedForStoppedVM(t *testing.T) {
 		t.Fatal("start still offered for a running VM")
 	}
 }
+
+// On a 60-column screen the panel's text wraps instead of being cut: the
+// introduction, and the questions with the y/n that answers them.
+func TestNarrowScreenKeepsQuestionsWhole(t *testing.T) {
+	narrow := func(run Runner, inst projects.Instance) *Model {
+		m := New(paneltest.Common(60, 20, fixedNow, common.Backend{}), run, inst)
+		m.Init()
+		return m
+	}
+	check := func(m *Model, want string) {
+		t.Helper()
+		view := ansi.Strip(m.View())
+		for _, l := range strings.Split(view, "\n") {
+			if w := ansi.StringWidth(l); w > 60 {
+				t.Errorf("line %d wide: %q", w, l)
+			}
+		}
+		if !strings.Contains(strings.Join(strings.Fields(view), " "), want) {
+			t.Errorf("%q is not shown whole:\n%s", want, view)
+		}
+	}
+	m := narrow(&fakeRunner{may: true}, noFirewall)
+	check(m, "The doctor checks credentials, the instance, firewall rules for IAP, your IAP permission and its conditions, SSH prerequisites (port 22) and a real tunnel.")
+	press(m, "enter", "f")
+	check(m, "Create a firewall rule in project acme-dev that lets 35.235.240.0/20 reach tcp:22? y/n")
+
+	stopped := noFirewall
+	stopped.Status = "TERMINATED"
+	m = narrow(&stoppedRunner{}, stopped)
+	press(m, "enter", "s")
+	check(m, "Start no-firewall in acme-dev (us-east1-b) and check again? y/n")
+}
