@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"iapterm/policy"
 )
 
@@ -67,4 +69,19 @@ func checkAccessLevels(levels []string) error {
 		}
 	}
 	return nil
+}
+
+// exactArgs is cobra.ExactArgs with a message that shows the command line
+// to write ("accepts 2 arg(s), received 1" says neither which nor how).
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) == n {
+			return nil
+		}
+		what := "missing arguments"
+		if len(args) > n {
+			what = fmt.Sprintf("unexpected argument %q", args[n])
+		}
+		return fmt.Errorf("%s: %s", what, cmd.CommandPath()+strings.TrimPrefix(cmd.Use, cmd.Name()))
+	}
 }

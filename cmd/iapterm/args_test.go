@@ -88,3 +88,22 @@ func TestDoctorProjectFromEnvironment(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// A missing or extra argument names the command line to write, not only
+// a count ("accepts 2 arg(s), received 1").
+func TestArgumentCountMessages(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tunnel", "vm"}, "missing arguments: iapterm tunnel INSTANCE PORT"},
+		{[]string{"config", "set", "ssh.user"}, "missing arguments: iapterm config set KEY VALUE"},
+		{[]string{"config", "reset", "ssh.user", "extra"}, `unexpected argument "extra": iapterm config reset KEY`},
+		{[]string{"connect"}, "missing arguments: iapterm connect PROFILE"},
+	} {
+		out, code := policyRunCLI(t, tc.args...)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %q:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+}

@@ -98,7 +98,7 @@ func newConfigCmd() *cobra.Command {
 	setCmd := &cobra.Command{
 		Use:   "set KEY VALUE",
 		Short: "Set a setting at a node; only that key changes in the file",
-		Args:  cobra.ExactArgs(2),
+		Args:  exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := set.node()
 			if err != nil {
@@ -118,7 +118,7 @@ func newConfigCmd() *cobra.Command {
 	resetCmd := &cobra.Command{
 		Use:   "reset KEY",
 		Short: "Remove a node's own value so it inherits again",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			n, err := reset.node()
 			if err != nil {

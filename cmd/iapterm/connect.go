@@ -32,7 +32,7 @@ selector that picks a RUNNING instance), and a protocol (ssh, rdp, tunnel) or
 a client application. For an application, iapterm opens a tunnel, runs the
 program against it, and closes the tunnel when the program exits; the exit
 status is the program's.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runConnect(cmd, args[0], dryRun) },
 	}
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "print the target, the effective settings and the command, without connecting")

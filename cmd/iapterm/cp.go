@@ -40,7 +40,7 @@ Examples:
   iapterm cp ./backup.tar.gz web-1:/tmp/ --project my-proj
   iapterm cp web-1:logs/app.log . --project my-proj --zone us-central1-a
   iapterm cp -r web-1:/var/log/app ./logs --project my-proj`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error { return runCp(cmd, f, args) },
 	}
 	fl := cmd.Flags()

@@ -43,7 +43,7 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 			if registerHandler {
 				return cobra.NoArgs(cmd, args)
 			}
-			return cobra.ExactArgs(1)(cmd, args)
+			return exactArgs(1)(cmd, args)
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if registerHandler {

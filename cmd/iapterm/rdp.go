@@ -69,7 +69,7 @@ given a password safely: type it in the client.`,
   iapterm rdp win-1 --project my-project --user alice --generate-credentials --save-password
   echo "$PASSWORD" | iapterm rdp win-1 --project my-project --user alice --password-stdin
   iapterm rdp win-1 --project my-project --user alice --forget-password`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRDP(cmd, rdpRun{flags: f, instance: args[0], override: func(s *rdp.Settings) error { return f.apply(cmd, s) }})
 		},

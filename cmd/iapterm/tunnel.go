@@ -48,7 +48,7 @@ With --listen-on-stdin there is no listener: one session is relayed over
 stdin and stdout, for use as an OpenSSH ProxyCommand:
 
   ssh -o ProxyCommand='iapterm tunnel %h 22 --listen-on-stdin --project P --zone Z' user@VM`,
-		Args: cobra.ExactArgs(2),
+		Args: exactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error { return runTunnel(cmd, f, args) },
 	}
 	fl := cmd.Flags()

@@ -34,7 +34,7 @@ Needs compute.instances.setMetadata and compute.instances.getSerialPortOutput
 on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 		Example: `  iapterm windows-credentials win-1 --project my-project --zone us-central1-a --user alice
   iapterm windows-credentials win-1 --project my-project --user alice --admin --save-password --yes`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			project, zone, name, err := splitInstance(args[0], f.project, f.zone)
