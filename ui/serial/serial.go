@@ -51,6 +51,9 @@ func New(c *common.Common, inst projects.Instance, port int) *Model {
 		port = 1
 	}
 	m := &Model{c: c, KeyMap: DefaultKeyMap(), inst: inst, port: port, follow: true, vp: viewport.New()}
+	// Console lines are often wider than the screen: wrap them rather
+	// than cut what the user came to read.
+	m.vp.SoftWrap = true
 	return m
 }
 
@@ -192,6 +195,20 @@ func sanitize(s string) string {
 	}, s)
 }
 
+// errLines is the read error wrapped to the width, on at most half the
+// height.
+func (m *Model) errLines() []string {
+	if m.err == nil {
+		return nil
+	}
+	lines := common.WrapLines(m.err.Error(), max(m.c.Width, 10))
+	if n := max(m.c.Height/2, 1); len(lines) > n {
+		lines = lines[:n]
+		lines[n-1] = common.Truncate(lines[n-1]+" …", max(m.c.Width, 10))
+	}
+	return lines
+}
+
 // View draws the viewer in the common size.
 func (m *Model) View() string {
 	st := m.c.Styles
@@ -203,8 +220,8 @@ func (m *Model) View() string {
 	title := st.Title.Render(fmt.Sprintf("Serial port %d", m.port)) + " " +
 		st.Dim.Render(fmt.Sprintf("%s · %s · %s · %d bytes", m.inst.Name, m.inst.Zone, follow, m.text.Len()))
 	lines := []string{common.PadRight(title, w)}
-	if m.err != nil {
-		lines = append(lines, common.PadRight(st.Error.Render(m.err.Error()), w))
+	for _, l := range m.errLines() {
+		lines = append(lines, common.PadRight(st.Error.Render(l), w))
 	}
 	m.vp.SetWidth(w)
 	m.vp.SetHeight(m.textHeight())
@@ -231,10 +248,7 @@ func (m *Model) SetSize(w, h int) {
 }
 
 func (m *Model) textHeight() int {
-	h := m.c.Height - 1 // title
-	if m.err != nil {
-		h--
-	}
+	h := m.c.Height - 1 - len(m.errLines()) // title and error
 	if h < 1 {
 		h = 1
 	}
