@@ -139,6 +139,8 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 	c.Fix = fix.Command
 	if v.Rule != nil && v.Rule.Priority == 0 {
 		c.Fix = fmt.Sprintf("rule %q denies at priority 0, which nothing can precede: change it to let %s through, then: %s", v.Rule.Name, policy.IAPSourceRange, fix.Command)
+	} else {
+		c.Repair = &Repair{Kind: RepairFirewallRule, Project: fix.Project}
 	}
 	switch {
 	case d.Fix && d.Creator == nil:
@@ -157,7 +159,7 @@ func (d *Doctor) checkFirewall(ctx context.Context, t Target, inst *projects.Ins
 		if v2.Allowed {
 			c.Mark = OK
 			c.Summary = fmt.Sprintf("created firewall rule %s in project %s: IAP may now reach tcp:%d", fix.Rule.Name, fix.Project, t.Port)
-			c.Fix = ""
+			c.Fix, c.Repair = "", nil
 		} else {
 			c.Details = append(c.Details, fmt.Sprintf("created firewall rule %s, but %s", fix.Rule.Name, v2.Reason))
 		}

@@ -50,9 +50,31 @@ type Check struct {
 	Details []string `json:"details,omitempty"`
 	// Fix is the exact command or request that repairs a failure.
 	Fix string `json:"fix,omitempty"`
+	// Repair is what the doctor itself can do about the failure when asked
+	// (Doctor.Start, Doctor.Fix), for callers that offer it: no need to
+	// read the Fix command's text.
+	Repair *Repair `json:"repair,omitempty"`
 	// probed: a tunnel was opened (the transport check's OK is IAP's own
 	// yes, not only a reachable relay host).
 	probed bool
+}
+
+// Repair kinds.
+const (
+	// RepairStart starts a stopped instance (Doctor.Start).
+	RepairStart = "start"
+	// RepairResume resumes a suspended instance (Doctor.Start).
+	RepairResume = "resume"
+	// RepairFirewallRule creates the firewall rule IAP needs (Doctor.Fix).
+	RepairFirewallRule = "create-firewall-rule"
+)
+
+// Repair is a repair the doctor can make for a failed check.
+type Repair struct {
+	Kind string `json:"kind"` // RepairStart, RepairResume or RepairFirewallRule
+	// Project is where the repair happens: the instance's project, or for
+	// a firewall rule the network's (the host project of a shared VPC).
+	Project string `json:"project"`
 }
 
 // Report is the doctor's result.
@@ -381,9 +403,15 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 	case "SUSPENDED", "SUSPENDING":
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s", where, inst.Status)
 		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
+		if inst.Status == "SUSPENDED" {
+			c.Repair = &Repair{Kind: RepairResume, Project: inst.Project}
+		}
 	default:
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s, not RUNNING", where, inst.Status)
 		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
+		if inst.Status == "TERMINATED" || inst.Status == "STOPPED" {
+			c.Repair = &Repair{Kind: RepairStart, Project: inst.Project}
+		}
 	}
 	if c.Fix != "" {
 		verb := "start"

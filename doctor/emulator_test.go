@@ -608,3 +608,51 @@ type firewallCreatorFunc func() error
 func (f firewallCreatorFunc) CreateFirewall(context.Context, string, projects.Firewall) error {
 	return f()
 }
+
+// A failed check says, as data, which repair the doctor can make (for the
+// explorer's offers, which otherwise read the fix command's words): start
+// or resume with the instance's project, a firewall rule with the
+// network's project (the host project of a shared VPC); none when no
+// repair can work (a DENY at priority 0) or once it is done.
+func TestFailedChecksNameTheirRepair(t *testing.T) {
+	repair := func(r *Report, id string) string {
+		if c := r.Check(id); c != nil && c.Repair != nil {
+			return c.Repair.Kind + " in " + c.Repair.Project
+		}
+		return ""
+	}
+	w := healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "TERMINATED"
+	r := run(t, w, 22, nil)
+	if got := repair(r, CheckInstance); got != "start in proj" {
+		t.Errorf("stopped: %q", got)
+	}
+	w = healthyWorld(t)
+	w.Projects[0].Instances[0].Status = "SUSPENDED"
+	r = run(t, w, 22, nil)
+	if got := repair(r, CheckInstance); got != "resume in proj" {
+		t.Errorf("suspended: %q", got)
+	}
+	if got := repair(r, CheckFirewall); got != "" {
+		t.Errorf("firewall in order: %q", got)
+	}
+	r = run(t, sharedVPCWorld(t, false), 22, nil)
+	if got := repair(r, CheckFirewall); got != "create-firewall-rule in host" {
+		t.Errorf("shared VPC: %q", got)
+	}
+	w = healthyWorld(t)
+	w.Projects[0].Firewalls = append(w.Projects[0].Firewalls, world.Firewall{
+		Name: "deny-all", Priority: prio(0), SourceRanges: []string{"0.0.0.0/0"},
+		Denied: []world.Rule{{IPProtocol: "tcp"}},
+	})
+	r = run(t, w, 22, nil)
+	if got := repair(r, CheckFirewall); got != "" {
+		t.Errorf("deny at priority 0: %q", got)
+	}
+	w = healthyWorld(t)
+	w.Projects[0].Firewalls = nil
+	r = run(t, w, 22, func(d *Doctor) { d.Fix, d.Creator = true, firewallCreatorFunc(func() error { return nil }) })
+	if c := r.Check(CheckFirewall); c.Mark != OK || c.Repair != nil {
+		t.Errorf("after --fix: %+v", c)
+	}
+}
