@@ -286,7 +286,7 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 		return rdpForgetPassword(stderr, inst, s.Username)
 	}
 	if !inst.Running() {
-		return fmt.Errorf("instance %s is %s, not RUNNING: start it first", inst.Key(), inst.Status)
+		return notRunning(inst)
 	}
 	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: clientPath})
 	if err != nil {

@@ -170,9 +170,25 @@ func (e *sshEnv) resolve(ctx context.Context, project, zone, name string) (*proj
 		return nil, fmt.Errorf("%s is a Windows VM: connect with `iapterm rdp %s --project %s --zone %s`", inst.Name, inst.Name, inst.Project, inst.Zone)
 	}
 	if !inst.Running() {
-		return nil, fmt.Errorf("%s is %s, not RUNNING: start it first (in the TUI, or `gcloud compute instances start %s --project %s --zone %s`)", inst.Name, inst.Status, inst.Name, inst.Project, inst.Zone)
+		return nil, notRunning(inst)
 	}
 	return inst, nil
+}
+
+// notRunning says how to get inst running: resume a suspended VM, start
+// a stopped one, wait for one on its way.
+func notRunning(inst *projects.Instance) error {
+	where := fmt.Sprintf("%s --project %s --zone %s", inst.Name, inst.Project, inst.Zone)
+	doctor := fmt.Sprintf("iapterm doctor %s/%s/%s --start", inst.Project, inst.Zone, inst.Name)
+	switch inst.Status {
+	case "SUSPENDED":
+		return fmt.Errorf("%s is SUSPENDED, not RUNNING: resume it first (`gcloud compute instances resume %s`, or `%s`, or from the explorer, iapterm ui)", inst.Name, where, doctor)
+	case "TERMINATED", "STOPPED":
+		return fmt.Errorf("%s is %s, not RUNNING: start it first (`gcloud compute instances start %s`, or `%s`, or from the explorer, iapterm ui)", inst.Name, inst.Status, where, doctor)
+	case "PROVISIONING", "STAGING":
+		return fmt.Errorf("%s is %s: it is starting; try again when it is RUNNING (a minute or so)", inst.Name, inst.Status)
+	}
+	return fmt.Errorf("%s is %s, not RUNNING: wait until it has stopped or suspended, then start or resume it (`gcloud compute instances describe %s --format='value(status)'` shows its state)", inst.Name, inst.Status, where)
 }
 
 // settings are the effective ssh.* settings for inst with the command

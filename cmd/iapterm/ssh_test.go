@@ -114,3 +114,20 @@ func TestSSHWarningsEndLinesForRawTerminals(t *testing.T) {
 		}
 	}
 }
+
+// A VM that is not running is explained by its state: a suspended one is
+// resumed (start does not apply to it), a stopped one started, one that
+// is booting waited for.
+func TestSSHNotRunningSaysWhatToDo(t *testing.T) {
+	for _, tc := range []struct{ status, want, not string }{
+		{"SUSPENDED", "resume it first (`gcloud compute instances resume vm --project p --zone z`, or `iapterm doctor p/z/vm --start`", "instances start"},
+		{"TERMINATED", "start it first (`gcloud compute instances start vm --project p --zone z`", "resume"},
+		{"STAGING", "it is starting; try again when it is RUNNING", "instances start"},
+		{"STOPPING", "wait until it has stopped or suspended", "instances start"},
+	} {
+		err := notRunning(&projects.Instance{Project: "p", Zone: "z", Name: "vm", Status: tc.status})
+		if !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%s: %v", tc.status, err)
+		}
+	}
+}

@@ -63,7 +63,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 				return fmt.Errorf("instance %s is not a Windows VM: Windows credentials cannot be generated for it", inst.Key())
 			}
 			if !inst.Running() {
-				return fmt.Errorf("instance %s is %s: the guest agent only answers while the VM is RUNNING, so start it first", inst.Key(), inst.Status)
+				return fmt.Errorf("the guest agent only answers while the VM is RUNNING: %w", notRunning(inst))
 			}
 			creds, err := rdpGenerateCredentials(ctx, cmd, cloud, inst, f.user, f, bufio.NewReader(cmd.InOrStdin()))
 			if err != nil {
