@@ -95,6 +95,9 @@ func Lookup(key string) (Setting, bool) {
 // name in other categories ("user" is ssh.user or rdp.user), else the keys
 // of its category, else the categories.
 func unknownSettingHint(key string) string {
+	if rest, ok := strings.CutPrefix(key, localPortPrefix); ok {
+		return fmt.Sprintf("%q is not a remote port: write tunnel.local_ports.REMOTE_PORT with a TCP port 1-65535, like tunnel.local_ports.5432", rest)
+	}
 	cat, name, hasCat := strings.Cut(key, ".")
 	if !hasCat {
 		name = key

@@ -73,3 +73,15 @@ func TestBadUserRefusedBySetAndLoad(t *testing.T) {
 		t.Fatalf("Parse: %v", err)
 	}
 }
+
+// A fixed local port for a remote port that is not one names the problem
+// instead of listing the tunnel settings.
+func TestLocalPortForABadRemotePort(t *testing.T) {
+	c := Empty(filepath.Join(t.TempDir(), "config.toml"))
+	for _, key := range []string{"tunnel.local_ports.99999", "tunnel.local_ports.abc", "tunnel.local_ports.0"} {
+		err := c.Set(Node{}, key, "15432")
+		if err == nil || !strings.Contains(err.Error(), "is not a remote port: write tunnel.local_ports.REMOTE_PORT with a TCP port 1-65535") {
+			t.Errorf("%s: %v", key, err)
+		}
+	}
+}
