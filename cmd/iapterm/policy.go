@@ -96,6 +96,11 @@ func checkPolicyTestFlags(f policyTestFlags) error {
 	} else if f.member != "allUsers" && f.member != "allAuthenticatedUsers" && !strings.Contains(f.member, "@") {
 		return exitError{2, fmt.Sprintf("--member %q is not an email: give user:EMAIL, serviceAccount:EMAIL or a bare EMAIL", f.member)}
 	}
+	for _, g := range f.groups {
+		if !strings.Contains(g, "@") {
+			return exitError{2, fmt.Sprintf("--in-group %q is not a group's email, like eng@example.com", g)}
+		}
+	}
 	if f.destIP != "" {
 		if _, err := netip.ParseAddr(f.destIP); err != nil {
 			return exitError{2, fmt.Sprintf("--dest-ip %q is not an IP address, like 10.128.0.2", f.destIP)}
@@ -159,6 +164,13 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	}
 	if perm == "" {
 		perm = policy.PermTunnelAccess
+	}
+	// A mistyped permission or role would read as an ordinary denial.
+	switch {
+	case strings.HasPrefix(perm, "roles/") && !policy.KnownRole(perm):
+		webNote = append(webNote, fmt.Sprintf("--permission %s is not a role iapterm knows: only bindings to exactly that role grant it here", perm))
+	case !strings.Contains(perm, "/") && len(policy.RolesGranting(perm)) == 0:
+		webNote = append(webNote, fmt.Sprintf("--permission %s is in no role iapterm knows: check its spelling (IAP's are %s and %s)", perm, policy.PermTunnelAccess, policy.PermWebAccess))
 	}
 	opts := policy.SimOptions{AccessLevelsKnown: len(f.levels) > 0}
 	if len(f.groups) > 0 {
