@@ -555,8 +555,15 @@ func explainProbe(err error, t Target, rep *Report) (summary, fix string) {
 		if markOf(CheckFirewall) == Failed {
 			return fmt.Sprintf("relay close 4003 'failed to connect to backend': the firewall blocks IAP on tcp:%d", t.Port), fixOf(CheckFirewall)
 		}
-		return fmt.Sprintf("relay close 4003 'failed to connect to backend': nothing answers on port %d of the VM (the service is not running, listens on another port, or a guest firewall blocks 35.235.240.0/20); a VM that just started may also need a minute", t.Port),
-			fmt.Sprintf("check on the VM that something listens on port %d (for example through the serial console: sudo ss -ltnp)", t.Port)
+		summary := fmt.Sprintf("relay close 4003 'failed to connect to backend': nothing answers on port %d of the VM (the service is not running, listens on another port, or a guest firewall blocks 35.235.240.0/20); a VM that just started may also need a minute", t.Port)
+		if rep.windows {
+			fix := fmt.Sprintf("check on the VM that something listens on port %d (for example in PowerShell through the serial console: Get-NetTCPConnection -State Listen -LocalPort %d) and that Windows Defender Firewall lets 35.235.240.0/20 in", t.Port, t.Port)
+			if t.Port == 3389 {
+				fix += "; for RDP, that Remote Desktop is enabled (System > Remote Desktop)"
+			}
+			return summary, fix
+		}
+		return summary, fmt.Sprintf("check on the VM that something listens on port %d (for example through the serial console: sudo ss -ltnp)", t.Port)
 	case errors.As(err, &ce) && ce.Code == tunnel.CloseNotAuthorized, errors.Is(err, tunnel.ErrNotAuthorized):
 		fix := fixOf(CheckIAP)
 		if fix == "" {

@@ -87,6 +87,8 @@ type Report struct {
 	// CanConnect is false when a failed check means the connection cannot
 	// work.
 	CanConnect bool `json:"canConnect"`
+	// windows: the instance runs Windows (for the commands fixes suggest).
+	windows bool
 }
 
 // Check returns the check with id, or nil.
@@ -251,6 +253,7 @@ func (d *Doctor) Run(ctx context.Context, t Target) *Report {
 	if inst != nil {
 		rep.Zone = inst.Zone
 		t.Zone = inst.Zone
+		rep.windows = inst.OS == projects.Windows
 	}
 	rep.Checks = append(rep.Checks, cred, ic)
 

@@ -67,6 +67,7 @@ func TestExplainProbe(t *testing.T) {
 		{"401", &tunnel.HandshakeError{Status: 401, Target: tt}, rep(OK, OK), "401", "iapterm auth login"},
 		{"4003 firewall", &tunnel.CloseError{Code: 4003, Target: tt}, rep(OK, Failed), "firewall blocks", "fw-cmd"},
 		{"4003 nothing listening", &tunnel.CloseError{Code: 4003, Target: tt}, rep(OK, OK), "nothing answers on port 22", "listens on port 22"},
+		{"4003 nothing listening on Windows", &tunnel.CloseError{Code: 4003, Target: tt}, &Report{windows: true, Checks: []Check{{ID: CheckIAP, Mark: OK}, {ID: CheckFirewall, Mark: OK}}}, "nothing answers on port 22", "Get-NetTCPConnection -State Listen -LocalPort 22"},
 		{"4033", &tunnel.CloseError{Code: 4033, Target: tt}, rep(Failed, OK), "4033", "grant-cmd"},
 		{"4033 although the grant was seen", &tunnel.CloseError{Code: 4033, Target: tt}, &Report{Checks: []Check{{ID: CheckIAP, Mark: OK}}}, "4033", "roles/iap.tunnelResourceAccessor that covers port 22 of this VM"},
 		{"4047", &tunnel.CloseError{Code: 4047, Target: tt}, rep(OK, OK), "did not find the instance", ""},
