@@ -128,6 +128,11 @@ func (c *Config) edit(change func(*docIndex, []byte) ([]byte, error)) error {
 	if err != nil {
 		return err
 	}
+	if crlfOnly(current) {
+		// A file with Windows line endings keeps them: the lines added
+		// end like the others.
+		updated = toCRLF(updated)
+	}
 	if bytes.Equal(updated, current) {
 		return nil
 	}
@@ -150,6 +155,25 @@ func (c *Config) edit(change func(*docIndex, []byte) ([]byte, error)) error {
 	*c = *next
 	c.Path = path
 	return nil
+}
+
+// crlfOnly reports whether every line of data ends with \r\n.
+func crlfOnly(data []byte) bool {
+	n := bytes.Count(data, []byte("\n"))
+	return n > 0 && n == bytes.Count(data, []byte("\r\n"))
+}
+
+// toCRLF turns the line feeds of data that lack a carriage return into
+// \r\n.
+func toCRLF(data []byte) []byte {
+	out := make([]byte, 0, len(data)+bytes.Count(data, []byte("\n")))
+	for i, b := range data {
+		if b == '\n' && (i == 0 || data[i-1] != '\r') {
+			out = append(out, '\r')
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 // setKey returns data with path set to the encoded value enc.

@@ -200,3 +200,50 @@ func TestEditThroughDanglingSymlink(t *testing.T) {
 		t.Fatalf("the folder was created: %v", err)
 	}
 }
+
+// A file with Windows line endings keeps them when keys are added (a new
+// key, a new table, a profile), so editors and git do not see mixed line
+// endings; a file with Unix endings is untouched by this.
+func TestEditKeepsWindowsLineEndings(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte("[settings.ssh]\r\nuser = \"alice\"\r\n\r\n[settings.rdp]\r\nuser = \"bob\"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []struct {
+		node       Node
+		key, value string
+	}{
+		{Node{}, "ssh.port", "2222"},
+		{Node{}, "rdp.domain", "CORP"},
+		{Node{Project: "p"}, "tunnel.bind", "localhost"},
+	} {
+		if err := c.Set(set.node, set.key, set.value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.AddProfile(Profile{Name: "x", Project: "p", Zone: "z", Instance: "vm", Protocol: "ssh"}); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if !crlfOnly(data) || !strings.Contains(string(data), "port = 2222\r\n") || !strings.Contains(string(data), "[[profile]]\r\n") {
+		t.Fatalf("line endings mixed:\n%q", data)
+	}
+	if _, err := Parse(data, path); err != nil {
+		t.Fatal(err)
+	}
+	unix := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(unix, []byte("[settings.ssh]\nuser = \"alice\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, _ = Load(unix)
+	if err := c.Set(Node{}, "ssh.port", "2222"); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(unix); strings.Contains(string(data), "\r") {
+		t.Fatalf("carriage returns in a Unix file:\n%q", data)
+	}
+}
