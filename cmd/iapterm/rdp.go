@@ -288,6 +288,9 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	if !inst.Running() {
 		return notRunning(inst)
 	}
+	if inst.OS != projects.Windows {
+		fmt.Fprintf(stderr, "Note: %s runs %s, not Windows: RDP works only if it runs an RDP server (such as xrdp) on port %d; for a shell, use iapterm ssh %s --project %s --zone %s\n", inst.Name, orDash(string(inst.OS)), s.Port, inst.Name, inst.Project, inst.Zone)
+	}
 	client, err := rdp.FindClient(ctx, rdp.FindOptions{Path: clientPath})
 	if err != nil {
 		return err

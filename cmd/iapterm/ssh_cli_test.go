@@ -321,3 +321,13 @@ func TestSSHExportKeyFollowsSettings(t *testing.T) {
 		t.Errorf("with a command: exit %d:\n%s", code, out)
 	}
 }
+
+// iapterm rdp on a Linux VM goes on (xrdp exists) but says first that it
+// needs an RDP server there and that iapterm ssh is the way to a shell.
+func TestRDPOnLinuxVMSaysWhatItNeeds(t *testing.T) {
+	ep := sshCLIEnv(t)
+	out, code := policyRunCLI(t, "--endpoint", ep, "rdp", "vm-1", "--project", "proj", "--client", filepath.Join(t.TempDir(), "no-such-client"))
+	if code == 0 || !strings.Contains(out, "vm-1 runs linux, not Windows: RDP works only if it runs an RDP server (such as xrdp) on port 3389; for a shell, use iapterm ssh vm-1 --project proj --zone us-central1-a") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
