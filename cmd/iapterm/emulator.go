@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -191,6 +193,11 @@ func runEmulator(cmd *cobra.Command, f emulatorFlags) error {
 	w := world.Demo()
 	if f.worldFile != "" {
 		if w, err = world.Load(f.worldFile); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) && pe.Path == f.worldFile {
+				// Not read at all: nothing is invalid in it.
+				return fmt.Errorf("--world %s: %w", f.worldFile, pe.Err)
+			}
 			return fmt.Errorf("invalid world file:\n%w", err)
 		}
 	}

@@ -245,3 +245,21 @@ func FuzzParseAuthorizedKeysFlags(f *testing.F) {
 		}
 	})
 }
+
+// A world file that cannot be read is not called invalid: the message
+// names the flag and why it could not be read.
+func TestEmulatorWorldFileNotRead(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "world.yaml")
+	out, code := policyRunCLI(t, "emulator", "--world", missing)
+	if code == 0 || !strings.Contains(out, "--world "+missing+": no such file or directory") || strings.Contains(out, "invalid") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	bad := filepath.Join(t.TempDir(), "world.yaml")
+	if err := os.WriteFile(bad, []byte("projects:\n  - id: x\n    bogus: 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code = policyRunCLI(t, "emulator", "--world", bad)
+	if code == 0 || !strings.Contains(out, "invalid world file") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
