@@ -6,7 +6,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -133,7 +132,9 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	}
 	p, err := policy.ParsePolicy(data)
 	if err != nil {
-		name := filepath.Base(f.file)
+		// As the user wrote it: a base name alone can hide which file
+		// ("null" for /dev/null, "iap.json" in which folder).
+		name := f.file
 		if f.file == "-" {
 			name = "standard input"
 		}
