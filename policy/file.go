@@ -255,7 +255,11 @@ func yamlTypeWanted(t string) string {
 	return "a mapping"
 }
 
-func yamlError(err error) error {
+func yamlError(err error) error { return yamlErrorFor(err, "a valid policy") }
+
+// yamlErrorFor is yamlError for a file that should be what (the end of
+// "not ...: the problem").
+func yamlErrorFor(err error, what string) error {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -276,5 +280,5 @@ func yamlError(err error) error {
 		msg = fmt.Sprintf("this must be %s, not %s", yamlTypeWanted(m[2]), got)
 		return &ParseError{Line: line, Msg: msg, Err: err}
 	}
-	return &ParseError{Line: line, Msg: "not a valid policy: " + msg, Err: err}
+	return &ParseError{Line: line, Msg: "not " + what + ": " + msg, Err: err}
 }

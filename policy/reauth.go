@@ -184,7 +184,7 @@ func ParseReauth(data []byte) (ReauthSettings, error) {
 		}
 	} else if len(trimmed) > 0 {
 		if err := yaml.Unmarshal(data, &f); err != nil {
-			return ReauthSettings{}, yamlError(err)
+			return ReauthSettings{}, yamlErrorFor(err, "valid IAP settings YAML")
 		}
 	}
 	if len(trimmed) > 0 {

@@ -65,3 +65,11 @@ func TestParseReauthReportsEveryProblemInOrder(t *testing.T) {
 		t.Errorf("%v", err)
 	}
 }
+
+// A reauth settings file that is not YAML is not called a policy.
+func TestParseReauthSyntaxErrorNamesSettings(t *testing.T) {
+	_, err := ParseReauth([]byte("accessSettings: [\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 1: not valid IAP settings YAML: ") || strings.Contains(err.Error(), "policy") {
+		t.Fatalf("error %v", err)
+	}
+}
