@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -105,5 +107,23 @@ func TestArgumentCountMessages(t *testing.T) {
 		if code == 0 || !strings.Contains(out, tc.want) {
 			t.Errorf("%v: exit %d, want %q:\n%s", tc.args, code, tc.want, out)
 		}
+	}
+}
+
+// config set on a file that does not load says so once, as the error, and
+// leaves the file alone (it used to warn and then fail with the same
+// message).
+func TestConfigSetOnBrokenFileSaysItOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.toml")
+	broken := "[settings.ssh\nuser = \"alice\"\n"
+	if err := os.WriteFile(path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := policyRunCLI(t, "--config", path, "config", "set", "ssh.user", "bob")
+	if code != 1 || strings.Count(out, "expected ']'") != 1 || !strings.Contains(out, "the file is not edited until it loads again") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	if data, _ := os.ReadFile(path); string(data) != broken {
+		t.Fatalf("file changed:\n%s", data)
 	}
 }

@@ -31,6 +31,27 @@ func loadConfig(cmd *cobra.Command) (*profiles.Config, error) {
 	return c, nil
 }
 
+// loadConfigForEdit loads the settings file for config set and reset: a
+// file that does not load is the error itself (it is never edited), not a
+// warning followed by the same problem again.
+func loadConfigForEdit(cmd *cobra.Command) (*profiles.Config, error) {
+	path := global.config
+	if path == "" {
+		var err error
+		if path, err = profiles.DefaultPath(); err != nil {
+			return nil, err
+		}
+	}
+	c, err := profiles.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the file is not edited until it loads again", err)
+	}
+	for _, w := range c.Warnings {
+		fmt.Fprintln(cmd.ErrOrStderr(), "iapterm: warning:", w)
+	}
+	return c, nil
+}
+
 // nodeFlags selects the settings layer a config command works on.
 type nodeFlags struct{ project, zone, instance string }
 
@@ -104,7 +125,7 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := loadConfig(cmd)
+			c, err := loadConfigForEdit(cmd)
 			if err != nil {
 				return err
 			}
@@ -124,7 +145,7 @@ func newConfigCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := loadConfig(cmd)
+			c, err := loadConfigForEdit(cmd)
 			if err != nil {
 				return err
 			}
