@@ -214,6 +214,9 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 			return sshgcp.Settings{}, err
 		}
 	}
+	if f.validity < 0 || (f.validity == 0 && changed("key-validity")) {
+		return sshgcp.Settings{}, fmt.Errorf("--key-validity %s is not a positive duration: give one like 1h or 720h (how long the published key stays valid)", f.validity)
+	}
 	if f.validity != 0 {
 		g.Validity = f.validity
 	}
