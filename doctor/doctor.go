@@ -405,13 +405,13 @@ func (d *Doctor) checkInstance(ctx context.Context, t Target, haveCreds bool) (*
 		c.Mark, c.Summary = Warning, fmt.Sprintf("%s is %s: it is starting; connections fail until it boots", where, inst.Status)
 	case "SUSPENDED", "SUSPENDING":
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
+		c.Fix = fmt.Sprintf("gcloud compute instances resume %s --zone=%s --project=%s", inst.Name, inst.Zone, inst.Project) + d.orStart(inst, t.Port)
 		if inst.Status == "SUSPENDED" {
 			c.Repair = &Repair{Kind: RepairResume, Project: inst.Project}
 		}
 	default:
 		c.Mark, c.Summary = Failed, fmt.Sprintf("%s is %s, not RUNNING", where, inst.Status)
-		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s (or %s)", inst.Name, inst.Zone, inst.Project, startCommand(inst, t.Port))
+		c.Fix = fmt.Sprintf("gcloud compute instances start %s --zone=%s --project=%s", inst.Name, inst.Zone, inst.Project) + d.orStart(inst, t.Port)
 		if inst.Status == "TERMINATED" || inst.Status == "STOPPED" {
 			c.Repair = &Repair{Kind: RepairStart, Project: inst.Project}
 		}
@@ -439,6 +439,16 @@ func (d *Doctor) projectMissing(ctx context.Context, project string) bool {
 	defer cancel()
 	_, err := d.Cloud.ProjectMetadata(cctx, project)
 	return errors.Is(err, projects.ErrNotFound)
+}
+
+// orStart is the doctor's own way to start inst, as an alternative to the
+// gcloud command: " (or iapterm doctor ... --start)", except inside the
+// explorer, whose panel starts it with a key instead.
+func (d *Doctor) orStart(inst *projects.Instance, port int) string {
+	if d.Shown == Explorer {
+		return ""
+	}
+	return " (or " + startCommand(inst, port) + ")"
 }
 
 // startCommand is the doctor command line that starts inst and checks it

@@ -315,6 +315,11 @@ func TestStoppedVMHintFollowsWhereShown(t *testing.T) {
 		d.Shown = tc.shown
 		r := d.Run(context.Background(), Target{Project: proj, Zone: zone, Instance: "vm", Port: 22})
 		expect(t, r, CheckInstance, Failed, "TERMINATED", "gcloud compute instances start vm")
+		// Inside the explorer the fix is gcloud's alone: the panel's key
+		// replaces iapterm doctor --start.
+		if fix := r.Check(CheckInstance).Fix; strings.Contains(fix, "iapterm doctor") != (tc.shown != Explorer) {
+			t.Errorf("shown %d: fix %q", tc.shown, fix)
+		}
 		details := strings.Join(r.Check(CheckInstance).Details, "\n")
 		if !strings.Contains(details, tc.want) || strings.Contains(details, tc.not) {
 			t.Errorf("shown %d: details want %q, not %q:\n%s", tc.shown, tc.want, tc.not, details)
