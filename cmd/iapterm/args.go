@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +21,22 @@ const envProject = "IAPTERM_PROJECT"
 type argError string
 
 func (e argError) Error() string { return string(e) }
+
+// instanceName is a Compute Engine instance name (RFC 1035 label).
+var instanceName = regexp.MustCompile(`^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// checkInstanceName refuses a NAME that no instance can have, which would
+// otherwise come back as "not found" (or, from Google, an invalid value).
+func checkInstanceName(arg, name string) error {
+	if instanceName.MatchString(name) {
+		return nil
+	}
+	msg := fmt.Sprintf("INSTANCE %q: %q is not an instance name: names are lowercase letters, digits and -, start with a letter and have at most 63 characters", arg, name)
+	if lower := strings.ToLower(name); lower != name && instanceName.MatchString(lower) {
+		msg += fmt.Sprintf(" (did you mean %s?)", lower)
+	}
+	return argError(msg)
+}
 
 // splitInstance reads an INSTANCE argument: a bare NAME (with --project,
 // else $IAPTERM_PROJECT, and --zone when given) or PROJECT/ZONE/NAME. A
@@ -40,6 +57,9 @@ func splitInstance(arg, project, zone string) (p, z, name string, err error) {
 		case parts[2] == "":
 			return "", "", "", argError(fmt.Sprintf("INSTANCE %q has no name after PROJECT/ZONE/", arg))
 		}
+		if err := checkInstanceName(arg, parts[2]); err != nil {
+			return "", "", "", err
+		}
 		if project != "" && project != parts[0] {
 			return "", "", "", argError(fmt.Sprintf("INSTANCE %s is in project %s, but --project says %s: give one of them", arg, parts[0], project))
 		}
@@ -49,6 +69,9 @@ func splitInstance(arg, project, zone string) (p, z, name string, err error) {
 		return parts[0], parts[1], parts[2], nil
 	case len(parts) != 1:
 		return "", "", "", argError(fmt.Sprintf("INSTANCE %q is neither an instance name nor PROJECT/ZONE/NAME", arg))
+	}
+	if err := checkInstanceName(arg, arg); err != nil {
+		return "", "", "", err
 	}
 	if project == "" {
 		project = strings.TrimSpace(os.Getenv(envProject))

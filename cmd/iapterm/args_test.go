@@ -27,6 +27,12 @@ func TestSplitInstance(t *testing.T) {
 		{arg: "a/b/c/d", err: "neither an instance name nor PROJECT/ZONE/NAME"},
 		{arg: "", project: "p", err: "the INSTANCE is empty"},
 		{arg: "vm", err: "which project is vm in? give --project PROJECT (or set IAPTERM_PROJECT)"},
+		{arg: "Web-1", project: "p", err: `"Web-1" is not an instance name: names are lowercase letters, digits and -, start with a letter and have at most 63 characters (did you mean web-1?)`},
+		{arg: "p/z/web 1", err: `INSTANCE "p/z/web 1": "web 1" is not an instance name`},
+		{arg: "1vm", project: "p", err: "is not an instance name"},
+		{arg: "vm-", project: "p", err: "is not an instance name"},
+		{arg: "a123456789b123456789c123456789d123456789e123456789f123456789g12", project: "p", want: [3]string{"p", "", "a123456789b123456789c123456789d123456789e123456789f123456789g12"}},
+		{arg: "a123456789b123456789c123456789d123456789e123456789f123456789g123", project: "p", err: "at most 63"},
 	} {
 		p, z, n, err := splitInstance(tc.arg, tc.project, tc.zone)
 		if tc.err != "" {
