@@ -31,7 +31,11 @@ func checkInstanceName(arg, name string) error {
 	if instanceName.MatchString(name) {
 		return nil
 	}
-	msg := fmt.Sprintf("INSTANCE %q: %q is not an instance name: names are lowercase letters, digits and -, start with a letter and have at most 63 characters", arg, name)
+	which := fmt.Sprintf("INSTANCE %q", arg)
+	if arg != name {
+		which += fmt.Sprintf(": %q", name)
+	}
+	msg := which + " is not an instance name: names are lowercase letters, digits and -, start with a letter and have at most 63 characters"
 	if lower := strings.ToLower(name); lower != name && instanceName.MatchString(lower) {
 		msg += fmt.Sprintf(" (did you mean %s?)", lower)
 	}
