@@ -133,3 +133,26 @@ func TestConfigSetOnBrokenFileSaysItOnce(t *testing.T) {
 		t.Fatalf("file changed:\n%s", data)
 	}
 }
+
+// A mistyped subcommand of a command group is an error with the commands
+// and a suggestion, not the group's help with exit status 0; the bare
+// group still prints its help.
+func TestUnknownSubcommandIsAnError(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"policy", "tset"}, `unknown command "tset" for "iapterm policy": its commands are reauth, test; did you mean test?`},
+		{[]string{"config", "sett", "ssh.user", "x"}, `unknown command "sett" for "iapterm config"`},
+		{[]string{"auth", "stauts"}, "did you mean status?"},
+	} {
+		out, code := policyRunCLI(t, tc.args...)
+		if code == 0 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d, want %q:\n%s", tc.args, code, tc.want, out)
+		}
+	}
+	out, code := policyRunCLI(t, "policy")
+	if code != 0 || !strings.Contains(out, "Available Commands:") {
+		t.Errorf("bare group: exit %d:\n%s", code, out)
+	}
+}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -40,5 +44,37 @@ RDP, with errors that say what to fix.`,
 	for _, f := range commands {
 		root.AddCommand(f())
 	}
+	for _, c := range root.Commands() {
+		groupCommands(c)
+	}
 	return root
+}
+
+// groupCommands makes c and the commands below it that only hold other
+// commands (config, policy, auth, ...) refuse a word that is none of them:
+// cobra prints such a command's help and exits 0 for "iapterm config sett".
+func groupCommands(c *cobra.Command) {
+	if c.HasSubCommands() && !c.Runnable() {
+		c.Args = cobra.ArbitraryArgs
+		c.SuggestionsMinimumDistance = 2
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return cmd.Help()
+			}
+			var names []string
+			for _, sub := range cmd.Commands() {
+				if sub.IsAvailableCommand() {
+					names = append(names, sub.Name())
+				}
+			}
+			msg := fmt.Sprintf("unknown command %q for %q: its commands are %s", args[0], cmd.CommandPath(), strings.Join(names, ", "))
+			if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+				msg += "; did you mean " + strings.Join(s, " or ") + "?"
+			}
+			return errors.New(msg)
+		}
+	}
+	for _, sub := range c.Commands() {
+		groupCommands(sub)
+	}
 }
