@@ -124,6 +124,16 @@ func runConnect(cmd *cobra.Command, name string, dryRun bool) error {
 	if app.NoTunnel {
 		return runApp(ctx, cmd, app, ctxApp, prof.Args)
 	}
+	if !inst.Running() {
+		return notRunning(inst)
+	}
+	if app.Name != "" {
+		// Before a tunnel is opened for it.
+		exe, _ := app.Command(ctxApp, prof.Args)
+		if _, err := exec.LookPath(exe); err != nil {
+			return fmt.Errorf("app %s runs %q, which is not installed or not on PATH: %w", app.Name, exe, err)
+		}
+	}
 	_, eps, err := credentials(ctx)
 	if err != nil {
 		return err

@@ -333,3 +333,61 @@ func TestRDPOnLinuxVMSaysWhatItNeeds(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// connect says what stops a profile before it opens a tunnel: an app
+// that is not installed (it used to open and test the tunnel first, and
+// fail on that), or an instance that is not running (a relay error).
+func TestConnectChecksBeforeTheTunnel(t *testing.T) {
+	srv, _ := emutest.Start(t, `
+users:
+  - email: alice@example.com
+    token: tok-alice
+projects:
+  - id: proj
+    iam:
+      - role: roles/owner
+        members: [user:alice@example.com]
+    instances:
+      - name: vm-1
+        zone: us-central1-a
+      - name: vm-2
+        zone: us-central1-a
+        status: TERMINATED
+`, emulator.Options{})
+	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(`[app.nosuch]
+remote_port = 5432
+executable = "iapterm-test-no-such-program"
+
+[[profile]]
+name = "missing-app"
+project = "proj"
+zone = "us-central1-a"
+instance = "vm-1"
+app = "nosuch"
+
+[[profile]]
+name = "stopped"
+project = "proj"
+zone = "us-central1-a"
+instance = "vm-2"
+protocol = "tunnel"
+remote_port = 22
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"missing-app": `app nosuch runs "iapterm-test-no-such-program", which is not installed or not on PATH`,
+		"stopped":     "vm-2 is TERMINATED, not RUNNING: start it first",
+	} {
+		out, code := policyRunCLI(t, "--endpoint", srv.Endpoint(), "--config", cfg, "connect", name)
+		if code == 0 || !strings.Contains(out, want) || strings.Contains(out, "relay") {
+			t.Errorf("%s: exit %d, want %q:\n%s", name, code, want, out)
+		}
+	}
+}
