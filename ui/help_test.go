@@ -44,3 +44,22 @@ func TestFullHelpPages(t *testing.T) {
 		t.Error("another key did not close the help")
 	}
 }
+
+// An instance action pressed while a project or zone is selected says
+// why nothing happened instead of doing nothing without a word.
+func TestInstanceKeyOnProjectExplains(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects})
+	for _, row := range []string{"p:acme-prod", "z:acme-prod/us-central1-b"} {
+		h.selectRow(row)
+		for _, k := range []string{"c", "p", "o"} {
+			h.key(k)
+			if h.m.overlay != overlayNone {
+				t.Fatalf("%s on %s opened overlay %v", k, row, h.m.overlay)
+			}
+			if s := h.screen(); !strings.Contains(s, "needs an instance: select one") {
+				t.Errorf("%s on %s: no word about it:\n%s", k, row, s)
+			}
+			h.key("esc")
+		}
+	}
+}

@@ -813,6 +813,9 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 	if a, ok := actions.Match(m.c, msg); ok {
 		inst, ok := m.explorer.SelectedInstance()
 		if !ok {
+			// Say why the key did nothing: a project or zone (or no
+			// row at all) is selected.
+			m.setNotice(a.Name+" needs an instance: select one in the explorer.", false)
 			return nil
 		}
 		if a.Applies != nil && !a.Applies(inst) {
