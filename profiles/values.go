@@ -20,9 +20,20 @@ import (
 // with "-".
 var loginName = regexp.MustCompile(`^[A-Za-z0-9_.][A-Za-z0-9_.-]*$`)
 
+// CheckLoginName checks a login name given as what (a setting such as
+// ssh.user, or a flag such as --user) by the rule of ssh.user.
+func CheckLoginName(what, v string) error {
+	_, err := checkLoginName(what, v)
+	return err
+}
+
 func checkLoginName(key, v string) (string, error) {
 	if len(v) > 32 || !loginName.MatchString(v) || strings.Trim(v, ".") == "" {
-		return "", fmt.Errorf("%s %q is not a login name: use at most 32 letters, digits, \".\", \"_\" or \"-\" (not first), like alice or deploy_bot; leave it empty to derive it from your email", key, v)
+		leave := "leave it empty"
+		if strings.HasPrefix(key, "-") {
+			leave = "omit it"
+		}
+		return "", fmt.Errorf("%s %q is not a login name: use at most 32 letters, digits, \".\", \"_\" or \"-\" (not first), like alice or deploy_bot; %s to derive it from your email", key, v, leave)
 	}
 	return v, nil
 }

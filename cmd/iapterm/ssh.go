@@ -200,6 +200,9 @@ func (e *sshEnv) settings(inst *projects.Instance, f sshFlags, changed func(stri
 		return sshgcp.Settings{}, err
 	}
 	if f.user != "" {
+		if err := profiles.CheckLoginName("--user", f.user); err != nil {
+			return sshgcp.Settings{}, err
+		}
 		g.User = f.user
 	}
 	if changed("port") || f.port != 0 {

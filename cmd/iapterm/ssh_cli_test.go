@@ -74,6 +74,7 @@ func TestSSHExitStatusWhenNotConnected(t *testing.T) {
 		{"unknown zone", []string{"vm-1", "--project", "proj", "--zone", "us-west1-a"}, "not found"},
 		{"port 0", []string{"vm-1", "--project", "proj", "--port", "0"}, "--port 0 is not a TCP port"},
 		{"port too large", []string{"vm-1", "--project", "proj", "--port", "70000"}, "not a TCP port"},
+		{"bad user", []string{"vm-1", "--project", "proj", "--user", "bad user!"}, `--user "bad user!" is not a login name`},
 		{"negative key validity", []string{"vm-1", "--project", "proj", "--key-validity", "-1h"}, "--key-validity -1h0m0s is not a positive duration"},
 		{"zero key validity", []string{"vm-1", "--project", "proj", "--key-validity", "0s"}, "--key-validity 0s is not a positive duration"},
 		{"conflicting project", []string{"proj/us-central1-a/vm-1", "--project", "other"}, "--project says other"},
