@@ -123,6 +123,9 @@ func runPolicyTest(cmd *cobra.Command, f policyTestFlags) error {
 	if f.port == 0 && f.url == "" {
 		return exitError{2, "give the destination with --port N (tunnels) or --url https://HOST/PATH (web apps)"}
 	}
+	if f.url != "" && (f.port != 0 || f.destIP != "") {
+		return exitError{2, "--url tests a request to an IAP web app, which has no destination port or IP: give --url alone, or --port (and --dest-ip) for a tunnel"}
+	}
 	if f.port < 0 || f.port > 65535 {
 		return exitError{2, fmt.Sprintf("--port %d is not a TCP port (1-65535)", f.port)}
 	}

@@ -59,6 +59,7 @@ func TestPolicyTestCommand(t *testing.T) {
 		{"access level not a full name", []string{"--policy", td("accesslevel.json"), "--member", "alice@example.com", "--port", "22", "--access-level", "corp_devices"}, 2, "not a full access level name"},
 		{"port not a number", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "ssh"}, 2, `invalid argument "ssh"`},
 		{"empty file named as written", []string{"--policy", os.DevNull, "--member", "alice@example.com", "--port", "22"}, 2, os.DevNull + ": the policy file is empty"},
+		{"url with port", []string{"--policy", td("web.yaml"), "--member", "alice@example.com", "--url", "https://app.example.com/", "--port", "22"}, 2, "--url tests a request to an IAP web app, which has no destination port or IP"},
 		{"misspelt permission", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "--permission", "iap.tunnelInstances.acessViaIAP"}, 1, "is in no role iapterm knows: check its spelling"},
 		{"unknown role", []string{"--policy", td("port22.json"), "--member", "alice@example.com", "--port", "22", "--permission", "roles/iap.tunnelResourceAccesor"}, 1, "is not a role iapterm knows"},
 		{"group not an email", []string{"--policy", td("port22.json"), "--member", "bob@example.com", "--port", "22", "--in-group", "admins"}, 2, `--in-group "admins" is not a group's email`},
