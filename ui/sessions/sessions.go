@@ -94,6 +94,9 @@ type Model struct {
 	help   bool
 	// pendingPrefix: ctrl+] pressed on a tab without a terminal.
 	pendingPrefix bool
+	// flash is a short word on what the last prefix command did (or why
+	// it did nothing), shown in the tab bar until the next key.
+	flash string
 }
 
 // New returns the tabs component; opener nil makes opening a tab fail with
@@ -422,6 +425,10 @@ func (m *Model) current() *tab {
 }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
+	m.flash = ""
+	if t := m.current(); t != nil && t.state == open && t.pane.PrefixPending() && msg.String() == "y" {
+		m.flash = "screen copied (OSC 52)"
+	}
 	if m.prompt != nil {
 		done, answers, err := m.prompt.key(msg)
 		if done {
@@ -488,14 +495,26 @@ func (m *Model) command(k tea.KeyPressMsg) tea.Cmd {
 		if t != nil && t.state == closed {
 			return tea.Batch(m.connect(t), m.listenCmd(), changed)
 		}
+		if t != nil {
+			m.flash = "r reconnects a closed session; this one is open"
+			if t.state == connecting {
+				m.flash = "r reconnects a closed session; this one is connecting"
+			}
+		}
 	case "f":
 		if t != nil {
 			inst := t.inst
 			return func() tea.Msg { return FullScreenRequestedMsg{Instance: inst} }
 		}
 	default:
-		if n, err := strconv.Atoi(s); err == nil && n >= 1 && n <= len(m.tabs) {
+		n, err := strconv.Atoi(s)
+		switch {
+		case err == nil && n >= 1 && n <= len(m.tabs):
 			m.active = n - 1
+		case err == nil:
+			m.flash = fmt.Sprintf("no tab %d", n)
+		default:
+			m.flash = "ctrl+] " + s + " does nothing · ctrl+] ? lists the keys"
 		}
 	}
 	return nil
@@ -576,6 +595,12 @@ func (m *Model) View() string {
 		}
 	}
 	right := st.Dim.Render(" ctrl+] ? keys ")
+	if m.flash != "" {
+		// The word on the last command is cut to the room the tabs
+		// leave rather than dropped.
+		room := w - ansi.StringWidth(bar.String()) - 1
+		right = st.Key.Render(ansi.Truncate(" "+m.flash+" ", max(room, 0), "…"))
+	}
 	if t := m.current(); t != nil && t.pane != nil && t.pane.PrefixPending() || m.pendingPrefix {
 		right = st.Key.Render(" ctrl+] … ")
 	} else if t != nil && t.pane != nil && t.pane.ScrollMode() {

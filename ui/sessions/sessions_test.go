@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"iapterm/projects"
 	"iapterm/ui/common"
+	"iapterm/ui/termpane"
 )
 
 func newModel(opener Opener) *Model {
@@ -180,5 +182,59 @@ func TestHelpColumnsAlignedAndFit(t *testing.T) {
 		if rows != tc.rows {
 			t.Errorf("width %d: %d key rows, want %d:\n%s", tc.width, rows, tc.rows, text)
 		}
+	}
+}
+
+// A key after the prefix that does nothing says so in the tab bar, as do
+// a tab number that does not exist, r on a session that is open and the
+// screen copy (which has no other visible effect); the next key clears it.
+func TestPrefixKeysGiveFeedback(t *testing.T) {
+	m := newModel(nil)
+	m.c.Width = 60
+	m.Open(projects.Instance{Name: "web-1", Project: "p", Zone: "z"}) // closed: no opener
+	prefix := tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl}
+	bar := func() string { return ansi.Strip(strings.Split(m.View(), "\n")[0]) }
+	press := func(k tea.KeyPressMsg) {
+		m.Update(prefix)
+		cmd := m.Update(k)
+		if tb := m.current(); tb.state == open && k.String() != "y" {
+			// The pane hands the command back as a message.
+			for _, msg := range msgOf(cmd) {
+				if Owns(msg) {
+					m.Update(msg)
+				}
+			}
+		}
+	}
+	press(tea.KeyPressMsg{Code: 'z', Text: "z"})
+	if b := bar(); !strings.Contains(b, "ctrl+] z does nothing") {
+		t.Errorf("ctrl+] z: bar %q", b)
+	}
+	if w := ansi.StringWidth(strings.Split(m.View(), "\n")[0]); w > 60 {
+		t.Errorf("the bar is %d wide", w)
+	}
+	press(tea.KeyPressMsg{Code: '7', Text: "7"})
+	if b := bar(); !strings.Contains(b, "no tab 7") {
+		t.Errorf("ctrl+] 7 with one tab: bar %q", b)
+	}
+	m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"})
+	if b := bar(); strings.Contains(b, "no tab") || !strings.Contains(b, "ctrl+] ? keys") {
+		t.Errorf("the next key did not clear the word: bar %q", b)
+	}
+
+	// An open session: r does not reconnect it, y copies its screen.
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	tb := m.current()
+	tb.state = open
+	tb.pane = termpane.New(termpane.Config{Output: pr, Input: io.Discard, Width: 60, Height: 19})
+	defer tb.pane.Close()
+	press(tea.KeyPressMsg{Code: 'r', Text: "r"})
+	if b := bar(); !strings.Contains(b, "r reconnects a closed session") {
+		t.Errorf("ctrl+] r on an open session: bar %q", b)
+	}
+	press(tea.KeyPressMsg{Code: 'y', Text: "y"})
+	if b := bar(); !strings.Contains(b, "screen copied") {
+		t.Errorf("ctrl+] y: bar %q", b)
 	}
 }
