@@ -289,8 +289,8 @@ func (p *CredsPanel) View() string {
 	w := dialogWidth(p.w)
 	wrap := lipgloss.NewStyle().Width(w)
 	lines := []string{
-		st.DialogTitle.Render("Windows credentials for " + p.inst.Name),
-		st.Dim.Render(p.inst.Project + " · " + p.inst.Zone),
+		st.DialogTitle.Width(w).Render("Windows credentials for " + p.inst.Name),
+		st.Dim.Width(w).Render(p.inst.Project + " · " + p.inst.Zone),
 		"",
 	}
 	switch p.step {
@@ -307,7 +307,7 @@ func (p *CredsPanel) View() string {
 		if p.err != "" {
 			lines = append(lines, st.Error.Width(w).Render(p.err), "")
 		}
-		lines = append(lines, st.Dim.Render("tab next field · space toggle · enter continue · esc cancel"))
+		lines = append(lines, st.Dim.Width(w).Render("tab next field · space toggle · enter continue · esc cancel"))
 	case StepConfirm:
 		what := "a standard user"
 		if p.admin {
@@ -333,7 +333,7 @@ func (p *CredsPanel) View() string {
 			lines = append(lines, st.Dim.Render("  "+s))
 		}
 		lines = append(lines, st.Info.Render(frames[p.frame%len(frames)])+" "+cur+"...", "",
-			st.Dim.Render("The guest agent answers within a minute on a running VM. esc cancels."))
+			st.Dim.Width(w).Render("The guest agent answers within a minute on a running VM. esc cancels."))
 	case StepResult:
 		lines = append(lines,
 			"Username: "+p.username,
@@ -341,12 +341,12 @@ func (p *CredsPanel) View() string {
 			"",
 			wrap.Render(st.Warning.Render("This password is shown once: copy it or save it now.")))
 		if p.copied {
-			lines = append(lines, st.Info.Render("Sent to the terminal clipboard (OSC 52); terminals without OSC 52 ignore it."))
+			lines = append(lines, st.Info.Width(w).Render("Sent to the terminal clipboard (OSC 52); terminals without OSC 52 ignore it."))
 		}
 		if p.saved != "" {
 			lines = append(lines, wrap.Render(p.saved))
 		}
-		lines = append(lines, "", st.Dim.Render("c copy · s save in keyring · enter connect now · esc close"))
+		lines = append(lines, "", st.Dim.Width(w).Render("c copy · s save in keyring · enter connect now · esc close"))
 	}
 	return center(p.w, p.h, st.Dialog.Render(strings.Join(lines, "\n")))
 }

@@ -117,19 +117,20 @@ func (p *UserPanel) Update(msg tea.Msg) tea.Cmd {
 // View implements panel.Panel.
 func (p *UserPanel) View() string {
 	st := p.c.Styles
+	w := dialogWidth(p.w)
 	lines := []string{
-		st.DialogTitle.Render("Connect to " + p.inst.Name + " as user"),
-		st.Dim.Render(p.inst.Project + " · " + p.inst.Zone),
+		st.DialogTitle.Width(w).Render("Connect to " + p.inst.Name + " as user"),
+		st.Dim.Width(w).Render(p.inst.Project + " · " + p.inst.Zone),
 		"",
 		p.user.View(),
 		p.domain.View(),
 		"",
 	}
 	if p.err != "" {
-		lines = append(lines, st.Error.Width(dialogWidth(p.w)).Render(p.err))
+		lines = append(lines, st.Error.Width(w).Render(p.err))
 	}
-	lines = append(lines, st.Dim.Render("A password saved in the OS keyring for this user is used."),
-		st.Dim.Render("tab next field · enter connect · esc cancel"))
+	lines = append(lines, st.Dim.Width(w).Render("A password saved in the OS keyring for this user is used."),
+		st.Dim.Width(w).Render("tab next field · enter connect · esc cancel"))
 	return center(p.w, p.h, st.Dialog.Render(strings.Join(lines, "\n")))
 }
 

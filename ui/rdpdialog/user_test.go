@@ -91,3 +91,36 @@ func TestLaunchHintFitsTheError(t *testing.T) {
 		}
 	}
 }
+
+// The RDP forms fit the screen: at 60 columns the "connect as user"
+// form, and at 80 the credentials result with its clipboard note, were
+// wider than the screen and lost their right border.
+func TestPanelsFitTheScreen(t *testing.T) {
+	fits := func(name, view string, w, h int) {
+		t.Helper()
+		for _, l := range strings.Split(view, "\n") {
+			if n := ansi.StringWidth(l); n > w {
+				t.Errorf("%s: line %d wide on a %d-column screen: %q", name, n, w, ansi.Strip(l))
+			}
+		}
+	}
+	inst := projects.Instance{Name: "win-1", Project: "acme-dev", Zone: "us-east1-b", OS: projects.Windows}
+	c := &common.Common{Ctx: context.Background(), Styles: common.DefaultStyles(), Now: time.Now}
+	u := NewUserPanel(c, inst)
+	u.SetSize(60, 20)
+	u.Init()
+	fits("user form", u.View(), 60, 20)
+
+	for _, w := range []int{60, 80} {
+		p := NewCredsPanel(c, inst)
+		p.SetSize(w, 24)
+		p.Init()
+		fits("credentials form", p.View(), w, 24)
+		p.step, p.username, p.password, p.copied = StepResult, "demo", "s3cr3t-Pa55word", true
+		view := p.View()
+		fits("credentials result", view, w, 24)
+		if !strings.Contains(ansi.Strip(view), "Password: s3cr3t-Pa55word") {
+			t.Errorf("the password is not shown whole:\n%s", ansi.Strip(view))
+		}
+	}
+}
