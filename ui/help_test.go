@@ -1,6 +1,7 @@
 package ui
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,5 +62,47 @@ func TestInstanceKeyOnProjectExplains(t *testing.T) {
 			}
 			h.key("esc")
 		}
+	}
+}
+
+// A project the search does not list (the account cannot read it, yet
+// may tunnel to its VMs) is added by typing its ID; enter that adds
+// nothing says why and keeps the picker open instead of closing as if it
+// had added something.
+func TestPickerAddsTypedIDAndExplainsNothingAdded(t *testing.T) {
+	h := newHarness(t, Options{Projects: []string{"acme-prod"}})
+	h.key("a")
+	h.typeText("acme-prod")
+	h.fire(func(tea.Msg) bool { return true })
+	h.key("enter")
+	if h.m.overlay != overlayPicker {
+		t.Fatal("enter on a project already added closed the picker")
+	}
+	if s := h.screen(); !strings.Contains(s, "acme-prod is in the explorer already") {
+		t.Errorf("no word about the project being there:\n%s", s)
+	}
+	for range "acme-prod" {
+		h.key("backspace")
+	}
+	h.typeText("Not An ID!")
+	h.fire(func(tea.Msg) bool { return true })
+	h.key("enter")
+	if h.m.overlay != overlayPicker || !strings.Contains(h.screen(), "Type a project ID") {
+		t.Fatalf("enter on text that is no project ID:\n%s", h.screen())
+	}
+	for range "Not An ID!" {
+		h.key("backspace")
+	}
+	h.typeText("hidden-proj-1")
+	h.fire(func(tea.Msg) bool { return true })
+	if s := h.screen(); !strings.Contains(s, "No projects match") || !strings.Contains(s, "enter adds hidden-proj-1") {
+		t.Fatalf("no offer to add the typed ID:\n%s", s)
+	}
+	h.key("enter")
+	if h.m.overlay != overlayNone {
+		t.Fatal("enter did not add the typed ID")
+	}
+	if got := h.m.Explorer().Projects(); !slices.Contains(got, "hidden-proj-1") {
+		t.Fatalf("projects %v", got)
 	}
 }

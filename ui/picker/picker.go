@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
@@ -44,6 +45,28 @@ type Model struct {
 	err      error
 	spinner  string
 	Debounce time.Duration
+	// note says why enter added nothing.
+	note string
+}
+
+// projectID matches what can be a project ID (with the domain prefix of
+// old domain-scoped projects), to add a project the search cannot list.
+var projectID = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*:)?[a-z]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// typedID is the search text when it can be added as a project ID that
+// no result shows: the search lists only projects the account may read
+// (resourcemanager.projects.list), while tunnels may still be allowed.
+func (m *Model) typedID() (string, bool) {
+	id := strings.TrimSpace(m.input.Value())
+	if !projectID.MatchString(id) {
+		return "", false
+	}
+	for _, p := range m.results {
+		if p.ID == id {
+			return "", false
+		}
+	}
+	return id, true
 }
 
 // New returns a picker; existing are the projects already added.
@@ -125,6 +148,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		}
 		return m.search()
 	case tea.PasteMsg:
+		m.note = ""
 		return m.edit(msg)
 	case tea.KeyPressMsg:
 		switch {
@@ -159,8 +183,28 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 			if len(added) == 0 && m.cursor < len(m.results) && !m.existing[m.results[m.cursor].ID] {
 				added = []string{m.results[m.cursor].ID}
 			}
+			if len(added) == 0 && !m.busy && (len(m.results) == 0 || m.err != nil) {
+				if id, ok := m.typedID(); ok && !m.existing[id] {
+					added = []string{id}
+				}
+			}
+			if len(added) == 0 {
+				// Say why instead of closing as if something was added.
+				switch id := strings.TrimSpace(m.input.Value()); {
+				case m.busy:
+					m.note = "Still searching: press enter again when the results are in."
+				case m.existing[id]:
+					m.note = id + " is in the explorer already."
+				case len(m.results) > 0:
+					m.note = "Every project shown is in the explorer already; esc closes."
+				default:
+					m.note = "Type a project ID (lowercase letters, digits and hyphens) to add it, or esc to close."
+				}
+				return nil
+			}
 			return func() tea.Msg { return DoneMsg{Added: added} }
 		}
+		m.note = ""
 		return m.edit(msg)
 	}
 	return nil
@@ -228,6 +272,12 @@ func (m *Model) View() string {
 		lines = append(lines, st.Error.Render(common.Truncate("Search failed: "+m.err.Error(), w)))
 	} else if !m.busy && len(m.results) == 0 {
 		lines = append(lines, st.Dim.Render("No projects match."))
+	}
+	if id, ok := m.typedID(); ok && !m.busy && !m.existing[id] && len(m.Chosen()) == 0 && (len(m.results) == 0 || m.err != nil) {
+		lines = append(lines, st.Dim.Width(w).Render(fmt.Sprintf("enter adds %s by its ID (a project the search cannot list can still allow tunnels)", id)))
+	}
+	if m.note != "" {
+		lines = append(lines, st.Warning.Width(w).Render(m.note))
 	}
 	if len(m.results) >= MaxResults {
 		lines = append(lines, st.Warning.Render(fmt.Sprintf("Showing the first %d matches: type more to narrow the search.", MaxResults)))
