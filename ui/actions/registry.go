@@ -121,8 +121,26 @@ func Bindings(c *common.Common) []key.Binding {
 
 func running(inst projects.Instance) bool { return inst.Status == "RUNNING" }
 
+// notRunning says why an action needs a running VM and the key that
+// gets it running.
 func notRunning(inst projects.Instance) string {
-	return inst.Name + " is " + inst.Status + "; start it first"
+	switch inst.Status {
+	case "TERMINATED", "STOPPED":
+		return inst.Name + " is " + inst.Status + "; start it first" + keyOf("power."+string(common.OpStart))
+	case "SUSPENDED":
+		return inst.Name + " is " + inst.Status + "; resume it first" + keyOf("power."+string(common.OpResume))
+	}
+	return inst.Name + " is " + inst.Status + "; wait until it is RUNNING (r refreshes)"
+}
+
+// keyOf is " (KEY)" for the registered action id, "" without a key.
+func keyOf(id string) string {
+	for _, a := range registry {
+		if a.ID == id && a.Key.Help().Key != "" {
+			return " (" + a.Key.Help().Key + ")"
+		}
+	}
+	return ""
 }
 
 func errCmd(title string, err error, hint string) tea.Cmd {

@@ -3,6 +3,7 @@ package actions
 import (
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
@@ -114,5 +115,22 @@ func TestTabActions(t *testing.T) {
 	}
 	if _, ok := FullScreen(&common.Common{}, linuxVM)().(common.ErrorRaisedMsg); !ok {
 		t.Error("full screen without Self did not raise an error")
+	}
+}
+
+// A connection to a VM that is not running says which key gets it
+// running: start for a stopped VM, resume for a suspended one.
+func TestNotRunningNamesTheKey(t *testing.T) {
+	for _, tc := range []struct{ status, want string }{
+		{"TERMINATED", "start it first (U)"},
+		{"STOPPED", "start it first (U)"},
+		{"SUSPENDED", "resume it first (E)"},
+		{"STAGING", "wait until it is RUNNING"},
+	} {
+		inst := stoppedVM
+		inst.Status = tc.status
+		if got := notRunning(inst); !strings.Contains(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.status, got, tc.want)
+		}
 	}
 }
