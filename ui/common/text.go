@@ -17,6 +17,41 @@ func Truncate(s string, width int) string {
 	return ansi.Truncate(s, width, "…")
 }
 
+// WrapWords wraps plain text to w cells at spaces only, keeping each line's
+// indentation: lipgloss also breaks at hyphens, which cut the commands in
+// messages in the middle of a flag (--source-, ranges=...). The lines a
+// long line wraps into are indented like it, so an indented command reads
+// as one block. A word wider than the room left is cut, its pieces
+// indented too; indentation is capped at half of w so words keep room.
+func WrapWords(s string, w int) string {
+	w = max(w, 2)
+	var out []string
+	for _, line := range strings.Split(s, "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
+		if len(indent) > w/2 {
+			indent = indent[:w/2]
+		}
+		cur := indent
+		for _, word := range strings.Fields(line) {
+			switch {
+			case cur == indent:
+				cur += word
+			case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
+				cur += " " + word
+			default:
+				out = append(out, cur)
+				cur = indent + word
+			}
+			for ansi.StringWidth(cur) > w {
+				out = append(out, ansi.Truncate(cur, w, ""))
+				cur = indent + ansi.TruncateLeft(cur, w, "")
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
+}
+
 // WrapLines wraps plain text to width cells between words (a word wider
 // than width is cut) and returns its lines; every line is at most width
 // wide.

@@ -6,7 +6,6 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
-	"github.com/charmbracelet/x/ansi"
 
 	"iapterm/ui/common"
 )
@@ -138,37 +137,6 @@ func (p *ErrorPanel) View() string {
 	return st.ErrorPanel.Render(strings.Join(lines, "\n"))
 }
 
-// wrapWords wraps plain text to w cells at spaces only, keeping each line's
-// indentation: lipgloss also breaks at hyphens, which cut the commands in
-// messages in the middle of a flag (--source-, ranges=...). The lines a
-// long line wraps into are indented like it, so an indented command reads
-// as one block. A word wider than the room left is cut, its pieces
-// indented too; indentation is capped at half of w so words keep room.
-func wrapWords(s string, w int) string {
-	w = max(w, 2)
-	var out []string
-	for _, line := range strings.Split(s, "\n") {
-		indent := line[:len(line)-len(strings.TrimLeft(line, " "))]
-		if len(indent) > w/2 {
-			indent = indent[:w/2]
-		}
-		cur := indent
-		for _, word := range strings.Fields(line) {
-			switch {
-			case cur == indent:
-				cur += word
-			case ansi.StringWidth(cur)+1+ansi.StringWidth(word) <= w:
-				cur += " " + word
-			default:
-				out = append(out, cur)
-				cur = indent + word
-			}
-			for ansi.StringWidth(cur) > w {
-				out = append(out, ansi.Truncate(cur, w, ""))
-				cur = indent + ansi.TruncateLeft(cur, w, "")
-			}
-		}
-		out = append(out, cur)
-	}
-	return strings.Join(out, "\n")
-}
+// wrapWords wraps the panel's text between words, keeping indentation
+// (see common.WrapWords).
+func wrapWords(s string, w int) string { return common.WrapWords(s, w) }

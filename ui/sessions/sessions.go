@@ -731,7 +731,8 @@ func (m *Model) closedView(t *tab, cols, rows int) string {
 	var b strings.Builder
 	if t.err != nil {
 		b.WriteString(st.Error.Render("Session to "+t.inst.Name+" closed") + "\n\n")
-		b.WriteString(wrap(t.err.Error(), cols-6) + "\n\n")
+		// Between words only: a command in the error stays whole.
+		b.WriteString(common.WrapWords(t.err.Error(), max(cols-6, 20)) + "\n\n")
 	} else {
 		b.WriteString(fmt.Sprintf("Session to %s ended: the shell exited with status %d.\n\n", t.inst.Name, t.exit))
 	}
@@ -794,9 +795,3 @@ func fit(s string, cols, rows int) string {
 	return strings.Join(lines, "\n")
 }
 
-func wrap(s string, width int) string {
-	if width < 20 {
-		width = 20
-	}
-	return lipgloss.NewStyle().Width(width).Render(s)
-}

@@ -2,6 +2,7 @@ package sessions
 
 import (
 	"context"
+	"errors"
 	"io"
 	"regexp"
 	"slices"
@@ -236,5 +237,29 @@ func TestPrefixKeysGiveFeedback(t *testing.T) {
 	press(tea.KeyPressMsg{Code: 'y', Text: "y"})
 	if b := bar(); !strings.Contains(b, "screen copied") {
 		t.Errorf("ctrl+] y: bar %q", b)
+	}
+}
+
+// A closed tab's error wraps between words, so the firewall command in
+// it can be typed back as shown: no flag or name is split at a hyphen.
+func TestClosedTabErrorKeepsCommandWhole(t *testing.T) {
+	m := newModel(nil)
+	m.c.Width = 60
+	m.Open(projects.Instance{Name: "no-firewall", Project: "acme-dev", Zone: "us-east1-b"})
+	cmd := "gcloud compute firewall-rules create allow-ingress-from-iap --direction=INGRESS --action=allow --rules=tcp:22 --source-ranges=35.235.240.0/20"
+	m.current().err = errors.New("IAP could not connect to port 22 of instance no-firewall (project acme-dev, zone us-east1-b); allow it with:\n  " + cmd)
+	view := ansi.Strip(m.View())
+	var words []string
+	for _, l := range strings.Split(view, "\n") {
+		if w := ansi.StringWidth(l); w > 60 {
+			t.Errorf("line %d wide: %q", w, l)
+		}
+		words = append(words, strings.Fields(strings.Trim(l, "│ "))...)
+	}
+	joined := " " + strings.Join(words, " ") + " "
+	for _, f := range append(strings.Fields(cmd), "us-east1-b);") {
+		if !strings.Contains(joined, " "+f+" ") {
+			t.Errorf("%q is not shown whole:\n%s", f, view)
+		}
 	}
 }
