@@ -794,4 +794,3 @@ func fit(s string, cols, rows int) string {
 	}
 	return strings.Join(lines, "\n")
 }
-
