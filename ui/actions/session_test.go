@@ -1,6 +1,9 @@
 package actions
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -8,7 +11,9 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
+	"iapterm/auth"
 	"iapterm/projects"
+	"iapterm/tunnel"
 	"iapterm/ui/common"
 )
 
@@ -131,6 +136,30 @@ func TestNotRunningNamesTheKey(t *testing.T) {
 		inst.Status = tc.status
 		if got := notRunning(inst); !strings.Contains(got, tc.want) {
 			t.Errorf("%s: %q, want %q", tc.status, got, tc.want)
+		}
+	}
+}
+
+// The hint under a tunnel that did not open fits what failed; only an
+// error of unknown kind gets the general role-and-firewall advice.
+func TestTunnelHintFitsTheError(t *testing.T) {
+	dial := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{&tunnel.PortNotAvailableError{Port: 5432, Err: errors.New("address in use")}, "local port", "Tunnel User"},
+		{&tunnel.CloseError{Code: tunnel.CloseFailedToConnectToBackend}, "nothing answered on port 5432", "Tunnel User"},
+		{&tunnel.CloseError{Code: tunnel.CloseNotAuthorized}, "Tunnel User", "firewall"},
+		{&tunnel.HandshakeError{Status: 401}, "iapterm auth login", "Tunnel User"},
+		{fmt.Errorf("getting an access token: %w", auth.ErrNotSignedIn), "iapterm auth login", "Tunnel User"},
+		{fmt.Errorf("connecting to the IAP relay: %w", dial), "network", "Tunnel User"},
+		{&tunnel.CloseError{Code: tunnel.CloseLookupFailed}, "refresh", "Tunnel User"},
+		{errors.New("something else"), "Tunnel User", "network"},
+	} {
+		got := tunnelHint(5432, tc.err)
+		if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+			t.Errorf("tunnelHint(%v) = %q, want %q and not %q", tc.err, got, tc.want, tc.not)
 		}
 	}
 }
