@@ -12,24 +12,38 @@ var columns = []column{
 	{"IN", 9}, {"OUT", 9}, {"CONNS", 5}, {"AGE", 6},
 }
 
+// dropOrder is the order in which narrow screens drop columns so the
+// instance and project names keep room: zone, age, connections, bytes
+// out, bytes in.
+var dropOrder = []int{2, 8, 7, 6, 5}
+
+// minFlex is the room instance and project names need between them.
+const minFlex = 20
+
 // widths returns the width of each column for a table w cells wide; a
 // width of -1 drops the column.
 func widths(w int) []int {
 	out := make([]int, len(columns))
-	fixed := 0
 	for i, c := range columns {
 		out[i] = c.width
-		fixed += c.width + 1
 	}
-	flex := w - fixed
-	if flex < 20 {
-		out[2] = -1 // drop the zone
-		flex += columns[2].width + 1
+	flex := func() int {
+		used := 0 // a separator per column: one cell of slack at the end
+		for _, n := range out {
+			if n >= 0 {
+				used += n + 1
+			}
+		}
+		return w - used
 	}
-	if flex < 8 {
-		flex = 8
+	for _, i := range dropOrder {
+		if flex() >= minFlex {
+			break
+		}
+		out[i] = -1
 	}
-	out[0] = flex / 2
-	out[1] = flex - out[0]
+	f := max(flex(), 8)
+	out[0] = f / 2
+	out[1] = f - out[0]
 	return out
 }
