@@ -576,7 +576,7 @@ func (m *Model) CloseAll() {
 func (m *Model) View() string {
 	w := m.c.Width
 	st := m.c.Styles
-	var bar strings.Builder
+	labels := make([]string, len(m.tabs))
 	for i, t := range m.tabs {
 		label := fmt.Sprintf(" %d %s ", i+1, t.inst.Name)
 		switch t.state {
@@ -588,11 +588,26 @@ func (m *Model) View() string {
 				label = fmt.Sprintf(" %d %s x ", i+1, t.inst.Name)
 			}
 		}
+		labels[i] = label
+	}
+	lo, hi := tabWindow(labels, m.active, w)
+	before, after := "…", "…" // more tabs that do not fit
+	if m.c.ASCII {
+		before, after = "<", ">"
+	}
+	var bar strings.Builder
+	if lo > 0 {
+		bar.WriteString(st.Dim.Render(before))
+	}
+	for i := lo; i < hi; i++ {
 		if i == m.active {
-			bar.WriteString(st.Selected.Render(label))
+			bar.WriteString(st.Selected.Render(labels[i]))
 		} else {
-			bar.WriteString(st.Dim.Render(label))
+			bar.WriteString(st.Dim.Render(labels[i]))
 		}
+	}
+	if hi < len(labels) {
+		bar.WriteString(st.Dim.Render(after))
 	}
 	right := st.Dim.Render(" ctrl+] ? keys ")
 	if m.flash != "" {
@@ -629,6 +644,52 @@ func (m *Model) View() string {
 		body = t.pane.View()
 	}
 	return top + "\n" + body
+}
+
+// tabWindow is the range [lo, hi) of tab labels the bar shows in w
+// cells: all of them when they fit with the keys hint, else as many as
+// fit around the active one (which is always shown), leaving a third of
+// the width for the hint and a cell for each "more tabs" mark.
+func tabWindow(labels []string, active, w int) (lo, hi int) {
+	n := len(labels)
+	if n == 0 || active < 0 || active >= n {
+		return 0, n
+	}
+	total := 0
+	for _, l := range labels {
+		total += ansi.StringWidth(l)
+	}
+	avail := w - ansi.StringWidth(" ctrl+] ? keys ")
+	if total <= avail {
+		return 0, n
+	}
+	avail = w - w/3
+	marks := func(lo, hi int) int {
+		m := 0
+		if lo > 0 {
+			m++
+		}
+		if hi < n {
+			m++
+		}
+		return m
+	}
+	lo, hi = active, active+1
+	used := ansi.StringWidth(labels[active])
+	for grew := true; grew; {
+		grew = false
+		if hi < n && used+ansi.StringWidth(labels[hi])+marks(lo, hi+1) <= avail {
+			used += ansi.StringWidth(labels[hi])
+			hi++
+			grew = true
+		}
+		if lo > 0 && used+ansi.StringWidth(labels[lo-1])+marks(lo-1, hi) <= avail {
+			lo--
+			used += ansi.StringWidth(labels[lo])
+			grew = true
+		}
+	}
+	return lo, hi
 }
 
 // helpKeys are the keys after the prefix, in reading order.

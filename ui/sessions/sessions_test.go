@@ -3,6 +3,7 @@ package sessions
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"regexp"
 	"slices"
@@ -260,6 +261,34 @@ func TestClosedTabErrorKeepsCommandWhole(t *testing.T) {
 	for _, f := range append(strings.Fields(cmd), "us-east1-b);") {
 		if !strings.Contains(joined, " "+f+" ") {
 			t.Errorf("%q is not shown whole:\n%s", f, view)
+		}
+	}
+}
+
+// With more tabs than the bar holds, the bar shows the active tab (and
+// the ones around it, marked where some are left out) and keeps the
+// keys hint, instead of cutting the active tab off the right edge.
+func TestTabBarShowsActiveTab(t *testing.T) {
+	m := newModel(nil)
+	m.c.Width = 60
+	names := []string{"dev-alice", "dev-bob", "dev-oslogin", "web-frontend-1", "web-frontend-2", "db-primary", "db-replica"}
+	for _, n := range names {
+		m.Open(projects.Instance{Name: n, Project: "p", Zone: "z"})
+	}
+	for i, n := range names {
+		m.active = i
+		bar := ansi.Strip(strings.Split(m.View(), "\n")[0])
+		if w := ansi.StringWidth(bar); w > 60 {
+			t.Errorf("tab %d: bar %d wide", i+1, w)
+		}
+		if want := fmt.Sprintf(" %d %s ", i+1, n); !strings.Contains(bar, want) {
+			t.Errorf("tab %d: the active tab %q is not in the bar %q", i+1, want, bar)
+		}
+		if !strings.Contains(bar, "ctrl+] ? keys") {
+			t.Errorf("tab %d: no keys hint in %q", i+1, bar)
+		}
+		if i > 0 && !strings.Contains(bar, " 1 dev-alice ") && !strings.HasPrefix(bar, "…") {
+			t.Errorf("tab %d: tabs left out on the left are not marked: %q", i+1, bar)
 		}
 	}
 }
