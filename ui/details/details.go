@@ -155,8 +155,16 @@ func (m *Model) lines() []string {
 		field("State", p.State)
 		field("Parent", p.Parent)
 		field("Labels", joinMap(p.Labels))
+		// A warning is the reason a zone is missing: it wraps, under
+		// its mark, rather than lose its end.
 		for _, w := range m.warn {
-			out = append(out, st.Warning.Render("! "+w))
+			for i, l := range strings.Split(common.WrapWords(w, max(m.c.Width-2, 10)), "\n") {
+				mark := "  "
+				if i == 0 {
+					mark = "! "
+				}
+				out = append(out, st.Warning.Render(mark+l))
+			}
 		}
 	default:
 		out = append(out, st.Dim.Render("Select an instance to see its details."))

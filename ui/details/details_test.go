@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
+
 	"iapterm/projects"
 	"iapterm/ui/common"
 )
@@ -73,5 +75,23 @@ func TestPaneShowsProjectMetadataError(t *testing.T) {
 	m.SetProjectMetadata(ProjectMetadata{Err: errors.New("dial tcp: i/o timeout")})
 	if v := m.View(); strings.Contains(v, "timeout") || strings.Contains(v, "unknown") {
 		t.Errorf("project error shown though no flag needs it:\n%s", v)
+	}
+}
+
+// A project's load warning (why a zone is missing) wraps in the pane, so
+// its reason is not cut at the pane's edge.
+func TestProjectWarningWraps(t *testing.T) {
+	c := &common.Common{Styles: common.DefaultStyles(), Now: time.Now, Width: 40, Height: 20}
+	m := New(c)
+	warn := "asia-northeast1-a is unreachable: its instances could not be listed (HTTP 503); they are missing until a refresh (r) succeeds"
+	m.SetProject(projects.Project{ID: "acme-analytics", Name: "Acme Analytics"}, []string{warn})
+	view := ansi.Strip(m.View())
+	for _, l := range strings.Split(view, "\n") {
+		if w := ansi.StringWidth(l); w > 40 {
+			t.Errorf("line %d wide: %q", w, l)
+		}
+	}
+	if !strings.Contains(strings.Join(strings.Fields(view), " "), "! "+warn) {
+		t.Errorf("the warning is not shown whole:\n%s", view)
 	}
 }
