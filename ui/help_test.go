@@ -50,6 +50,7 @@ func TestFullHelpPages(t *testing.T) {
 // why nothing happened instead of doing nothing without a word.
 func TestInstanceKeyOnProjectExplains(t *testing.T) {
 	h := newHarness(t, Options{Projects: demoProjects})
+	h.send(tea.WindowSizeMsg{Width: 60, Height: 20}) // the whole word fits
 	for _, row := range []string{"p:acme-prod", "z:acme-prod/us-central1-b"} {
 		h.selectRow(row)
 		for _, k := range []string{"c", "p", "o"} {
@@ -57,7 +58,7 @@ func TestInstanceKeyOnProjectExplains(t *testing.T) {
 			if h.m.overlay != overlayNone {
 				t.Fatalf("%s on %s opened overlay %v", k, row, h.m.overlay)
 			}
-			if s := h.screen(); !strings.Contains(s, "needs an instance: select one") {
+			if s := h.screen(); !strings.Contains(s, ": select an instance first") {
 				t.Errorf("%s on %s: no word about it:\n%s", k, row, s)
 			}
 			h.key("esc")

@@ -815,7 +815,7 @@ func (m *Model) handleKey(msg tea.KeyPressMsg) tea.Cmd {
 		if !ok {
 			// Say why the key did nothing: a project or zone (or no
 			// row at all) is selected.
-			m.setNotice(a.Name+" needs an instance: select one in the explorer.", false)
+			m.setNotice(a.Name+": select an instance first", false)
 			return nil
 		}
 		if a.Applies != nil && !a.Applies(inst) {
