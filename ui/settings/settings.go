@@ -360,8 +360,22 @@ func (m *Model) move(d int) {
 // header lines above the list, footer lines below it.
 const headerLines, footerLines = 3, 3
 
+// pathLines are the file's path and the legend: one line when they fit,
+// else the legend gets its own line so its keys are not cut.
+func (m *Model) pathLines() []string {
+	path := m.cfg.Path
+	if path == "" {
+		path = "no settings file"
+	}
+	const legend = "bold: set at this level · ←/u: parent level"
+	if lipgloss.Width(path+" · "+legend) <= m.c.Width {
+		return []string{path + " · " + legend}
+	}
+	return []string{path, legend}
+}
+
 func (m *Model) listHeight() int {
-	h := m.c.Height - headerLines - footerLines - len(m.fileErrorLines())
+	h := m.c.Height - headerLines - (len(m.pathLines()) - 1) - footerLines - len(m.fileErrorLines())
 	return max(h, 1)
 }
 
@@ -396,13 +410,9 @@ func (m *Model) View() string {
 	st := m.c.Styles
 	w, h := m.c.Width, m.c.Height
 	bold := lipgloss.NewStyle().Bold(true)
-	path := m.cfg.Path
-	if path == "" {
-		path = "no settings file"
-	}
-	lines := []string{
-		common.PadRight(st.Title.Render("Settings · "+Describe(m.node)), w),
-		common.PadRight(st.Dim.Render(path+" · bold: set at this level · ←/u: parent level"), w),
+	lines := []string{common.PadRight(st.Title.Render("Settings · "+Describe(m.node)), w)}
+	for _, l := range m.pathLines() {
+		lines = append(lines, common.PadRight(st.Dim.Render(l), w))
 	}
 	lines = append(lines, m.fileErrorLines()...)
 

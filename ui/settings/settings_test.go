@@ -330,3 +330,31 @@ func TestDescriptionWrapsAt80Columns(t *testing.T) {
 		}
 	}
 }
+
+// When the file's path and the legend do not fit one line, the legend
+// gets its own line, so its parent-level key is not cut; the list still
+// fits the screen.
+func TestLongPathKeepsLegend(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a-rather-long-home-directory-name", ".config", "iapterm")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(sample), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := paneltest.Common(80, 24, time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC), common.Backend{})
+	m := New(c, loader(path), devAlice, nil)
+	m.Init()
+	view := ansi.Strip(m.View())
+	lines := strings.Split(view, "\n")
+	if len(lines) != 24 {
+		t.Errorf("%d lines, want 24", len(lines))
+	}
+	if !strings.Contains(view, "←/u: parent level") {
+		t.Errorf("the legend is cut:\n%s", view)
+	}
+	if !strings.Contains(view, "ssh.user: ") {
+		t.Errorf("the footer is gone:\n%s", view)
+	}
+}
