@@ -342,7 +342,7 @@ func (c *Connector) hostKeyCallback(ctx context.Context, t Target) (ssh.HostKeyC
 		}
 		cb := func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			if containsKey(published, key) {
-				return nil
+				return c.KnownHosts.CheckRevoked(t.Instance, alias, key)
 			}
 			var fps []string
 			for _, k := range published {

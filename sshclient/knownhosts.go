@@ -63,6 +63,20 @@ type knownLine struct {
 	raw   string
 	hosts []string
 	key   ssh.PublicKey // nil for lines not understood (kept verbatim)
+	// revoked is the key of a "@revoked HOSTS KEY" line (whose key is
+	// nil, so it is kept verbatim like other marker lines).
+	revoked ssh.PublicKey
+}
+
+// HostKeyRevokedError refuses a host key marked @revoked in known_hosts.
+type HostKeyRevokedError struct {
+	Instance string
+	File     string
+	Offered  string // fingerprint
+}
+
+func (e *HostKeyRevokedError) Error() string {
+	return fmt.Sprintf("WARNING: the host key %s that %s offered is marked @revoked in %s; iapterm refused to connect", e.Offered, e.Instance, e.File)
 }
 
 func (k *KnownHosts) read() ([]knownLine, error) {
@@ -77,10 +91,16 @@ func (k *KnownHosts) read() ([]knownLine, error) {
 	for _, raw := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
 		l := knownLine{raw: raw}
 		f := strings.Fields(raw)
-		if len(f) >= 3 && !strings.HasPrefix(f[0], "#") && !strings.HasPrefix(f[0], "@") {
+		switch {
+		case len(f) >= 3 && !strings.HasPrefix(f[0], "#") && !strings.HasPrefix(f[0], "@"):
 			if key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.Join(f[1:], " "))); err == nil {
 				l.hosts = strings.Split(f[0], ",")
 				l.key = key
+			}
+		case len(f) >= 4 && f[0] == "@revoked":
+			if key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(strings.Join(f[2:], " "))); err == nil {
+				l.hosts = strings.Split(f[1], ",")
+				l.revoked = key
 			}
 		}
 		lines = append(lines, l)
@@ -177,6 +197,32 @@ func containsKeyLine(lines []knownLine, alias string, key ssh.PublicKey) bool {
 	return false
 }
 
+// isRevoked says whether lines mark key @revoked for alias (or for every
+// host, "*").
+func isRevoked(lines []knownLine, alias string, key ssh.PublicKey) bool {
+	for _, l := range lines {
+		if l.revoked != nil && (contains(l.hosts, alias) || contains(l.hosts, "*")) && bytes.Equal(l.revoked.Marshal(), key.Marshal()) {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckRevoked refuses key when known_hosts marks it @revoked for alias,
+// as OpenSSH does; Check does this too.
+func (k *KnownHosts) CheckRevoked(instance, alias string, key ssh.PublicKey) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	lines, err := k.read()
+	if err != nil {
+		return err
+	}
+	if isRevoked(lines, alias, key) {
+		return &HostKeyRevokedError{Instance: instance, File: k.Path, Offered: ssh.FingerprintSHA256(key)}
+	}
+	return nil
+}
+
 // Check verifies key for alias with trust on first use: an alias without
 // keys records this one; a recorded key of the same type must match.
 // A key of a type not yet recorded is added (the server picks the type
@@ -187,6 +233,9 @@ func (k *KnownHosts) Check(instance, alias string, key ssh.PublicKey) error {
 	lines, err := k.read()
 	if err != nil {
 		return err
+	}
+	if isRevoked(lines, alias, key) {
+		return &HostKeyRevokedError{Instance: instance, File: k.Path, Offered: ssh.FingerprintSHA256(key)}
 	}
 	var known []string
 	for _, l := range lines {

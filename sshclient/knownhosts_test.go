@@ -1,6 +1,7 @@
 package sshclient
 
 import (
+	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
@@ -135,4 +136,45 @@ func FuzzKnownHosts(f *testing.F) {
 			t.Fatalf("recorded key not found: %d", len(keys))
 		}
 	})
+}
+
+// TestKnownHostsRevoked: a key marked "@revoked" (for the alias or for
+// every host) is refused, as OpenSSH refuses it, both on first use and
+// when the VM's guest agent publishes it; the line is kept.
+func TestKnownHostsRevoked(t *testing.T) {
+	e := newEnv(t)
+	hk := e.srv.hostKey.PublicKey()
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(hk)))
+	for _, hosts := range []string{"compute.42", "compute.7,compute.42", "*"} {
+		t.Run(hosts, func(t *testing.T) {
+			revoked := "@revoked " + hosts + " " + line + "\n"
+			if err := os.WriteFile(e.conn.KnownHosts.Path, []byte(revoked), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			for _, published := range []bool{false, true} {
+				e.conn.HostKeys = nil
+				if published {
+					e.conn.HostKeys = hostKeysFunc(func() []string { return []string{line} })
+				}
+				c, err := e.conn.Connect(context.Background(), vm)
+				if err == nil {
+					c.Close()
+				}
+				var re *HostKeyRevokedError
+				if !errors.As(err, &re) || !strings.Contains(err.Error(), "@revoked") || !strings.Contains(err.Error(), ssh.FingerprintSHA256(hk)) {
+					t.Fatalf("published %v: err = %v, want the key refused as revoked", published, err)
+				}
+				if data, _ := os.ReadFile(e.conn.KnownHosts.Path); !strings.Contains(string(data), revoked) {
+					t.Fatalf("the @revoked line was lost: %q", data)
+				}
+			}
+		})
+	}
+	// A revoked key of another host does not matter here.
+	os.WriteFile(e.conn.KnownHosts.Path, []byte("@revoked compute.7 "+line+"\n"), 0o600)
+	c, err := e.conn.Connect(context.Background(), vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
 }
