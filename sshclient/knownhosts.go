@@ -120,7 +120,13 @@ func (k *KnownHosts) write(lines []knownLine) error {
 	if err := os.MkdirAll(filepath.Dir(k.Path), 0o700); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(k.Path, b.Bytes(), 0o600); err != nil {
+	// A known_hosts that is a symbolic link (shared with OpenSSH's, say)
+	// stays one: the file it names is replaced, not the link.
+	target := k.Path
+	if p, err := filepath.EvalSymlinks(k.Path); err == nil {
+		target = p
+	}
+	if err := writeFileAtomic(target, b.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", k.Path, err)
 	}
 	return nil

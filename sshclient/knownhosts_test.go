@@ -178,3 +178,28 @@ func TestKnownHostsRevoked(t *testing.T) {
 	}
 	c.Close()
 }
+
+// TestKnownHostsSymlinkKept: recording a key in a known_hosts that is a
+// symbolic link writes the file it names and keeps the link.
+func TestKnownHostsSymlinkKept(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		return // symbolic links need privileges there
+	}
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared_known_hosts")
+	os.WriteFile(shared, []byte("other.example ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n"), 0o600)
+	link := filepath.Join(dir, "known_hosts")
+	if err := os.Symlink(shared, link); err != nil {
+		t.Fatal(err)
+	}
+	k := &KnownHosts{Path: link}
+	if err := k.Check("vm", "compute.1", newHostKey(t)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("known_hosts is no longer a link: %v %v", fi.Mode(), err)
+	}
+	if data, _ := os.ReadFile(shared); !strings.Contains(string(data), "other.example ") || !strings.Contains(string(data), "compute.1 ") {
+		t.Fatalf("the linked file holds %q", data)
+	}
+}
