@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
@@ -21,6 +22,9 @@ var sharedAgent struct {
 	conn   net.Conn
 	client agent.ExtendedAgent
 }
+
+// agentListTimeout bounds the agent's answer to a request for its keys.
+var agentListTimeout = 10 * time.Second
 
 // AgentSigners returns the keys of the ssh-agent at $SSH_AUTH_SOCK, for
 // Connector.AgentSigners. One connection to the agent is shared by every
@@ -46,12 +50,24 @@ func AgentSigners() ([]ssh.Signer, error) {
 			}
 			a.sock, a.conn, a.client = sock, conn, agent.NewClient(conn)
 		}
+		// Listing keys needs no confirmation from the user, so an agent
+		// that does not answer is stuck: give up rather than hang every
+		// connection. (Signing may wait for a confirmation; it has no
+		// deadline.)
+		deadline := time.Now().Add(agentListTimeout)
+		a.conn.SetDeadline(deadline)
 		signers, err := a.client.Signers()
+		a.conn.SetDeadline(time.Time{})
 		if err == nil {
 			return signers, nil
 		}
 		a.conn.Close()
 		a.conn, a.client = nil, nil
+		// The agent package does not wrap the read error: the clock says
+		// whether the deadline ended the wait.
+		if !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("the ssh-agent at SSH_AUTH_SOCK did not list its keys within %s", agentListTimeout)
+		}
 		if attempt > 0 {
 			return nil, fmt.Errorf("reading the keys of the ssh-agent at SSH_AUTH_SOCK: %w", err)
 		}

@@ -3,11 +3,14 @@ package sshclient
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -66,5 +69,40 @@ func TestAgentSignersShareOneConnection(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	if _, err := AgentSigners(); err == nil {
 		t.Fatal("no error without SSH_AUTH_SOCK")
+	}
+}
+
+// TestAgentSignersStuckAgent: an agent that takes the request for its keys
+// and does not answer is given up on with a message, instead of hanging
+// the connection (and, through the shared connection, every other one).
+// The fake agent hangs up after a long while, so without the limit the
+// call fails with a different error rather than hanging the test.
+func TestAgentSignersStuckAgent(t *testing.T) {
+	old := agentListTimeout
+	agentListTimeout = 50 * time.Millisecond
+	t.Cleanup(func() { agentListTimeout = old })
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, io.LimitReader(c, 1)) // take the request
+				time.Sleep(3 * time.Second)
+				c.Close()
+			}()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", sock)
+	_, err = AgentSigners()
+	if err == nil || !strings.Contains(err.Error(), "did not list its keys") {
+		t.Fatalf("err = %v, want the agent reported as not answering", err)
 	}
 }
