@@ -52,11 +52,11 @@ func WrapWords(s string, w int) string {
 	return strings.Join(out, "\n")
 }
 
-// WrapLines wraps plain text to width cells between words (a word wider
-// than width is cut) and returns its lines; every line is at most width
-// wide.
+// WrapLines wraps plain text to width cells at spaces only (a word wider
+// than width is cut), as WrapWords, and returns its lines; every line is
+// at most width wide.
 func WrapLines(s string, width int) []string {
-	return strings.Split(ansi.Wrap(s, max(width, 1), ""), "\n")
+	return strings.Split(WrapWords(s, max(width, 2)), "\n")
 }
 
 // PadRight pads s (which may hold styles) to exactly width cells.

@@ -497,7 +497,17 @@ func (m *Model) footer() []string {
 	case m.editing:
 		out = append(out, st.Dim.Render(common.Truncate("allowed: "+placeholder(v.Setting)+" · enter save · esc cancel", w)))
 	case m.notice != "":
-		out = append(out, st.Info.Render(common.Truncate(m.notice, w)))
+		// Two lines, like an error: the notice names the level saved to.
+		wrapped := common.WrapLines(m.notice, max(w, 20))
+		if len(wrapped) > 2 {
+			wrapped = append(wrapped[:1], common.Truncate(strings.Join(wrapped[1:], " "), w))
+		}
+		for _, l := range wrapped {
+			out = append(out, st.Info.Render(common.PadRight(l, w)))
+		}
+		if len(wrapped) == 2 {
+			return out
+		}
 	default:
 		out = append(out, "")
 	}

@@ -358,3 +358,27 @@ func TestLongPathKeepsLegend(t *testing.T) {
 		t.Errorf("the footer is gone:\n%s", view)
 	}
 }
+
+// The notice after a save (what was saved, for which level, in which
+// file) wraps onto the footer's second line instead of being cut.
+func TestSaveNoticeWraps(t *testing.T) {
+	path := writeConfig(t, sample)
+	c := paneltest.Common(80, 24, time.Date(2026, 11, 23, 9, 30, 0, 0, time.UTC), common.Backend{})
+	m := New(c, loader(path), devAlice, nil)
+	m.Init()
+	if !m.Select("ssh.user") {
+		t.Fatal("no ssh.user row")
+	}
+	press(m, "e", "ctrl+u")
+	typeText(m, "bob")
+	press(m, "enter")
+	view := ansi.Strip(m.View())
+	lines := strings.Split(view, "\n")
+	if len(lines) != 24 {
+		t.Errorf("%d lines, want 24", len(lines))
+	}
+	want := "ssh.user = bob saved for instance dev-alice (acme-dev/us-east1-b) in " + path
+	if !strings.Contains(strings.Join(strings.Fields(view), " "), want) {
+		t.Errorf("the notice is not shown whole:\n%s", view)
+	}
+}
