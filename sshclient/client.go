@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -315,13 +316,32 @@ func (c *Connector) authMethods(ctx context.Context, user string, warnAgent func
 			if name != "" && instruction == "" {
 				instruction = name
 			}
-			return c.Prompter.KeyboardInteractive(ctx, user, instruction, questions, echos)
+			// The texts come from the VM and are shown on the user's
+			// terminal: no control sequences.
+			instruction = printable(instruction, true)
+			qs := make([]string, len(questions))
+			for i, q := range questions {
+				qs[i] = printable(q, false)
+			}
+			return c.Prompter.KeyboardInteractive(ctx, user, instruction, qs, echos)
 		}), 3))
 		methods = append(methods, ssh.RetryableAuthMethod(ssh.PasswordCallback(func() (string, error) {
 			return c.Prompter.Password(ctx, user)
 		}), 3))
 	}
 	return methods
+}
+
+// printable drops control characters (escape sequences start with one,
+// and \r would overwrite the line) from text a server sent, keeping tabs
+// and, when lines is set, line breaks.
+func printable(s string, lines bool) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || (lines && r == '\n') || !unicode.IsControl(r) {
+			return r
+		}
+		return -1
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
 
 // hostKeyCallback prefers the keys the guest agent published, recording

@@ -16,15 +16,17 @@ import (
 )
 
 type fakePrompter struct {
-	mu        sync.Mutex
-	answers   []string
-	questions []string
+	mu           sync.Mutex
+	answers      []string
+	questions    []string
+	instructions []string
 }
 
 func (p *fakePrompter) KeyboardInteractive(_ context.Context, user, instruction string, questions []string, echo []bool) ([]string, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.questions = append(p.questions, questions...)
+	p.instructions = append(p.instructions, instruction)
 	if len(p.answers) == 0 {
 		return nil, errors.New("no more answers")
 	}
@@ -171,6 +173,29 @@ func TestConnectOSLoginTwoFactor(t *testing.T) {
 	}
 	if len(p.questions) != 2 || !strings.Contains(p.questions[0], "one-time password") {
 		t.Fatalf("questions %q", p.questions)
+	}
+}
+
+// TestConnectPromptTextIsSanitized: the VM's keyboard-interactive texts
+// reach the prompter without terminal control sequences (which could
+// rewrite the user's screen or title), line breaks of the instruction kept.
+func TestConnectPromptTextIsSanitized(t *testing.T) {
+	e := newEnv(t)
+	e.cloud.project["enable-oslogin"] = "true"
+	e.srv.twoFactor = "123456"
+	e.srv.kbdText = [3]string{"", "Line one\nline\x1b]0;owned\x07 two\r\x1b[2J", "\u009b31mCode:\x1b[0m "}
+	p := &fakePrompter{answers: []string{"123456"}}
+	e.conn.Prompter = p
+	c, err := e.conn.Connect(context.Background(), vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if len(p.instructions) != 1 || p.instructions[0] != "Line one\nline]0;owned two[2J" {
+		t.Fatalf("instruction %q", p.instructions)
+	}
+	if len(p.questions) != 1 || p.questions[0] != "31mCode:[0m " {
+		t.Fatalf("question %q", p.questions)
 	}
 }
 

@@ -30,6 +30,7 @@ type testServer struct {
 	authorized  map[string]string // marshalled key -> user
 	refuseFirst int               // refuse this many publickey attempts (guest agent lag)
 	twoFactor   string            // code asked by keyboard-interactive when set
+	kbdText     [3]string         // name, instruction and question of that prompt when set
 	handshakes  int
 	ptys        []string
 	windows     []string
@@ -76,7 +77,13 @@ func (s *testServer) config() *ssh.ServerConfig {
 				if s.twoFactor != "" {
 					return nil, &ssh.PartialSuccessError{Next: ssh.ServerAuthCallbacks{
 						KeyboardInteractiveCallback: func(c ssh.ConnMetadata, client ssh.KeyboardInteractiveChallenge) (*ssh.Permissions, error) {
-							ans, err := client("", "Enter the code", []string{"Enter your one-time password: "}, []bool{false})
+							name, instr, q := "", "Enter the code", "Enter your one-time password: "
+							s.mu.Lock()
+							if s.kbdText != [3]string{} {
+								name, instr, q = s.kbdText[0], s.kbdText[1], s.kbdText[2]
+							}
+							s.mu.Unlock()
+							ans, err := client(name, instr, []string{q}, []bool{false})
 							if err != nil {
 								return nil, err
 							}
