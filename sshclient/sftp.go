@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pkg/sftp"
 )
@@ -569,6 +571,12 @@ func (f *SFTP) DownloadDir(ctx context.Context, remote, local string, progress T
 		for _, e := range entries {
 			if !localName(e.Name()) {
 				skipped = append(skipped, Skipped{Path: r + "/" + e.Name(), Mode: e.Mode().Type(), Reason: "its name cannot be a file name here"})
+				continue
+			}
+			// A name with control characters would put terminal escape
+			// sequences in every later message and listing that shows it.
+			if strings.ContainsFunc(e.Name(), unicode.IsControl) || !utf8.ValidString(e.Name()) {
+				skipped = append(skipped, Skipped{Path: r + "/" + e.Name(), Mode: e.Mode().Type(), Reason: "its name holds control characters or is not UTF-8"})
 				continue
 			}
 			rp, lp := path.Join(r, e.Name()), filepath.Join(l, e.Name())

@@ -202,3 +202,23 @@ func TestDirectoryCopyMissingParent(t *testing.T) {
 		t.Fatalf("download: %v", err)
 	}
 }
+
+// TestDownloadDirSkipsControlCharacterNames: a name on the VM holding
+// control characters (an escape sequence) is left out and reported, not
+// written here, where it would reach the terminal in every later listing.
+func TestDownloadDirSkipsControlCharacterNames(t *testing.T) {
+	f, vmRoot := openTestSFTP(t)
+	bad := "x\x1b]0;owned\x07.txt"
+	writeTree(t, vmRoot, map[string]string{"tree/ok.txt": "ok", "tree/" + bad: "bad", "tree/caf\u00e9": "fine"})
+	dst := t.TempDir()
+	got, skipped, err := f.DownloadDir(context.Background(), filepath.Join(vmRoot, "tree"), dst, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := strings.Join(listTree(t, got), " "); l != "caf\u00e9=fine ok.txt=ok" {
+		t.Fatalf("downloaded %q", l)
+	}
+	if len(skipped) != 1 || filepath.Base(skipped[0].Path) != bad || !strings.Contains(skipped[0].Reason, "control characters") {
+		t.Fatalf("skipped %+v", skipped)
+	}
+}
