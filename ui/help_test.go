@@ -1,11 +1,20 @@
 package ui
 
 import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+
+	"iapterm/auth"
+	"iapterm/projects"
 )
 
 // The full help, taller than a small screen, pages with pgdown/pgup
@@ -105,5 +114,30 @@ func TestPickerAddsTypedIDAndExplainsNothingAdded(t *testing.T) {
 	}
 	if got := h.m.Explorer().Projects(); !slices.Contains(got, "hidden-proj-1") {
 		t.Fatalf("projects %v", got)
+	}
+}
+
+// The hint under a project that did not load fits why: the network, the
+// sign-in, a missing role or an unknown project.
+func TestProjectLoadHintFitsTheError(t *testing.T) {
+	dial := &url.Error{Op: "Get", URL: "http://127.0.0.1:9/compute/v1", Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}
+	for _, tc := range []struct {
+		err       error
+		want, not string
+	}{
+		{fmt.Errorf("project p: cannot reach http://127.0.0.1:9: %w", dial.Err), "Check the network", "Compute Viewer"},
+		{&projects.Error{Code: http.StatusForbidden}, "Compute Viewer", "network"},
+		{&projects.Error{Code: http.StatusNotFound}, "project ID", "network"},
+		{&projects.Error{Code: http.StatusUnauthorized}, "iapterm auth login", "Compute Viewer"},
+		{fmt.Errorf("project p: %w", auth.ErrNotSignedIn), "iapterm auth login", "Compute Viewer"},
+		{os.ErrPermission, "Compute Viewer", "network"},
+	} {
+		fake := newFake(loadFixture(t))
+		fake.loadErr["data-lab"] = tc.err
+		h := newHarness(t, Options{Projects: demoProjects, Backend: fake.backend()})
+		e, ok := h.m.errs.Current()
+		if !ok || !strings.Contains(e.Hint, tc.want) || strings.Contains(e.Hint, tc.not) {
+			t.Errorf("%v: hint %q, want %q and not %q", tc.err, e.Hint, tc.want, tc.not)
+		}
 	}
 }

@@ -404,7 +404,7 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 			m.errs.Push(common.ErrorRaisedMsg{
 				Title: "Loading " + strings.Join(msg.ids, ", "),
 				Err:   msg.err,
-				Hint:  "Check that the project exists and that you have the Compute Viewer role in it; press r to retry.",
+				Hint:  loadHint(msg.err),
 			})
 		} else {
 			// A project removed while it loaded stays removed.
