@@ -141,3 +141,17 @@ func TestProjectLoadHintFitsTheError(t *testing.T) {
 		}
 	}
 }
+
+// Credentials whose account could not be read (an access token from the
+// environment) are not reported as "not signed in".
+func TestStatusBarAccountUnknown(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects})
+	h.m.opts.Account, h.m.opts.AccountSource = "", "IAPTERM_ACCESS_TOKEN"
+	if s := h.screen(); strings.Contains(s, "not signed in") || !strings.Contains(s, "account unknown (IAPTERM_ACCESS_TOKEN)") {
+		t.Errorf("status bar:\n%s", s)
+	}
+	h.m.opts.AccountSource = ""
+	if s := h.screen(); !strings.Contains(s, "not signed in") {
+		t.Errorf("no credentials at all:\n%s", s)
+	}
+}

@@ -1233,7 +1233,12 @@ func plural(n int) string {
 func (m *Model) statusBar() string {
 	st := m.c.Styles
 	account := m.opts.Account
-	if account == "" {
+	switch {
+	case account == "" && m.opts.AccountSource != "":
+		// Credentials came from somewhere, but the account's email could
+		// not be read (a bare access token, say): not "not signed in".
+		account = "account unknown"
+	case account == "":
 		account = "not signed in"
 	}
 	if m.opts.AccountSource != "" {
