@@ -159,8 +159,14 @@ func (o op) translate(err error) error {
 			return fmt.Errorf("%s: %w", o.what, ue.Err)
 		}
 		// The server, not the whole request URL: the cause is the network.
+		// When getting a token failed, the unreachable one is the token
+		// server, named by the inner error.
 		server := ue.URL
-		if u, perr := url.Parse(ue.URL); perr == nil {
+		var inner *url.Error
+		if errors.As(ue.Err, &inner) {
+			server = inner.URL
+		}
+		if u, perr := url.Parse(server); perr == nil {
 			server = u.Scheme + "://" + u.Host
 		}
 		return fmt.Errorf("%s: cannot reach %s (check the network, any proxy in HTTPS_PROXY, and --endpoint or IAPTERM_ENDPOINT): %w", o.what, server, ue.Err)

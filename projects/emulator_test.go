@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -441,6 +442,40 @@ func TestUnreachableEndpoint(t *testing.T) {
 	want := "cannot reach http://" + addr + " (check the network, any proxy in HTTPS_PROXY, and --endpoint or IAPTERM_ENDPOINT): "
 	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "/compute/") {
 		t.Fatalf("error %v, want it to contain %q and no request path", err, want)
+	}
+}
+
+// unreachableTokenSource fails as a refresh fails when the token server
+// cannot be reached.
+type unreachableTokenSource struct{ tokenURL string }
+
+func (s unreachableTokenSource) Token() (*oauth2.Token, error) {
+	_, err := http.Post(s.tokenURL, "application/x-www-form-urlencoded", nil)
+	if err == nil {
+		return nil, errors.New("the token server answered: want it unreachable")
+	}
+	return nil, fmt.Errorf("refreshing the access token: %w", err)
+}
+
+// TestUnreachableTokenServerIsNamed: when the token server is what cannot be
+// reached, the message names it, not the API server that was never asked.
+func TestUnreachableTokenServerIsNamed(t *testing.T) {
+	e := startTest(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tokenAddr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	ctx := context.Background()
+	c, err := projects.NewClient(ctx, e.eps, unreachableTokenSource{"http://" + tokenAddr + "/token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Instance(ctx, "acme-prod", "us-central1-a", "web-1")
+	want := "cannot reach http://" + tokenAddr + " ("
+	if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "cannot reach "+strings.TrimSuffix(e.eps.Compute, "/compute/v1/")) {
+		t.Fatalf("error %v, want it to contain %q", err, want)
 	}
 }
 
