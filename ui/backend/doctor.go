@@ -23,9 +23,16 @@ type Doctor struct {
 // Diagnose runs every check for t; fix creates the missing firewall rule,
 // start starts (or resumes) the VM first.
 func (d Doctor) Diagnose(ctx context.Context, t doctor.Target, fix, start bool) *doctor.Report {
-	dd := &doctor.Doctor{Cloud: d.Cloud, Identity: d.Identity, Prober: d.Prober, Relay: d.Relay,
-		Creator: d.Creator, Fix: fix && d.Creator != nil, Starter: d.Cloud, Start: start}
-	return dd.Run(ctx, t)
+	return d.doctor(fix, start).Run(ctx, t)
+}
+
+// doctor is the doctor for one run. Its report is shown in the
+// explorer's Diagnose panel, so its hints name the panel's keys (s starts
+// the VM) rather than the doctor command line.
+func (d Doctor) doctor(fix, start bool) *doctor.Doctor {
+	return &doctor.Doctor{Cloud: d.Cloud, Identity: d.Identity, Prober: d.Prober, Relay: d.Relay,
+		Creator: d.Creator, Fix: fix && d.Creator != nil, Starter: d.Cloud, Start: start,
+		Shown: doctor.Explorer}
 }
 
 // PermFirewallsCreate is what creating the doctor's firewall rule needs.

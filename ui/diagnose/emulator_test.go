@@ -19,10 +19,10 @@ import (
 	"iapterm/ui/panel/paneltest"
 )
 
-// The demo world's no-firewall VM, diagnosed through the real doctor, the
-// projects client and the relay of the in-process emulator; the panel's
-// repair creates the rule and the next run passes the firewall check.
-func TestDiagnoseDemoVMWithoutFirewallRule(t *testing.T) {
+// demoDoctor is the real doctor against the demo world of an in-process
+// emulator, as the explorer wires it.
+func demoDoctor(t *testing.T) (*projects.Client, backend.Doctor) {
+	t.Helper()
 	srv, err := emulator.Start(world.Demo(), emulator.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -44,8 +44,33 @@ func TestDiagnoseDemoVMWithoutFirewallRule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := backend.Doctor{Cloud: client, Identity: doctor.Identity{Email: email, Source: "test", Tokens: ts},
+	return client, backend.Doctor{Cloud: client, Identity: doctor.Identity{Email: email, Source: "test", Tokens: ts},
 		Prober: &tunnel.Dialer{Endpoints: eps, Tokens: ts}, Creator: creator}
+}
+
+// A stopped VM's report in the panel names the panel's own key for
+// starting it, not the doctor command to run in a shell.
+func TestDiagnoseStoppedDemoVMNamesTheKey(t *testing.T) {
+	client, run := demoDoctor(t)
+	inst, err := client.Resolve(context.Background(), "acme-dev", "", "ci-runner-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := New(paneltest.Common(110, 40, fixedNow, common.Backend{}), run, *inst)
+	m.Init()
+	press(m, "enter")
+	view := strings.Join(strings.Fields(ansi.Strip(m.View())), " ")
+	if !strings.Contains(view, "press s here to start it") || strings.Contains(view, "iapterm doctor") {
+		t.Fatalf("the report does not name the panel's key:\n%s", ansi.Strip(m.View()))
+	}
+}
+
+// The demo world's no-firewall VM, diagnosed through the real doctor, the
+// projects client and the relay of the in-process emulator; the panel's
+// repair creates the rule and the next run passes the firewall check.
+func TestDiagnoseDemoVMWithoutFirewallRule(t *testing.T) {
+	client, run := demoDoctor(t)
+	ctx := context.Background()
 	inst, err := client.Resolve(ctx, "acme-dev", "", "no-firewall")
 	if err != nil {
 		t.Fatal(err)
