@@ -155,3 +155,19 @@ func TestStatusBarAccountUnknown(t *testing.T) {
 		t.Errorf("no credentials at all:\n%s", s)
 	}
 }
+
+// While filtering, the help line shows the example terms that fit the
+// screen instead of a list cut in the middle of a term.
+func TestFilterHelpTermsFit(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects})
+	for _, w := range []int{80, 100, 140} {
+		h.send(tea.WindowSizeMsg{Width: w, Height: 24})
+		h.key("/")
+		lines := strings.Split(h.screen(), "\n")
+		last := strings.TrimRight(lines[len(lines)-1], " ")
+		if !strings.Contains(last, "terms: name env:prod") || strings.HasSuffix(last, "…") {
+			t.Errorf("%d columns: help line %q", w, last)
+		}
+		h.key("esc")
+	}
+}

@@ -1309,8 +1309,16 @@ func (m *Model) helpLine() string {
 	case m.focus == focusTunnels:
 		km = m.tunnels.KeyMap
 	case m.explorer.Filtering():
-		return common.PadRight(m.help.ShortHelpView([]key.Binding{m.explorer.KeyMap.AcceptFilter, m.explorer.KeyMap.ClearFilter,
-			key.NewBinding(key.WithKeys("up"), key.WithHelp("↑/↓", "move"))})+st.Dim.Render(" · terms: name env:prod status:running os:windows"), m.c.Width)
+		keys := m.help.ShortHelpView([]key.Binding{m.explorer.KeyMap.AcceptFilter, m.explorer.KeyMap.ClearFilter,
+			key.NewBinding(key.WithKeys("up"), key.WithHelp("↑/↓", "move"))})
+		// The example terms that fit, rather than a list cut mid-word.
+		for _, terms := range []string{" · terms: name env:prod status:running os:windows", " · terms: name env:prod status:running", " · terms: name env:prod"} {
+			if lipgloss.Width(keys)+lipgloss.Width(terms) <= m.c.Width {
+				keys += st.Dim.Render(terms)
+				break
+			}
+		}
+		return common.PadRight(keys, m.c.Width)
 	}
 	return common.PadRight(m.help.ShortHelpView(km.ShortHelp()), m.c.Width)
 }
