@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -300,9 +301,12 @@ func TestInstancesAndProjectsCLI(t *testing.T) {
 	cmd.Env = env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
+	// The readable projects are listed; the exit status says one named
+	// project could not be read.
 	data, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("instances list: %v\n%s", err, stderr.String())
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("instances list with a missing project: %v, want exit 1\n%s", err, stderr.String())
 	}
 	var list []struct {
 		Project, Zone, Name, Status, OS, InternalIP string
@@ -321,7 +325,8 @@ func TestInstancesAndProjectsCLI(t *testing.T) {
 		t.Errorf("instances: %+v", list)
 	}
 	warn := stderr.String()
-	if !strings.Contains(warn, "warning: acme-analytics: asia-northeast1-a is unreachable") || !strings.Contains(warn, "warning: no-such-project:") {
+	if !strings.Contains(warn, "warning: acme-analytics: asia-northeast1-a is unreachable") || !strings.Contains(warn, "warning: no-such-project:") ||
+		!strings.Contains(warn, "could not list the instances of no-such-project (1 of 3 project(s)") {
 		t.Errorf("warnings on stderr:\n%s", warn)
 	}
 	// An emulator's inventory never lands in the (Google) explorer cache.

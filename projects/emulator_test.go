@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -121,6 +122,10 @@ func TestInventory(t *testing.T) {
 	}
 	if w := strings.Join(inv.Warnings["missing"], "\n"); !strings.Contains(w, "missing") {
 		t.Errorf("missing warnings: %q", w)
+	}
+	// alpha lost a zone, not the project: only whole projects are failed.
+	if !slices.Equal(inv.Failed, []string{"missing", "secret"}) {
+		t.Errorf("failed projects %v, want [missing secret]", inv.Failed)
 	}
 	if len(inv.Warnings["beta"]) != 0 {
 		t.Errorf("beta warnings: %v", inv.Warnings["beta"])

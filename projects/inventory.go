@@ -183,6 +183,7 @@ func (c *Client) Inventory(ctx context.Context, projects []Project) (*Inventory,
 					return err // no point asking the other projects
 				}
 				warns = append(warns, err.Error())
+				inv.Failed = append(inv.Failed, p.ID)
 			}
 			if list == nil {
 				list = []Instance{}
@@ -203,6 +204,7 @@ func (c *Client) Inventory(ctx context.Context, projects []Project) (*Inventory,
 	if len(inv.Warnings) == 0 {
 		inv.Warnings = nil
 	}
+	slices.Sort(inv.Failed)
 	inv.Loaded = time.Now().UTC()
 	return inv, nil
 }

@@ -76,5 +76,8 @@ type Inventory struct {
 	// Warnings are per-project problems (unreachable zones, 403s) that did
 	// not stop the rest from loading.
 	Warnings map[string][]string `json:"warnings,omitempty"`
-	Loaded   time.Time           `json:"loaded"`
+	// Failed names, sorted, the projects whose instances could not be
+	// listed at all (their warnings say why).
+	Failed []string  `json:"-"`
+	Loaded time.Time `json:"loaded"`
 }

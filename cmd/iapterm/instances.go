@@ -128,27 +128,16 @@ inventory cache.`,
 					fmt.Fprintf(errw, "warning: %s: %s\n", id, w)
 				}
 			}
-			var all []projects.Instance
-			for _, p := range inv.Projects {
-				all = append(all, inv.Instances[p.ID]...)
+			if err := printInstances(cmd.OutOrStdout(), errw, inv, asJSON); err != nil {
+				return err
 			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if all == nil {
-					all = []projects.Instance{}
-				}
-				return listJSON(out, all)
+			// What was listed is printed; the exit status still tells a
+			// script that a project asked for by name, or every project
+			// searched, could not be read.
+			if n := len(inv.Failed); n > 0 && (len(projectIDs) > 0 || n == len(ps)) {
+				return fmt.Errorf("could not list the instances of %s (%d of %d project(s); the warnings above say why)", strings.Join(inv.Failed, ", "), n, len(ps))
 			}
-			if len(all) == 0 {
-				fmt.Fprintln(errw, "No instances found.")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "PROJECT\tZONE\tNAME\tSTATUS\tOS\tINTERNAL IP\tEXTERNAL IP\tMACHINE TYPE")
-			for _, i := range all {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Project, i.Zone, i.Name, i.Status, i.OS, orDash(i.InternalIP), orDash(i.ExternalIP), i.MachineType)
-			}
-			return tw.Flush()
+			return nil
 		},
 	}
 	list.Flags().StringSliceVarP(&projectIDs, "project", "p", nil, "project ID (repeat or comma-separate for several)")
@@ -156,6 +145,34 @@ inventory cache.`,
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	cmd.AddCommand(list)
 	return cmd
+}
+
+// printInstances writes the inventory's instances as a table (or JSON) to
+// out; "No instances found." goes to errw when every project was read and
+// none has any.
+func printInstances(out, errw io.Writer, inv *projects.Inventory, asJSON bool) error {
+	var all []projects.Instance
+	for _, p := range inv.Projects {
+		all = append(all, inv.Instances[p.ID]...)
+	}
+	if asJSON {
+		if all == nil {
+			all = []projects.Instance{}
+		}
+		return listJSON(out, all)
+	}
+	if len(all) == 0 {
+		if len(inv.Failed) == 0 || len(inv.Failed) < len(inv.Projects) {
+			fmt.Fprintln(errw, "No instances found.")
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROJECT\tZONE\tNAME\tSTATUS\tOS\tINTERNAL IP\tEXTERNAL IP\tMACHINE TYPE")
+	for _, i := range all {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.Project, i.Zone, i.Name, i.Status, i.OS, orDash(i.InternalIP), orDash(i.ExternalIP), i.MachineType)
+	}
+	return tw.Flush()
 }
 
 func listJSON(w io.Writer, v any) error {
