@@ -171,3 +171,30 @@ func TestFilterHelpTermsFit(t *testing.T) {
 		h.key("esc")
 	}
 }
+
+// The "tunnel to port" form closes when it is sent; if the tunnel then
+// fails (here: nothing on port 9), opening the form again for the same
+// VM offers the ports asked for, to correct rather than type again.
+func TestPortFormOffersLastPorts(t *testing.T) {
+	h := newHarness(t, Options{Projects: demoProjects})
+	h.selectRow("i:acme-prod/us-central1-b/db-1")
+	h.key("p")
+	h.typeText("9")
+	h.key("tab")
+	h.typeText("15432")
+	h.key("enter")
+	if _, ok := h.m.errs.Current(); !ok {
+		t.Fatal("the tunnel to port 9 did not fail")
+	}
+	h.key("esc")
+	h.key("p")
+	if s := h.screen(); !strings.Contains(s, "Remote port: 9") || !strings.Contains(s, "Local port:  15432") {
+		t.Fatalf("the form does not offer the last ports:\n%s", s)
+	}
+	h.key("esc")
+	h.selectRow("i:acme-prod/us-central1-a/web-1")
+	h.key("p")
+	if s := h.screen(); strings.Contains(s, "15432") {
+		t.Fatalf("another VM's form offers db-1's ports:\n%s", s)
+	}
+}

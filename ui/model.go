@@ -99,10 +99,13 @@ type Model struct {
 	menu    *dialog.Menu
 	confirm *dialog.Confirm
 	port    *dialog.Port
-	picker  *picker.Model
-	serial  *serial.Model
-	pnl     panel.Panel
-	restore restoreState
+	// lastPorts are the ports last asked for per instance, offered again
+	// when its "tunnel to port" form reopens (after a failure, say).
+	lastPorts map[string]dialog.PortChosenMsg
+	picker    *picker.Model
+	serial    *serial.Model
+	pnl       panel.Panel
+	restore   restoreState
 
 	// SSH tabs; inSession shows them instead of the explorer.
 	sessions  *sessions.Model
@@ -507,10 +510,17 @@ func (m *Model) update(msg tea.Msg) tea.Cmd {
 
 	case common.PortDialogRequestedMsg:
 		m.port = dialog.NewPort(m.c, msg.Instance)
+		if last, ok := m.lastPorts[instanceKey(msg.Instance)]; ok {
+			m.port.Prefill(last.Remote, last.Local)
+		}
 		m.overlay = overlayPort
 		return m.port.Init()
 
 	case dialog.PortChosenMsg:
+		if m.lastPorts == nil {
+			m.lastPorts = map[string]dialog.PortChosenMsg{}
+		}
+		m.lastPorts[instanceKey(msg.Instance)] = msg
 		return actions.OpenTunnel(m.c, msg.Instance, msg.Remote, msg.Local, "")
 
 	case common.SerialRequestedMsg:
@@ -1436,4 +1446,9 @@ func (m *Model) updateSessions(msg tea.Msg) (cmd tea.Cmd, done bool) {
 		return m.sessions.Update(msg), true
 	}
 	return nil, false
+}
+
+// instanceKey names an instance across projects and zones.
+func instanceKey(inst projects.Instance) string {
+	return inst.Project + "/" + inst.Zone + "/" + inst.Name
 }

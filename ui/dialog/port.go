@@ -39,6 +39,17 @@ func NewPort(c *common.Common, inst projects.Instance) *Port {
 	return &Port{c: c, KeyMap: DefaultKeyMap(), inst: inst, remote: r, local: l}
 }
 
+// Prefill puts ports asked for before into the fields (0 leaves a field
+// empty), so a failed tunnel is corrected rather than typed again.
+func (d *Port) Prefill(remote, local int) {
+	if remote > 0 {
+		d.remote.SetValue(strconv.Itoa(remote))
+	}
+	if local > 0 {
+		d.local.SetValue(strconv.Itoa(local))
+	}
+}
+
 // Init focuses the first field.
 func (d *Port) Init() tea.Cmd { return d.remote.Focus() }
 
