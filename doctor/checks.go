@@ -217,7 +217,13 @@ func (d *Doctor) checkIAP(ctx context.Context, t Target, inst *projects.Instance
 	for _, sp := range pols {
 		if sp.err != nil || sp.pol == nil {
 			if sp.err != nil {
-				c.Details = append(c.Details, fmt.Sprintf("cannot read the %s: %v", sp.source, sp.err))
+				// The instance was found, so the project exists: a 403
+				// is only a missing permission.
+				msg := sp.err.Error()
+				if pe, ok := sp.err.(*projects.Error); ok {
+					msg = pe.ForKnownProject()
+				}
+				c.Details = append(c.Details, fmt.Sprintf("cannot read the %s: %s", sp.source, msg))
 			}
 			continue
 		}

@@ -512,6 +512,12 @@ func TestUnreadableConditionalGrantAcceptedByIAP(t *testing.T) {
 	if !r.CanConnect {
 		t.Fatalf("CanConnect false although the tunnel opened:\n%s", dump(r))
 	}
+	// The VM was found, so its project exists: an unreadable policy is a
+	// missing permission, not possibly a mistyped project ID.
+	details := strings.Join(r.Check(CheckIAP).Details, "\n")
+	if !strings.Contains(details, "you lack permission resourcemanager.projects.getIamPolicy") || strings.Contains(details, "project ID is wrong") {
+		t.Fatalf("IAP check details:\n%s", details)
+	}
 	// Port 3389 is refused by IAP: the check still fails.
 	w2 := healthyWorld(t)
 	w2.Projects[0].IAM = w.Projects[0].IAM

@@ -107,11 +107,18 @@ type Error struct {
 	// Reason is the API's machine-readable reason, e.g. "notFound".
 	Reason string
 	msg    string
-	err    error
+	// maybeMissing is the note that a 403 on a project may also mean
+	// that it does not exist.
+	maybeMissing string
+	err          error
 }
 
-func (e *Error) Error() string { return e.msg }
-func (e *Error) Unwrap() error { return e.err }
+func (e *Error) Error() string { return e.msg + e.maybeMissing }
+
+// ForKnownProject is the message for a caller that has seen the project
+// exist: without the note that the project ID may be wrong.
+func (e *Error) ForKnownProject() string { return e.msg }
+func (e *Error) Unwrap() error           { return e.err }
 
 // Is matches the error kinds and auth.ErrSignInExpired for 401s.
 func (e *Error) Is(target error) bool {
@@ -205,7 +212,7 @@ func (o op) translate(err error) error {
 			e.msg += "; ask for role " + role
 		}
 		if o.hidden403 {
-			e.msg += " (or the project ID is wrong: Google answers the same for projects that do not exist)"
+			e.maybeMissing = " (or the project ID is wrong: Google answers the same for projects that do not exist)"
 		}
 	case ge.Code == http.StatusPreconditionFailed:
 		e.msg = fmt.Sprintf("%s changed while iapterm was updating it; try again", o.what)

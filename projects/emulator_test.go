@@ -117,7 +117,8 @@ func TestInventory(t *testing.T) {
 	if w := strings.Join(inv.Warnings["alpha"], "\n"); !strings.Contains(w, "asia-east1-a") || !strings.Contains(w, "unreachable") {
 		t.Errorf("alpha warnings %q lack the unreachable zone", w)
 	}
-	if w := strings.Join(inv.Warnings["secret"], "\n"); !strings.Contains(w, "you lack permission compute.instances.list on project secret") || !strings.Contains(w, "roles/compute.viewer") {
+	if w := strings.Join(inv.Warnings["secret"], "\n"); !strings.Contains(w, "you lack permission compute.instances.list on project secret") || !strings.Contains(w, "roles/compute.viewer") ||
+		!strings.Contains(w, "or the project ID is wrong") {
 		t.Errorf("secret warnings: %q", w)
 	}
 	if w := strings.Join(inv.Warnings["missing"], "\n"); !strings.Contains(w, "missing") {
