@@ -105,8 +105,8 @@ func (p *parser) apps(v any) error {
 		r := fieldReader{p: p, path: path, m: def}
 		a.Description = r.str("description")
 		a.Condition = strings.ToLower(r.str("condition"))
-		a.RemotePort = r.port("remote_port")
-		a.LocalPort = r.port("local_port")
+		a.RemotePort = r.port("remote_port", 1)
+		a.LocalPort = r.port("local_port", 0)
 		a.Executable = r.str("executable")
 		a.Args = r.strs("args")
 		a.NoTunnel = r.boolean("no_tunnel")
@@ -156,14 +156,20 @@ func (r *fieldReader) str(key string) string {
 	return s
 }
 
-func (r *fieldReader) port(key string) int {
+// port reads a port number of at least least (1 for a port on the VM, 0
+// for a local port, where 0 means any free port); 0 when key is absent.
+func (r *fieldReader) port(key string, least int64) int {
 	v, ok := r.m[key]
 	if !ok {
 		return 0
 	}
 	n, ok := v.(int64)
-	if !ok || n < 0 || n > 65535 {
-		r.fail(key, "%s must be a port number between 0 and 65535", key)
+	if !ok || n < least || n > 65535 {
+		if least == 0 {
+			r.fail(key, "%s must be a port number between 1 and 65535 (or 0 for any free port)", key)
+		} else {
+			r.fail(key, "%s must be a port number between 1 and 65535", key)
+		}
 		return 0
 	}
 	return int(n)

@@ -119,7 +119,11 @@ func TestParseErrors(t *testing.T) {
 	}{
 		{"syntax", "[settings.ssh]\nuser = \"x\nport = 1\n", "config.toml:2"},
 		{"bad enum", "[settings.ssh]\n\nkey_type = \"dsa\"\n", "config.toml:3: ssh.key_type must be one of ed25519, ecdsa-p256, ecdsa-p384, rsa-3072, not \"dsa\""},
-		{"bad port", "[project.p.ssh]\nport = 70000\n", "config.toml:2: ssh.port must be a port between 0 and 65535"},
+		{"bad port", "[project.p.ssh]\nport = 70000\n", "config.toml:2: ssh.port must be a port between 1 and 65535"},
+		{"port 0 on the VM", "[settings.rdp]\nport = 0\n", "config.toml:2: rdp.port must be a port between 1 and 65535, not 0"},
+		{"app remote port 0", "[app.x]\nexecutable = \"x\"\nremote_port = 0\n", "remote_port must be a port number between 1 and 65535"},
+		{"bad local port", "[settings.tunnel.local_ports]\n5432 = -1\n", "between 1 and 65535 (or 0 for any free port)"},
+		{"bad desktop size", "[settings.rdp]\ndesktop_size = \"huge\"\n", "config.toml:2: rdp.desktop_size: \"huge\" is not client, screen or WIDTHxHEIGHT"},
 		{"bad duration", "[settings.ssh]\nkey_validity = \"forever\"\n", "config.toml:2: ssh.key_validity must be a positive duration"},
 		{"bad bool", "[settings.rdp]\nclipboard = \"maybe\"\n", "config.toml:2: rdp.clipboard must be true or false"},
 		{"bad selector", "[selector.\"Env=prod\".ssh]\nuser = \"x\"\n", "config.toml:1: label selector \"Env=prod\""},
@@ -140,6 +144,15 @@ func TestParseErrors(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A local port of 0 means any free port, so it is allowed where a port on
+// the VM is not.
+func TestLocalPortZeroIsAnyFreePort(t *testing.T) {
+	c := mustParse(t, "[settings.tunnel.local_ports]\n5432 = 0\n\n[app.x]\nexecutable = \"x\"\nremote_port = 5432\nlocal_port = 0\n")
+	if got := c.Resolve(Target{Project: "p", Zone: "z", Instance: "i"}).LocalPort(5432); got != 0 {
+		t.Errorf("local port for 5432 = %d, want 0", got)
 	}
 }
 

@@ -81,7 +81,7 @@ func (p *parser) profiles(v any) error {
 		r := fieldReader{p: p, path: path, m: def}
 		pr := Profile{Name: r.str("name"), Project: r.str("project"), Zone: r.str("zone"), Instance: r.str("instance"),
 			Selector: r.str("selector"), Protocol: strings.ToLower(r.str("protocol")), App: r.str("app"),
-			RemotePort: r.port("remote_port"), LocalPort: r.port("local_port"), Args: r.strs("args")}
+			RemotePort: r.port("remote_port", 1), LocalPort: r.port("local_port", 0), Args: r.strs("args")}
 		if r.err != nil {
 			return r.err
 		}

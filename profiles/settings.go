@@ -21,7 +21,8 @@ const (
 	KindBool
 	KindDuration
 	KindEnum
-	KindPort
+	KindPort      // a port on the VM: 1-65535
+	KindLocalPort // a local port: 1-65535, or 0 for any free port
 )
 
 // Setting describes one known setting.
@@ -49,7 +50,7 @@ var settings = []Setting{
 	{Key: "rdp.user", Kind: KindString, check: checkWindowsUser, Help: "Windows user name"},
 	{Key: "rdp.domain", Kind: KindString, check: checkWindowsDomain, Help: "Windows domain"},
 	{Key: "rdp.port", Kind: KindPort, Default: "3389", Help: "RDP port on the VM"},
-	{Key: "rdp.desktop_size", Kind: KindString, Default: "client", Help: "client (fit the window), screen (full screen) or WIDTHxHEIGHT"},
+	{Key: "rdp.desktop_size", Kind: KindString, Default: "client", check: checkDesktopSize, Help: "client (fit the window), screen (full screen) or WIDTHxHEIGHT"},
 	{Key: "rdp.color_depth", Kind: KindEnum, Default: "true", Enum: []string{"high", "true", "deep"}, Help: "high 16-bit, true 24-bit, deep 32-bit colour"},
 	{Key: "rdp.audio", Kind: KindEnum, Default: "local", Enum: []string{"local", "server", "off"}, Help: "play sound locally, on the server, or not at all"},
 	{Key: "rdp.clipboard", Kind: KindBool, Default: "true", Help: "share the clipboard"},
@@ -85,7 +86,7 @@ func Lookup(key string) (Setting, bool) {
 	}
 	if rest, ok := strings.CutPrefix(key, localPortPrefix); ok {
 		if p, err := strconv.Atoi(rest); err == nil && p > 0 && p < 65536 {
-			return Setting{Key: key, Kind: KindPort, Help: "fixed local port for remote port " + rest}, true
+			return Setting{Key: key, Kind: KindLocalPort, Help: "fixed local port for remote port " + rest + " (0: any free port)"}, true
 		}
 	}
 	return Setting{}, false
@@ -137,7 +138,7 @@ func (s Setting) Normalize(v any) (string, error) {
 			return s.check(s.Key, str)
 		}
 		return str, nil
-	case KindInt, KindPort:
+	case KindInt, KindPort, KindLocalPort:
 		var n int64
 		switch x := v.(type) {
 		case int64:
@@ -153,8 +154,11 @@ func (s Setting) Normalize(v any) (string, error) {
 		default:
 			return "", fmt.Errorf("%s must be a whole number, not %v", s.Key, v)
 		}
-		if s.Kind == KindPort && (n < 0 || n > 65535) {
-			return "", fmt.Errorf("%s must be a port between 0 and 65535, not %d", s.Key, n)
+		if s.Kind == KindPort && (n < 1 || n > 65535) {
+			return "", fmt.Errorf("%s must be a port between 1 and 65535, not %d", s.Key, n)
+		}
+		if s.Kind == KindLocalPort && (n < 0 || n > 65535) {
+			return "", fmt.Errorf("%s must be a port between 1 and 65535 (or 0 for any free port), not %d", s.Key, n)
 		}
 		return strconv.FormatInt(n, 10), nil
 	case KindBool:
@@ -196,7 +200,7 @@ func (s Setting) Normalize(v any) (string, error) {
 // tomlValue converts a canonical text value to the Go value written to TOML.
 func (s Setting) tomlValue(text string) any {
 	switch s.Kind {
-	case KindInt, KindPort:
+	case KindInt, KindPort, KindLocalPort:
 		n, _ := strconv.ParseInt(text, 10, 64)
 		return n
 	case KindBool:

@@ -106,3 +106,36 @@ func describeRune(r rune) string {
 	}
 	return strconv.QuoteRune(r)
 }
+
+// Desktop size modes of rdp.desktop_size.
+const (
+	DesktopFitWindow = "client" // fit the client's window
+	DesktopScreen    = "screen" // the whole local screen
+	DesktopFixed     = "fixed"  // WIDTHxHEIGHT
+)
+
+// ParseDesktopSize reads an rdp.desktop_size value: "client" (also "auto"
+// or empty), "screen", or WIDTHxHEIGHT with each side 200-8192.
+func ParseDesktopSize(v string) (mode string, width, height int, err error) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	switch v {
+	case "auto", "client", "":
+		return DesktopFitWindow, 0, 0, nil
+	case "screen":
+		return DesktopScreen, 0, 0, nil
+	}
+	w, h, ok := strings.Cut(v, "x")
+	wi, err1 := strconv.Atoi(w)
+	hi, err2 := strconv.Atoi(h)
+	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
+		return "", 0, 0, fmt.Errorf("%q is not client, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
+	}
+	return DesktopFixed, wi, hi, nil
+}
+
+func checkDesktopSize(key, v string) (string, error) {
+	if _, _, _, err := ParseDesktopSize(v); err != nil {
+		return "", fmt.Errorf("%s: %w", key, err)
+	}
+	return v, nil
+}

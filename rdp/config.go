@@ -2,7 +2,6 @@ package rdp
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 
 	"iapterm/profiles"
@@ -11,21 +10,18 @@ import (
 // SetDesktopSize sets the desktop size from "client" (or "auto", fit the
 // window), "screen" (full screen) or WIDTHxHEIGHT.
 func (s *Settings) SetDesktopSize(v string) error {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "auto", "client", "":
+	mode, w, h, err := profiles.ParseDesktopSize(v)
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case profiles.DesktopFitWindow:
 		s.DesktopSize = DesktopAutoAdjust
-		return nil
-	case "screen":
+	case profiles.DesktopScreen:
 		s.DesktopSize = DesktopScreenSize
-		return nil
+	default:
+		s.DesktopSize, s.Width, s.Height = DesktopClientSize, w, h
 	}
-	w, h, ok := strings.Cut(strings.ToLower(v), "x")
-	wi, err1 := strconv.Atoi(w)
-	hi, err2 := strconv.Atoi(h)
-	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
-		return fmt.Errorf("%q is not client, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
-	}
-	s.DesktopSize, s.Width, s.Height = DesktopClientSize, wi, hi
 	return nil
 }
 

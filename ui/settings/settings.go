@@ -248,7 +248,9 @@ func placeholder(s profiles.Setting) string {
 	case profiles.KindBool:
 		return "true | false"
 	case profiles.KindPort:
-		return "0-65535"
+		return "1-65535"
+	case profiles.KindLocalPort:
+		return "1-65535, or 0 for any free port"
 	case profiles.KindDuration:
 		return "e.g. 30s, 720h"
 	case profiles.KindInt:

@@ -163,10 +163,10 @@ func TestEditInvalidKeepsFile(t *testing.T) {
 	press(m, "ctrl+u")
 	typeText(m, "70000")
 	press(m, "enter")
-	if !m.Editing() || !strings.Contains(m.Err(), "between 0 and 65535") {
+	if !m.Editing() || !strings.Contains(m.Err(), "between 1 and 65535") {
 		t.Fatalf("editing=%v err=%q", m.Editing(), m.Err())
 	}
-	if !strings.Contains(m.View(), "between 0 and 65535") {
+	if !strings.Contains(m.View(), "between 1 and 65535") {
 		t.Fatal("the error is not shown")
 	}
 	after, _ := os.ReadFile(path)
