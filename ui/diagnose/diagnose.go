@@ -146,15 +146,22 @@ func (m *Model) tick() tea.Cmd {
 // offers decides which repairs to propose for rep.
 func offers(ctx context.Context, run Runner, rep *doctor.Report) offer {
 	var o offer
-	if c := rep.Check(doctor.CheckInstance); c != nil && c.Mark == doctor.Failed &&
-		(strings.Contains(c.Fix, "instances start ") || strings.Contains(c.Fix, "instances resume ")) {
-		o.start = true
+	var rule *doctor.Repair
+	for _, c := range rep.Checks {
+		if c.Mark != doctor.Failed || c.Repair == nil {
+			continue
+		}
+		switch c.Repair.Kind {
+		case doctor.RepairStart, doctor.RepairResume:
+			o.start = true
+		case doctor.RepairFirewallRule:
+			rule = c.Repair
+		}
 	}
-	c := rep.Check(doctor.CheckFirewall)
-	if c == nil || c.Mark != doctor.Failed || !strings.HasPrefix(c.Fix, "gcloud compute firewall-rules create ") {
+	if rule == nil {
 		return o
 	}
-	o.firewallProject = flagValue(c.Fix, "--project=")
+	o.firewallProject = rule.Project
 	ok, err := run.MayCreateFirewall(ctx, o.firewallProject)
 	switch {
 	case err != nil:
@@ -165,15 +172,6 @@ func offers(ctx context.Context, run Runner, rep *doctor.Report) offer {
 		o.firewall = true
 	}
 	return o
-}
-
-func flagValue(cmd, flag string) string {
-	for _, f := range strings.Fields(cmd) {
-		if v, ok := strings.CutPrefix(f, flag); ok {
-			return v
-		}
-	}
-	return ""
 }
 
 // Update implements panel.Panel.

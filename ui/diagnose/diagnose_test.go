@@ -53,7 +53,8 @@ func (f *fakeRunner) Diagnose(ctx context.Context, t doctor.Target, fix, start b
 	} else {
 		r.Checks = append(r.Checks, doctor.Check{ID: doctor.CheckFirewall, Title: "Firewall", Mark: doctor.Failed,
 			Summary: "IAP (35.235.240.0/20) cannot reach tcp:22: no rule allows it",
-			Fix:     "gcloud compute firewall-rules create allow-ingress-from-iap --network=default --direction=INGRESS --action=allow --rules=tcp:22 --source-ranges=35.235.240.0/20 --target-tags=internal --project=acme-dev"})
+			Fix:     "gcloud compute firewall-rules create allow-ingress-from-iap --network=default --direction=INGRESS --action=allow --rules=tcp:22 --source-ranges=35.235.240.0/20 --target-tags=internal --project=acme-dev",
+			Repair:  &doctor.Repair{Kind: doctor.RepairFirewallRule, Project: "acme-dev"}})
 	}
 	r.Checks = append(r.Checks,
 		doctor.Check{ID: doctor.CheckIAP, Title: "IAP permission", Mark: doctor.OK, Summary: "granted"},
@@ -204,7 +205,8 @@ func (s *stoppedRunner) Diagnose(ctx context.Context, t doctor.Target, fix, star
 	c := doctor.Check{ID: doctor.CheckInstance, Title: "Instance", Mark: doctor.OK, Summary: t.Instance + " is RUNNING"}
 	if s.starts == 0 {
 		c = doctor.Check{ID: doctor.CheckInstance, Title: "Instance", Mark: doctor.Failed, Summary: t.Instance + " is TERMINATED, not RUNNING",
-			Fix: "gcloud compute instances start " + t.Instance + " --zone=" + t.Zone + " --project=" + t.Project + " (or iapterm doctor --start)"}
+			Fix:    "gcloud compute instances start " + t.Instance + " --zone=" + t.Zone + " --project=" + t.Project + " (or iapterm doctor --start)",
+			Repair: &doctor.Repair{Kind: doctor.RepairStart, Project: t.Project}}
 	}
 	return &doctor.Report{Project: t.Project, Zone: t.Zone, Instance: t.Instance, Port: t.Port, Checks: []doctor.Check{c}, CanConnect: s.starts > 0}
 }
