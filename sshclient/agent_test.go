@@ -75,8 +75,7 @@ func TestAgentSignersShareOneConnection(t *testing.T) {
 // TestAgentSignersStuckAgent: an agent that takes the request for its keys
 // and does not answer is given up on with a message, instead of hanging
 // the connection (and, through the shared connection, every other one).
-// The fake agent hangs up after a long while, so without the limit the
-// call fails with a different error rather than hanging the test.
+// The fake agent hangs up when the test ends.
 func TestAgentSignersStuckAgent(t *testing.T) {
 	old := agentListTimeout
 	agentListTimeout = 50 * time.Millisecond
@@ -86,7 +85,8 @@ func TestAgentSignersStuckAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	ended := make(chan struct{})
+	t.Cleanup(func() { close(ended); ln.Close() })
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -95,7 +95,7 @@ func TestAgentSignersStuckAgent(t *testing.T) {
 			}
 			go func() {
 				io.Copy(io.Discard, io.LimitReader(c, 1)) // take the request
-				time.Sleep(3 * time.Second)
+				<-ended
 				c.Close()
 			}()
 		}
