@@ -1251,14 +1251,18 @@ func (m *Model) statusBar() string {
 	case account == "":
 		account = "not signed in"
 	}
-	if m.opts.AccountSource != "" {
-		account += " (" + m.opts.AccountSource + ")"
-	}
 	endpoint := m.opts.Endpoint
 	if endpoint == "" {
 		endpoint = "Google"
 	}
+	// Where the credentials came from is the first thing to go on a narrow
+	// screen: the account and the endpoint (the emulator's address, which
+	// the user may need for other commands) matter more.
 	left := " " + account + " · " + endpoint
+	withSource := left
+	if m.opts.AccountSource != "" {
+		withSource = " " + account + " (" + m.opts.AccountSource + ") · " + endpoint
+	}
 	var right string
 	if n := m.loadingCount(); n > 0 {
 		right = fmt.Sprintf("%s loading %d project%s", m.spin.View(), n, plural(n))
@@ -1277,6 +1281,9 @@ func (m *Model) statusBar() string {
 		right = fmt.Sprintf("%d SSH tab%s (ctrl+]) · ", n, plural(n)) + right
 	}
 	right += " "
+	if lipgloss.Width(withSource)+1+lipgloss.Width(right) <= m.c.Width {
+		left = withSource
+	}
 	gap := m.c.Width - lipgloss.Width(left) - lipgloss.Width(right)
 	if gap < 1 {
 		left = common.Truncate(left, m.c.Width-lipgloss.Width(right)-1)
