@@ -72,6 +72,10 @@ type tab struct {
 	inst   projects.Instance
 	state  state
 	steps  []string
+	// attempt counts the connection attempts: a step seen before means
+	// the connector started over (a key the guest agent has not installed
+	// yet), and the list goes back to that step instead of growing.
+	attempt int
 	pane   *termpane.Pane
 	conn   Conn
 	cancel context.CancelFunc
@@ -191,6 +195,20 @@ func (m *Model) Status(i int) string {
 	return t.closedReason()
 }
 
+// addStep records a connection step. A step already listed starts a new
+// attempt: the steps after it are dropped, so that a minute of retries
+// does not push the current step off the screen.
+func (t *tab) addStep(step string) {
+	for i, s := range t.steps {
+		if s == step {
+			t.steps = t.steps[:i+1]
+			t.attempt++
+			return
+		}
+	}
+	t.steps = append(t.steps, step)
+}
+
 func (t *tab) closedReason() string {
 	if t.err != nil {
 		return t.err.Error()
@@ -223,6 +241,7 @@ func (m *Model) paneSize() (int, int) {
 func (m *Model) connect(t *tab) tea.Cmd {
 	t.gen++
 	t.state, t.steps, t.err, t.exit, t.pane, t.conn = connecting, nil, nil, 0, nil, nil
+	t.attempt = 1
 	if m.opener == nil {
 		t.state = closed
 		t.err = errors.New("SSH sessions are not available in this build of the UI; use S for a full-screen session")
@@ -309,7 +328,7 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 	case progressMsg:
 		m.listen = false
 		if t := m.find(msg.tab); t != nil && t.gen == msg.gen && t.state == connecting {
-			t.steps = append(t.steps, msg.step)
+			t.addStep(msg.step)
 		}
 		return m.listenCmd()
 	case promptMsg:
@@ -780,6 +799,9 @@ func (m *Model) connectingText(t *tab) string {
 			if m.c.ASCII {
 				mark = ".."
 			}
+		}
+		if i == len(t.steps)-1 && t.attempt > 1 {
+			s += fmt.Sprintf(" (attempt %d)", t.attempt)
 		}
 		fmt.Fprintf(&b, "  %s %s\n", mark, s)
 	}

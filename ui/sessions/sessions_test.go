@@ -292,3 +292,37 @@ func TestTabBarShowsActiveTab(t *testing.T) {
 		}
 	}
 }
+
+// waitOpener blocks every Open until its context ends.
+type waitOpener struct{}
+
+func (waitOpener) Open(ctx context.Context, _ projects.Instance, _, _ int, _ Hooks) (Conn, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestRetriedStepsDoNotGrowTheList(t *testing.T) {
+	m := newModel(waitOpener{})
+	m.c.Height = 14
+	inst := projects.Instance{Name: "web-1", Project: "p", Zone: "z"}
+	m.Open(inst)
+	defer m.tabs[0].cancel()
+	id, gen := m.tabs[0].id, m.tabs[0].gen
+	step := func(s string) { m.Update(progressMsg{tab: id, gen: gen, step: s}) }
+	step("publishing key")
+	for range 6 {
+		step("opening tunnel")
+		step("authenticating")
+		step("waiting for the guest agent")
+	}
+	v := ansi.Strip(m.View())
+	if n := strings.Count(v, "opening tunnel"); n != 1 {
+		t.Errorf("opening tunnel listed %d times:\n%s", n, v)
+	}
+	if !strings.Contains(v, "waiting for the guest agent (attempt 6)") {
+		t.Errorf("the current step and attempt are not shown:\n%s", v)
+	}
+	if got := m.Status(0); got != "connecting: waiting for the guest agent" {
+		t.Errorf("status %q", got)
+	}
+}
