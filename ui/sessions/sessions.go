@@ -68,19 +68,19 @@ const (
 )
 
 type tab struct {
-	id     int
-	inst   projects.Instance
-	state  state
-	steps  []string
+	id    int
+	inst  projects.Instance
+	state state
+	steps []string
 	// attempt counts the connection attempts: a step seen before means
 	// the connector started over (a key the guest agent has not installed
 	// yet), and the list goes back to that step instead of growing.
 	attempt int
-	pane   *termpane.Pane
-	conn   Conn
-	cancel context.CancelFunc
-	exit   int
-	err    error
+	pane    *termpane.Pane
+	conn    Conn
+	cancel  context.CancelFunc
+	exit    int
+	err     error
 	// gen tells the messages of an earlier connection from the current one.
 	gen int
 }
