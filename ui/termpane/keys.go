@@ -2,6 +2,7 @@ package termpane
 
 import (
 	"strconv"
+	"unicode"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -9,15 +10,26 @@ import (
 // Encode turns a key press into the bytes an xterm-compatible terminal
 // sends for it. appCursor is DECCKM (application cursor keys), which vim,
 // less and readline switch on. It returns "" for keys with no encoding.
+//
+// Keypad keys (which Bubble Tea reports apart from the main keys when the
+// host terminal speaks the kitty keyboard protocol or is in application
+// keypad mode) send what their main-keyboard twins send, as in xterm's
+// normal keypad mode.
 func Encode(k tea.KeyPressMsg, appCursor bool) string {
-	mod := k.Mod
+	if c, ok := keypadKeys[k.Code]; ok {
+		k.Code = c
+		if k.Text == "" && k.Mod&^(tea.ModShift|tea.ModCapsLock|tea.ModNumLock|tea.ModScrollLock) == 0 && c > ' ' && c < tea.KeyExtended {
+			k.Text = string(c)
+		}
+	}
+	mod := k.Mod &^ (tea.ModCapsLock | tea.ModNumLock | tea.ModScrollLock)
 	alt := mod&tea.ModAlt != 0
 	if alt {
 		if s := encodeSpecial(k.Code, k.Mod, appCursor); s != "" {
 			return s // alt is a parameter of cursor and function keys
 		}
 		mod &^= tea.ModAlt
-		if s := Encode(tea.KeyPressMsg{Code: k.Code, Text: k.Text, Mod: mod}, appCursor); s != "" {
+		if s := Encode(tea.KeyPressMsg{Code: k.Code, ShiftedCode: k.ShiftedCode, Text: k.Text, Mod: mod | k.Mod&tea.ModCapsLock}, appCursor); s != "" {
 			return "\x1b" + s
 		}
 		return ""
@@ -53,15 +65,37 @@ func Encode(k tea.KeyPressMsg, appCursor bool) string {
 			return string(rune(b))
 		}
 	}
-	if s := encodeSpecial(k.Code, k.Mod, appCursor); s != "" {
+	if s := encodeSpecial(k.Code, mod, appCursor); s != "" {
 		return s
 	}
-	if mod == 0 || mod == tea.ModShift {
-		if k.Code >= 0x20 && k.Code != 0x7f && k.Code < tea.KeyExtended {
-			return string(k.Code)
+	// A printable key without text: shift or alt+shift under the kitty
+	// protocol, or ctrl with a key that has no control character (ctrl+1,
+	// ctrl+.), which xterm sends as the key itself.
+	if mod&^(tea.ModShift|tea.ModCtrl) == 0 && k.Code >= 0x20 && k.Code != 0x7f && k.Code < tea.KeyExtended {
+		c := k.Code
+		if shift || k.Mod&tea.ModCapsLock != 0 {
+			if k.ShiftedCode != 0 {
+				c = k.ShiftedCode
+			} else {
+				c = unicode.ToUpper(c)
+			}
 		}
+		return string(c)
 	}
 	return ""
+}
+
+// keypadKeys maps keypad keys to the main keys they stand for.
+var keypadKeys = map[rune]rune{
+	tea.KeyKpEnter: tea.KeyEnter, tea.KeyKpEqual: '=', tea.KeyKpMultiply: '*',
+	tea.KeyKpPlus: '+', tea.KeyKpComma: ',', tea.KeyKpMinus: '-',
+	tea.KeyKpDecimal: '.', tea.KeyKpDivide: '/', tea.KeyKpSep: ',',
+	tea.KeyKp0: '0', tea.KeyKp1: '1', tea.KeyKp2: '2', tea.KeyKp3: '3', tea.KeyKp4: '4',
+	tea.KeyKp5: '5', tea.KeyKp6: '6', tea.KeyKp7: '7', tea.KeyKp8: '8', tea.KeyKp9: '9',
+	tea.KeyKpUp: tea.KeyUp, tea.KeyKpDown: tea.KeyDown, tea.KeyKpLeft: tea.KeyLeft,
+	tea.KeyKpRight: tea.KeyRight, tea.KeyKpHome: tea.KeyHome, tea.KeyKpEnd: tea.KeyEnd,
+	tea.KeyKpPgUp: tea.KeyPgUp, tea.KeyKpPgDown: tea.KeyPgDown,
+	tea.KeyKpInsert: tea.KeyInsert, tea.KeyKpDelete: tea.KeyDelete, tea.KeyKpBegin: tea.KeyBegin,
 }
 
 // ctrlByte is the C0 control byte for ctrl+code.
@@ -143,6 +177,8 @@ func encodeSpecial(code rune, m tea.KeyMod, appCursor bool) string {
 		return letter('H')
 	case tea.KeyEnd:
 		return letter('F')
+	case tea.KeyBegin:
+		return letter('E')
 	case tea.KeyInsert:
 		return tilde(2)
 	case tea.KeyDelete:
