@@ -238,11 +238,16 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 		return nil, err
 	}
 	var tmpDir string
+	started := false
 	cleanup := func() {
 		if tmpDir != "" {
 			os.RemoveAll(tmpDir)
 		}
 		logFile.Close()
+		if !started {
+			// No client ran: the log would only hold the command line.
+			os.Remove(logPath)
+		}
 	}
 
 	addr, release, err := opts.Forward(ctx, s.Port)
@@ -323,6 +328,7 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 		cleanup()
 		return nil, fmt.Errorf("starting %s: %w", c, err)
 	}
+	started = true
 	if stdinW != nil {
 		// The pipe buffer holds a password easily; write it and close so
 		// FreeRDP sees the end of input.

@@ -244,6 +244,10 @@ func TestLaunchErrors(t *testing.T) {
 		"opening the tunnel": func(o *LaunchOptions) {
 			o.Forward = func(context.Context, int) (string, func(), error) { return "", nil, errors.New("denied") }
 		},
+		"starting xfreerdp": func(o *LaunchOptions) {
+			o.Client = Client{Kind: FreeRDP, Path: filepath.Join(t.TempDir(), "missing", "xfreerdp"), Major: 2}
+			o.Forward = (&fakeTunnel{}).forward
+		},
 	}
 	for want, mod := range cases {
 		if want == "neither DISPLAY nor WAYLAND_DISPLAY" && (runtime.GOOS == "darwin" || runtime.GOOS == "windows") {
@@ -258,6 +262,10 @@ func TestLaunchErrors(t *testing.T) {
 	}
 	if ft.opened.Load() != 0 {
 		t.Errorf("tunnel opened %d times by failed launches", ft.opened.Load())
+	}
+	// No client ran, so no log file is left behind.
+	if logs, _ := os.ReadDir(base.LogDir); len(logs) != 0 {
+		t.Errorf("failed launches left %d log files, e.g. %s", len(logs), logs[0].Name())
 	}
 }
 
