@@ -295,8 +295,18 @@ func (v *validator) bindings(p []any, bs []Binding) {
 				v.add(at(bp, "members", mi), "%v", err)
 			}
 		}
-		if b.Condition != nil && strings.TrimSpace(b.Condition.Expression) == "" {
-			v.add(at(bp, "condition", "expression"), "condition has no expression")
+		if b.Condition != nil {
+			if strings.TrimSpace(b.Condition.Expression) == "" {
+				v.add(at(bp, "condition", "expression"), "condition has no expression")
+			} else if err := policy.Compile(b.Condition.Expression); err != nil {
+				// Caught here, not at the first tunnel: a condition that
+				// cannot compile would deny every request without saying why.
+				msg := err.Error()
+				if strings.Contains(msg, "undeclared reference") {
+					msg += "; the attributes are destination.port, destination.ip, request.time, request.auth.access_levels, request.host and request.path"
+				}
+				v.add(at(bp, "condition", "expression"), "%s", msg)
+			}
 		}
 	}
 }
