@@ -47,6 +47,11 @@ type feeder struct {
 	lnm         bool    // line feed also returns the carriage
 	singleShift bool    // an SS2/SS3 may be waiting for the next character
 
+	// dropped counts the scrollback lines the feeder removed (trims and
+	// skipped runs), so that the pane can tell how many lines output
+	// pushed into the scrollback.
+	dropped int
+
 	lines   []runLine // scratch
 	scratch []byte    // scratch
 }
@@ -259,7 +264,8 @@ func (f *feeder) flush(b []byte) {
 // line with a copy of the whole buffer once full; the pane sets its limit
 // keep+scrollbackSlack and trims here with one reslice instead.
 func (f *feeder) trim() {
-	if f.emu.ScrollbackLen() > f.keep {
+	if n := f.emu.ScrollbackLen(); n > f.keep {
+		f.dropped += n - f.keep
 		f.emu.SetScrollbackSize(f.keep)
 		f.emu.SetScrollbackSize(f.keep + scrollbackSlack)
 	}
@@ -301,6 +307,7 @@ func (f *feeder) tryRun(data []byte) int {
 		f.scratch = strconv.AppendInt(f.scratch, int64(h), 10)
 		f.scratch = append(f.scratch, 'S')
 		_, _ = f.emu.Write(f.scratch)
+		f.dropped += f.emu.ScrollbackLen() + m
 		f.emu.ClearScrollback()
 		f.scratch = append(f.scratch[:0], "\x1b["...)
 		f.scratch = strconv.AppendInt(f.scratch, int64(h), 10)

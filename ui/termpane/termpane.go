@@ -68,6 +68,9 @@ type Pane struct {
 	feed        *feeder
 	cursorShown bool
 	title       string
+	// pushed counts the lines output pushed into the scrollback, so that
+	// a view scrolled back stays on the lines it shows.
+	pushed int
 
 	clipMu sync.Mutex // not mu: frames must not wait for the emulator
 	clip   []string   // OSC 52 copies waiting for the next frame
@@ -93,6 +96,7 @@ type Pane struct {
 	cache        string
 	pending      bool // prefix pressed, waiting for the command key
 	scroll       int  // lines scrolled back; 0 follows the output
+	seenPushed   int  // pushed when the view was last drawn
 	scrollMode   bool
 	closedSent   bool
 	waiting      bool // a frame command is outstanding
@@ -220,7 +224,11 @@ func (p *Pane) write(buf []byte) {
 			p.feed.recover()
 		}
 	}()
+	before, dropped := p.emu.ScrollbackLen(), p.feed.dropped
 	p.feed.write(buf)
+	if n := p.emu.ScrollbackLen() - before + p.feed.dropped - dropped; n > 0 {
+		p.pushed += n
+	}
 }
 
 // scrollbackSlack is room above Scrollback in vt's own limit, so that vt
@@ -562,7 +570,14 @@ func (p *Pane) renderLocked() {
 	if p.emu.IsAltScreen() {
 		sbLen = 0
 	}
-	scroll := min(p.scroll, sbLen)
+	if p.scroll > 0 {
+		// Scrolled back: stay on the same lines while output goes on
+		// below (as far as the scrollback still holds them).
+		p.scroll += p.pushed - p.seenPushed
+	}
+	p.seenPushed = p.pushed
+	p.scroll = min(p.scroll, sbLen)
+	scroll := p.scroll
 	// Rows [sbLen-scroll, sbLen-scroll+h) of scrollback+screen.
 	top := sbLen - scroll
 	cur := p.emu.CursorPosition()

@@ -2,6 +2,7 @@ package termpane
 
 import (
 	"bytes"
+	"fmt"
 	"image/color"
 	"io"
 	"strings"
@@ -380,4 +381,53 @@ func runBatch(cmd tea.Cmd) []tea.Msg {
 		return out
 	}
 	return []tea.Msg{msg}
+}
+
+func TestScrolledBackViewStaysWhileOutputContinues(t *testing.T) {
+	h := newHarness(t, 20, 4, nil)
+	lines := func(from, to int) string {
+		var b strings.Builder
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&b, "line %d\r\n", i)
+		}
+		return b.String()
+	}
+	redraw := func() string {
+		h.p.Update(FrameMsg{ID: h.p.ID()})
+		return h.p.View()
+	}
+	h.feed(t, lines(0, 30))
+	h.p.Update(tea.KeyPressMsg{Code: tea.KeyPgUp, Mod: tea.ModShift})
+	want := redraw()
+	if !strings.Contains(want, "line 2") {
+		t.Fatalf("scrolled view: %q", want)
+	}
+	// One line at a time (as is), then a run (the feeder's fast path).
+	for i := 30; i < 35; i++ {
+		h.feed(t, lines(i, i+1))
+	}
+	h.feed(t, lines(35, 60))
+	if got := redraw(); got != want {
+		t.Errorf("the scrolled-back view moved with the output:\n%s\nwant\n%s", got, want)
+	}
+	// Scrolled back to lines the scrollback drops, the view shows the
+	// oldest lines it keeps.
+	h.feed(t, lines(60, Scrollback+100))
+	if got := redraw(); !strings.HasPrefix(got, "line 97 ") {
+		t.Errorf("scrolled back past the kept lines: %q", got)
+	}
+	// With the scrollback full, trimmed lines still count.
+	h.p.Update(tea.KeyPressMsg{Code: 'a', Text: "a"}) // back to live
+	h.p.Update(tea.KeyPressMsg{Code: tea.KeyPgUp, Mod: tea.ModShift})
+	h.p.Update(tea.KeyPressMsg{Code: tea.KeyPgUp, Mod: tea.ModShift})
+	want = redraw()
+	h.feed(t, lines(Scrollback+100, Scrollback+150))
+	if got := redraw(); got != want {
+		t.Errorf("with a full scrollback, the view moved with the output:\n%s\nwant\n%s", got, want)
+	}
+	// Typing returns to the live screen.
+	h.p.Update(tea.KeyPressMsg{Code: 'x', Text: "x"})
+	if got := redraw(); !strings.Contains(got, fmt.Sprintf("line %d", Scrollback+149)) {
+		t.Errorf("after typing, the view is not live: %q", got)
+	}
 }
