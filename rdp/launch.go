@@ -48,6 +48,11 @@ type LaunchOptions struct {
 	ExtraArgs []string
 	// Logger receives progress; default slog.Default().
 	Logger *slog.Logger
+	// StopGrace is how long Stop (or cancelling the context) lets the
+	// client end on its own before killing its process group, so a client
+	// that ignores the request cannot keep the caller and the tunnel
+	// waiting; default DefaultStopGrace, negative kills at once.
+	StopGrace time.Duration
 }
 
 // State is where a launched client is in its life.
@@ -84,6 +89,7 @@ type Session struct {
 	Started time.Time
 
 	cmd     *exec.Cmd
+	grace   time.Duration
 	done    chan struct{}
 	mu      sync.Mutex
 	state   State
@@ -111,16 +117,31 @@ func (s *Session) State() State {
 	return s.state
 }
 
+// DefaultStopGrace is how long Stop lets the client end on its own
+// (SIGTERM) before it kills the client's process group.
+const DefaultStopGrace = 5 * time.Second
+
 // Stop ends the client (its whole process group) and, through its exit,
-// releases the tunnel. It does not wait: use Done or Wait.
+// releases the tunnel. It does not wait: use Done or Wait. A client still
+// running LaunchOptions.StopGrace later is killed.
 func (s *Session) Stop() error {
 	s.mu.Lock()
-	if s.state != StateRunning {
+	if s.state != StateRunning || s.stopped {
 		s.mu.Unlock()
 		return nil
 	}
 	s.stopped = true
 	s.mu.Unlock()
+	grace := s.grace
+	go func() {
+		t := time.NewTimer(grace)
+		defer t.Stop()
+		select {
+		case <-s.done:
+		case <-t.C:
+			kill(s.cmd)
+		}
+	}()
 	return terminate(s.cmd)
 }
 
@@ -339,7 +360,10 @@ func Launch(ctx context.Context, opts LaunchOptions) (*Session, error) {
 	}
 	sess := &Session{
 		Client: c, Addr: addr, LogPath: logPath, PID: cmd.Process.Pid,
-		Started: time.Now(), cmd: cmd, done: make(chan struct{}), state: StateRunning,
+		Started: time.Now(), cmd: cmd, grace: opts.StopGrace, done: make(chan struct{}), state: StateRunning,
+	}
+	if sess.grace == 0 {
+		sess.grace = DefaultStopGrace
 	}
 	log.Info("rdp client started", "client", c.String(), "pid", sess.PID, "addr", addr, "log", logPath)
 

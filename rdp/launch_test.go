@@ -8,12 +8,14 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,6 +43,11 @@ type fakeRecord struct {
 }
 
 func fakeClient(out string) int {
+	code := os.Getenv("IAPTERM_FAKE_RDP_EXIT")
+	if code == "ignore-term" {
+		// A client that does not end when asked to.
+		signal.Ignore(syscall.SIGTERM)
+	}
 	rec := fakeRecord{Args: os.Args[1:]}
 	for _, a := range os.Args[1:] {
 		if strings.HasSuffix(a, ".rdp") || strings.HasSuffix(a, ".remmina") {
@@ -76,8 +83,7 @@ func fakeClient(out string) int {
 	}
 	data, _ := json.Marshal(rec)
 	os.WriteFile(out, data, 0o600)
-	code := os.Getenv("IAPTERM_FAKE_RDP_EXIT")
-	if code == "wait" {
+	if code == "wait" || code == "ignore-term" {
 		time.Sleep(time.Hour)
 	}
 	n, _ := strconv.Atoi(code)
@@ -346,5 +352,41 @@ func TestLaunchExtraArgs(t *testing.T) {
 	args := readRecord(t, rec).Args
 	if len(args) < 2 || args[len(args)-2] != "+auth-only" || args[len(args)-1] != "/kbd:0x407" {
 		t.Fatalf("args %q", args)
+	}
+}
+
+func TestLaunchStopKillsClientIgnoringTerm(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	released := make(chan struct{})
+	self, _ := os.Executable()
+	dir := t.TempDir()
+	sess, err := Launch(context.Background(), LaunchOptions{
+		Client: Client{Kind: FreeRDP, Path: self, Major: 2}, Settings: DefaultSettings(), LogDir: dir, StopGrace: -1,
+		Forward: func(context.Context, int) (string, func(), error) {
+			return ln.Addr().String(), func() { close(released) }, nil
+		},
+		Env: append(os.Environ(), "IAPTERM_FAKE_RDP="+filepath.Join(dir, "r.json"), "IAPTERM_FAKE_RDP_EXIT=ignore-term",
+			"IAPTERM_FAKE_RDP_DIAL=1", "DISPLAY=:99"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client connects once it ignores SIGTERM.
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	if err := sess.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	<-sess.Done()
+	<-released
+	if sess.State() != StateStopped {
+		t.Fatalf("state %v", sess.State())
 	}
 }

@@ -24,3 +24,15 @@ func terminate(cmd *exec.Cmd) error {
 	}
 	return nil
 }
+
+// kill ends the client's whole process group at once, for a client that
+// did not end when asked.
+func kill(cmd *exec.Cmd) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return cmd.Process.Kill()
+	}
+	return nil
+}

@@ -20,3 +20,6 @@ func terminate(cmd *exec.Cmd) error {
 	}
 	return cmd.Process.Kill()
 }
+
+// kill ends the client; terminate already does so on Windows.
+func kill(cmd *exec.Cmd) error { return terminate(cmd) }
