@@ -147,13 +147,17 @@ func decodeJSON(data []byte, filename string, w *World) error {
 	case errors.As(err, &syn):
 		return &Error{File: filename, Line: lineAt(data, syn.Offset), Msg: "invalid JSON: " + syn.Error()}
 	case errors.As(err, &typ):
-		return &Error{File: filename, Line: lineAt(data, typ.Offset), Path: typ.Field, Msg: fmt.Sprintf("expected %s, found a JSON %s", typ.Type, typ.Value)}
+		return &Error{File: filename, Line: lineAt(data, typ.Offset), Path: typ.Field, Msg: fmt.Sprintf("expected %s, found a JSON %s", wanted(typ.Type.String()), typ.Value)}
 	case errors.Is(err, io.EOF):
 		return &Error{File: filename, Msg: "the file is empty; it needs at least users and projects"}
 	}
 	// Unknown fields and the like carry no offset; the decoder stopped at
 	// the offending token.
-	return &Error{File: filename, Line: lineAt(data, dec.InputOffset()), Msg: err.Error()}
+	msg := err.Error()
+	if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+		msg = "unknown key " + key + " (the keys are listed in the README's World files section; names are case-sensitive)"
+	}
+	return &Error{File: filename, Line: lineAt(data, dec.InputOffset()), Msg: msg}
 }
 
 func decodeYAML(data []byte, filename string, w *World) error {
@@ -168,9 +172,15 @@ func decodeYAML(data []byte, filename string, w *World) error {
 	}
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
+		var root yaml.Node
+		_ = yaml.Unmarshal(data, &root)
 		errs := make(Errors, 0, len(te.Errors))
 		for _, m := range te.Errors {
-			errs = append(errs, yamlError(filename, m))
+			e := yamlError(filename, m)
+			if e.Line > 0 {
+				e.Path = pathAtLine(&root, e.Line)
+			}
+			errs = append(errs, e)
 		}
 		return errs
 	}
@@ -187,7 +197,7 @@ func yamlError(filename, msg string) *Error {
 		e.Line, _ = strconv.Atoi(m[1])
 		msg = msg[len(m[0]):]
 	}
-	e.Msg = strings.TrimPrefix(msg, "yaml: ")
+	e.Msg = friendlyYAML(strings.TrimPrefix(msg, "yaml: "))
 	return e
 }
 

@@ -68,7 +68,7 @@ func TestParseErrors(t *testing.T) {
 		{"empty", "w.yaml", "", 0, "empty"},
 		{"yaml syntax", "w.yaml", "users:\n  - email: a@example.com\n projects: [\n", 2, "w.yaml:2"},
 		{"unknown field", "w.yaml", "users:\n  - email: a@example.com\n    mail: x\nprojects: []\n", 3, "mail"},
-		{"wrong type", "w.yaml", minimal + "        backends:\n          abc: x\n", 9, "cannot unmarshal"},
+		{"wrong type", "w.yaml", minimal + "        backends:\n          abc: x\n", 9, "expected a whole number"},
 		{"bad status", "w.yaml", minimal + "        status: ASLEEP\n", 8, "unknown status \"ASLEEP\""},
 		{"bad os", "w.yaml", minimal + "        os: beos\n", 8, "unknown os"},
 		{"bad zone", "w.yaml", strings.Replace(minimal, "us-central1-a", "mars", 1), 7, "zone \"mars\""},
@@ -95,8 +95,9 @@ func TestParseErrors(t *testing.T) {
 		{"keys token in directory", "w.yaml", minimal + "        authorizedKeysFile: /k/%u/keys\n", 8, "only in the file name"},
 		{"keys bad user", "w.yaml", minimal + "        authorizedKeysFile: keys\n        authorizedKeysUser: ../root\n", 9, "not a login name"},
 		{"json syntax", "w.json", "{\n\"users\": [\n}\n", 3, "invalid JSON"},
-		{"json type", "w.json", "{\"users\": 5}", 1, "expected"},
-		{"json unknown", "w.json", "{\"users\": [], \"foo\": 1}", 1, "foo"},
+		{"json type", "w.json", "{\"users\": 5}", 1, "expected a list, found a JSON number"},
+		{"json number type", "w.json", "{\"users\": [], \"projects\": [{\"id\": \"p\", \"number\": \"1\"}]}", 1, "expected a whole number, found a JSON string"},
+		{"json unknown", "w.json", "{\"users\": [], \"foo\": 1}", 1, "unknown key \"foo\""},
 		{"json validation line", "w.json", "{\"users\": [{\"email\": \"a@example.com\"}],\n\"projects\": [\n{\"id\": \"P\"}]}", 3, "project ID"},
 	}
 	for _, tt := range tests {
@@ -263,5 +264,33 @@ func TestLoadResolvesAuthorizedKeysFile(t *testing.T) {
 	in := w.Projects[0].Instances[0]
 	if want := dir + "/keys/%u"; in.AuthorizedKeysFile != want || in.AuthorizedKeysUser != "alice" {
 		t.Fatalf("authorizedKeysFile %q user %q, want %q alice", in.AuthorizedKeysFile, in.AuthorizedKeysUser, want)
+	}
+}
+
+// The YAML library's messages name Go types; the user must read what is
+// wrong in the file's own terms, where.
+func TestParseYAMLTypeErrorsReadable(t *testing.T) {
+	data := minimal + "        statuss: RUNNING\n    number: abc\n    firewalls:\n      - name: f\n        disabled: maybe\n        allowed: [{IPProtocol: tcp}]\n    instancez: []\n"
+	_, err := Parse([]byte(data), "w.yaml")
+	if err == nil {
+		t.Fatal("no error")
+	}
+	msg := err.Error()
+	for _, want := range []string{
+		`w.yaml:8: projects[0].instances[0].statuss: unknown key "statuss" in an instance (did you mean status?)`,
+		`w.yaml:9: projects[0].number: expected a whole number, found the text "abc"`,
+		`w.yaml:12: projects[0].firewalls[0].disabled: expected true or false, found the text "maybe"`,
+		`w.yaml:14: projects[0].instancez: unknown key "instancez" in a project (did you mean instances?)`,
+	} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("missing %q in:\n%s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "world.") || strings.Contains(msg, "int64") || strings.Contains(msg, "!!") {
+		t.Errorf("message names Go or YAML internals:\n%s", msg)
+	}
+	_, err = Parse([]byte(minimal+"    foo: 1\n"), "w.yaml")
+	if err == nil || !strings.Contains(err.Error(), "the keys are id, number") {
+		t.Errorf("unknown key without a near match should list the keys: %v", err)
 	}
 }
