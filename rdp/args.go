@@ -3,6 +3,8 @@ package rdp
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -192,7 +194,11 @@ func RemminaFile(addr string, s Settings) []byte {
 	}
 	kv("disableclipboard", boolDigit(!s.RedirectClipboard))
 	if s.RedirectDrives {
-		kv("sharefolder", "~")
+		// Remmina shares only an absolute path: "~" is not expanded and
+		// would share nothing.
+		if home, err := os.UserHomeDir(); err == nil && filepath.IsAbs(home) {
+			kv("sharefolder", keyFileEscape(home))
+		}
 	}
 	kv("shareprinter", boolDigit(s.RedirectPrinters))
 	kv("sharesmartcard", boolDigit(s.RedirectSmartCards))
@@ -211,6 +217,12 @@ func boolDigit(v bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// keyFileEscape escapes a value for a GLib key file (what Remmina reads),
+// where a backslash starts an escape and line breaks end the value.
+func keyFileEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
 }
 
 func oneLine(s string) string {

@@ -1,6 +1,7 @@
 package rdp
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -176,9 +177,20 @@ func TestRemminaFile(t *testing.T) {
 	if strings.Contains(data, "password") {
 		t.Error("remmina file has a password key")
 	}
+	if strings.Contains(data, "sharefolder") {
+		t.Errorf("drives not shared, but:\n%s", data)
+	}
 	s = DefaultSettings()
 	s.DesktopSize, s.Width, s.Height, s.FullScreen = DesktopClientSize, 800, 600, true
+	// Remmina shares only an absolute folder: "~" would share nothing.
+	home := filepath.Join(t.TempDir(), `a\b`)
+	t.Setenv("HOME", home)
+	t.Setenv("USERPROFILE", home)
+	s.RedirectDrives = true
 	data = string(RemminaFile("127.0.0.1:10002", s))
+	if want := "sharefolder=" + strings.ReplaceAll(home, `\`, `\\`) + "\n"; !strings.Contains(data, want) {
+		t.Errorf("remmina file lacks %q:\n%s", want, data)
+	}
 	for _, w := range []string{"resolution_mode=0\n", "resolution_width=800\n", "resolution_height=600\n", "viewmode=4\n", "sound=local\n", "disableclipboard=0\n"} {
 		if !strings.Contains(data, w) {
 			t.Errorf("remmina file lacks %q:\n%s", w, data)
