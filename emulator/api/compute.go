@@ -288,7 +288,9 @@ func (a *API) aggregatedInstances(w http.ResponseWriter, r *http.Request, who ca
 		writeError(w, computeErr(err))
 		return
 	}
-	all = filterInstances(all, r.URL.Query().Get("filter"))
+	if all, ok = filterOrFail(w, all, r.URL.Query().Get("filter")); !ok {
+		return
+	}
 	all = slices.DeleteFunc(all, func(in cloud.Instance) bool { return slices.Contains(pr.UnreachableZones, in.Zone) })
 	out := aggregatedJSON{
 		Kind: "compute#instanceAggregatedList", ID: "projects/" + p + "/aggregated/instances",
@@ -324,51 +326,6 @@ func (a *API) aggregatedInstances(w http.ResponseWriter, r *http.Request, who ca
 	writeJSON(w, 200, out)
 }
 
-// filterInstances applies the simple filters clients send
-// ("status = RUNNING", "name = web-1", "name != x", several joined by AND
-// or spaces, with or without parentheses); unknown forms match everything.
-func filterInstances(all []cloud.Instance, filter string) []cloud.Instance {
-	filter = strings.TrimSpace(filter)
-	if filter == "" {
-		return all
-	}
-	terms := filterTermRE.FindAllStringSubmatch(filter, -1)
-	if len(terms) == 0 {
-		return all
-	}
-	var out []cloud.Instance
-	for _, in := range all {
-		match := true
-		for _, t := range terms {
-			field, op, val := t[1], t[2], strings.Trim(t[3], `"'`)
-			var have string
-			switch field {
-			case "name":
-				have = in.Name
-			case "status":
-				have = in.Status
-			case "zone":
-				have = in.Zone
-			default:
-				continue
-			}
-			eq := have == val
-			if re, err := regexp.Compile("^(?:" + val + ")$"); err == nil && (op == "eq" || op == "ne") {
-				eq = re.MatchString(have)
-			}
-			if (op == "=" || op == "eq") != eq {
-				match = false
-			}
-		}
-		if match {
-			out = append(out, in)
-		}
-	}
-	return out
-}
-
-var filterTermRE = regexp.MustCompile(`\(?\s*([a-zA-Z.]+)\s*(=|!=|\beq\b|\bne\b)\s*("[^"]*"|'[^']*'|[^\s)]+)\s*\)?`)
-
 type instanceListJSON struct {
 	Kind          string         `json:"kind"`
 	ID            string         `json:"id"`
@@ -395,7 +352,9 @@ func (a *API) listInstances(w http.ResponseWriter, r *http.Request, who caller, 
 		writeError(w, computeErr(err))
 		return
 	}
-	all = filterInstances(all, r.URL.Query().Get("filter"))
+	if all, ok = filterOrFail(w, all, r.URL.Query().Get("filter")); !ok {
+		return
+	}
 	out := instanceListJSON{Kind: "compute#instanceList", ID: "projects/" + p + "/zones/" + zone + "/instances",
 		SelfLink: computeBase + "projects/" + p + "/zones/" + zone + "/instances"}
 	off = min(off, len(all))
