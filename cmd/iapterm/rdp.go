@@ -214,24 +214,70 @@ func (m rdpMetadataAPI) SerialPort(ctx context.Context, project, zone, name stri
 // rdpStdinIsTerminal reports whether prompts can be answered.
 func rdpStdinIsTerminal() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
 
-// rdpAsk asks a yes/no question on stderr; def is the answer to an empty line.
-func rdpAsk(in *bufio.Reader, w io.Writer, question string, def bool) bool {
+// errRDPPromptCancelled ends the command when Ctrl-C is pressed at a prompt.
+var errRDPPromptCancelled = exitError{code: 130, msg: "cancelled"}
+
+// rdpInterruptible runs read, a blocking read of the terminal, so that
+// Ctrl-C (ctx cancelled) ends the wait at once instead of after the next
+// Enter: the first Ctrl-C only cancels ctx, it does not end the process.
+// onCancel (may be nil) runs then, e.g. to turn echo back on.
+func rdpInterruptible(ctx context.Context, read func() (string, error), onCancel func()) (string, error) {
+	type result struct {
+		s   string
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		s, err := read()
+		ch <- result{s, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.s, r.err
+	case <-ctx.Done():
+		if onCancel != nil {
+			onCancel()
+		}
+		return "", errRDPPromptCancelled
+	}
+}
+
+// rdpAsk asks a yes/no question on stderr; def is the answer to an empty
+// line. Ctrl-C while it waits returns errRDPPromptCancelled.
+func rdpAsk(ctx context.Context, in *bufio.Reader, w io.Writer, question string, def bool) (bool, error) {
 	hint := "[y/N]"
 	if def {
 		hint = "[Y/n]"
 	}
 	fmt.Fprintf(w, "%s %s ", question, hint)
-	line, err := in.ReadString('\n')
+	line, err := rdpInterruptible(ctx, func() (string, error) { return in.ReadString('\n') }, func() { fmt.Fprintln(w) })
+	if errors.Is(err, errRDPPromptCancelled) {
+		return false, err
+	}
 	if err != nil && line == "" {
-		return def
+		return def, nil
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "":
-		return def
+		return def, nil
 	case "y", "yes":
-		return true
+		return true, nil
 	}
-	return false
+	return false, nil
+}
+
+// rdpReadPassword reads a password from the terminal without echo; Ctrl-C
+// ends the wait and turns echo back on.
+func rdpReadPassword(ctx context.Context) (string, error) {
+	fd := int(os.Stdin.Fd())
+	state, err := term.GetState(fd)
+	if err != nil {
+		return "", err
+	}
+	return rdpInterruptible(ctx, func() (string, error) {
+		b, err := term.ReadPassword(fd)
+		return string(b), err
+	}, func() { term.Restore(fd, state) })
 }
 
 func runRDP(cmd *cobra.Command, r rdpRun) error {
@@ -312,7 +358,9 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	if password == "" && !generate && inst.OS == projects.Windows && rdpStdinIsTerminal() {
 		switch s.CredentialGeneration {
 		case rdp.CredentialsAllow, rdp.CredentialsAllowIfNoneFound:
-			generate = rdpAsk(stdin, stderr, "No saved password. Generate new Windows credentials?", false)
+			if generate, err = rdpAsk(ctx, stdin, stderr, "No saved password. Generate new Windows credentials?", false); err != nil {
+				return err
+			}
 		}
 	}
 	if generate {
@@ -337,12 +385,15 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}
 	if password == "" && client.PasswordOnStdin() && s.Username != "" && rdpStdinIsTerminal() && !f.passwordStdin {
 		fmt.Fprintf(stderr, "Password for %s on %s (empty: type it in the client): ", s.Username, inst.Name)
-		b, err := term.ReadPassword(int(os.Stdin.Fd()))
+		pw, err := rdpReadPassword(ctx)
 		fmt.Fprintln(stderr)
+		if errors.Is(err, errRDPPromptCancelled) {
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("reading the password: %w", err)
 		}
-		password = string(b)
+		password = pw
 	}
 	if password != "" && f.savePassword && !generate {
 		if err := rdp.SavePassword(inst.Project, inst.Zone, inst.Name, s.Username, password); err != nil {
@@ -419,7 +470,11 @@ func rdpGenerateCredentials(ctx context.Context, cmd *cobra.Command, cloud *rdpC
 	if !f.yes && rdpStdinIsTerminal() {
 		fmt.Fprintf(stderr, "This creates the Windows account %q on %s if it does not exist, or resets its password.\n"+
 			"Resetting a password makes data Windows encrypted with the old one (EFS files, saved credentials) unreadable.\n", user, inst.Name)
-		if !rdpAsk(stdin, stderr, "Continue?", true) {
+		ok, err := rdpAsk(ctx, stdin, stderr, "Continue?", true)
+		if err != nil {
+			return rdp.Credentials{}, err
+		}
+		if !ok {
 			return rdp.Credentials{}, exitError{code: 1, msg: "cancelled"}
 		}
 	}
@@ -438,7 +493,8 @@ func rdpGenerateCredentials(ctx context.Context, cmd *cobra.Command, cloud *rdpC
 	}
 	save := f.savePassword
 	if !save && rdpStdinIsTerminal() {
-		save = rdpAsk(stdin, stderr, "Save the password in the OS keyring?", false)
+		// Ctrl-C here still returns the password: it is new and must be shown.
+		save, _ = rdpAsk(ctx, stdin, stderr, "Save the password in the OS keyring?", false)
 	}
 	if save {
 		if err := rdp.SavePassword(inst.Project, inst.Zone, inst.Name, creds.Username, creds.Password); err != nil {
