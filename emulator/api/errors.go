@@ -3,8 +3,10 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 
 	"iapterm/emulator/cloud"
@@ -137,8 +139,47 @@ func bearer(r *http.Request) string {
 // decodeBody reads a JSON request body into v; an empty body is allowed.
 func decodeBody(r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 2<<20))
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
+	err := dec.Decode(v)
+	var te *json.UnmarshalTypeError
+	switch {
+	case err == nil, errors.Is(err, io.EOF):
+		return nil
+	case errors.As(err, &te):
+		// Name the field as the client sent it, not Go's struct field.
+		return fmt.Errorf("invalid value at '%s' (expected %s): found a JSON %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
 	}
+	return err
+}
+
+// jsonKind names what JSON a field of kind k takes.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct, reflect.Pointer:
+		return "an object"
+	}
+	return "a number"
+}
+
+// int64JSON is a proto int64 field: Google sends it as a string and
+// accepts a string or a number.
+type int64JSON string
+
+func (n *int64JSON) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*n = int64JSON(s)
+		return nil
+	}
+	var num json.Number
+	if err := json.Unmarshal(b, &num); err != nil {
+		return &json.UnmarshalTypeError{Value: "value " + string(b), Type: reflect.TypeFor[string]()}
+	}
+	*n = int64JSON(num.String())
 	return nil
 }

@@ -147,8 +147,8 @@ func (a *API) loginProfile(u world.User, projectID string) loginProfileJSON {
 
 func (a *API) importKey(w http.ResponseWriter, r *http.Request, u world.User) {
 	var body struct {
-		Key                string `json:"key"`
-		ExpirationTimeUsec string `json:"expirationTimeUsec"`
+		Key                string    `json:"key"`
+		ExpirationTimeUsec int64JSON `json:"expirationTimeUsec"`
 	}
 	if err := decodeBody(r, &body); err != nil {
 		writeError(w, badRequest("Invalid JSON payload received. "+err.Error(), true))
@@ -161,9 +161,9 @@ func (a *API) importKey(w http.ResponseWriter, r *http.Request, u world.User) {
 	}
 	var exp time.Time
 	if body.ExpirationTimeUsec != "" {
-		us, err := strconv.ParseInt(body.ExpirationTimeUsec, 10, 64)
+		us, err := strconv.ParseInt(string(body.ExpirationTimeUsec), 10, 64)
 		if err != nil {
-			writeError(w, badRequest("Invalid value at 'ssh_public_key.expiration_time_usec' ("+body.ExpirationTimeUsec+")", true))
+			writeError(w, badRequest("Invalid value at 'ssh_public_key.expiration_time_usec' ("+string(body.ExpirationTimeUsec)+")", true))
 			return
 		}
 		exp = time.UnixMicro(us)
