@@ -7,12 +7,13 @@ import (
 	"iapterm/profiles"
 )
 
-// SetDesktopSize sets the desktop size from "client" (or "auto", fit the
-// window), "screen" (full screen) or WIDTHxHEIGHT.
+// SetDesktopSize sets the desktop size from "auto" (or "client", follow
+// the window), "screen" (full screen) or WIDTHxHEIGHT.
 func (s *Settings) SetDesktopSize(v string) error {
 	mode, w, h, err := profiles.ParseDesktopSize(v)
 	if err != nil {
-		return err
+		// In the words of --size and its help, which say auto.
+		return fmt.Errorf("%q is not auto (follow the window), screen or WIDTHxHEIGHT (200-8192 pixels each, e.g. 1920x1080)", strings.TrimSpace(v))
 	}
 	switch mode {
 	case profiles.DesktopFitWindow:

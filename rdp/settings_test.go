@@ -96,3 +96,17 @@ func TestColorDepthBits(t *testing.T) {
 		}
 	}
 }
+
+func TestSetDesktopSizeError(t *testing.T) {
+	s := DefaultSettings()
+	for _, v := range []string{"auto", "client", "screen", "1920x1080"} {
+		if err := s.SetDesktopSize(v); err != nil {
+			t.Errorf("%q: %v", v, err)
+		}
+	}
+	// The message names the value --size documents (auto), not only "client".
+	err := s.SetDesktopSize("fit")
+	if err == nil || !strings.Contains(err.Error(), `"fit" is not auto`) || !strings.Contains(err.Error(), "WIDTHxHEIGHT") {
+		t.Fatalf("err = %v", err)
+	}
+}
