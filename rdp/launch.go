@@ -461,7 +461,8 @@ func checkExtraArgs(c Client, args []string) error {
 	}
 	for _, a := range args {
 		l := strings.ToLower(strings.TrimLeft(a, "/-+"))
-		if strings.HasPrefix(l, "p:") || strings.HasPrefix(l, "gp:") || strings.HasPrefix(l, "pth:") || strings.Contains(l, "password") {
+		// "-p PASSWORD" is FreeRDP's and rdesktop's old syntax.
+		if l == "p" || strings.HasPrefix(l, "p:") || strings.HasPrefix(l, "gp:") || strings.HasPrefix(l, "pth:") || strings.Contains(l, "password") {
 			return fmt.Errorf("extra client argument %q would put a password on the command line, where other users can read it: use --password-stdin or the keyring", strings.SplitN(a, ":", 2)[0])
 		}
 		if strings.ContainsAny(a, "\x00\n") {

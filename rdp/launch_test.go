@@ -243,6 +243,7 @@ func TestLaunchErrors(t *testing.T) {
 		"out of range":                        func(o *LaunchOptions) { o.Settings.Port = 99999 },
 		"neither DISPLAY nor WAYLAND_DISPLAY": func(o *LaunchOptions) { o.Env = []string{"HOME=/"} },
 		"would put a password on the command line": func(o *LaunchOptions) { o.ExtraArgs = []string{"/p:secret"} },
+		`argument "-p" would put a password`:       func(o *LaunchOptions) { o.ExtraArgs = []string{"-p", "secret"} },
 		"not supported for it": func(o *LaunchOptions) {
 			o.Client = Client{Kind: MSTSC, Path: "mstsc"}
 			o.ExtraArgs = []string{"/admin"}
