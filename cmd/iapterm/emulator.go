@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"iapterm/emulator"
 	"iapterm/emulator/agent"
+	"iapterm/emulator/cloud"
 	"iapterm/emulator/world"
 	"iapterm/tunnel"
 )
@@ -105,6 +107,12 @@ func parseBackendFlags(flags []string) (map[string]string, error) {
 		if !ok || key == "" || addr == "" {
 			return nil, fmt.Errorf("--backend %q must be PROJECT/ZONE/INSTANCE:PORT=HOST:PORT", b)
 		}
+		if _, _, _, _, err := cloud.ParseBackendKey(key); err != nil {
+			return nil, fmt.Errorf("--backend %s: %q must be PROJECT/ZONE/INSTANCE:PORT with PORT 1-65535 (e.g. acme-dev/us-east1-b/dev-alice:5432)", b, key)
+		}
+		if prev, ok := out[key]; ok {
+			return nil, fmt.Errorf("--backend %s: %s is already given (=%s); give each VM port once", b, key, prev)
+		}
 		if err := world.CheckBackend(addr); err != nil {
 			return nil, fmt.Errorf("--backend %s: %w", b, err)
 		}
@@ -143,6 +151,36 @@ func parseAuthorizedKeysFlags(flags []string) ([]agent.AuthorizedKeysFile, error
 		out = append(out, agent.AuthorizedKeysFile{VM: vm, Path: abs, User: user})
 	}
 	return out, nil
+}
+
+// checkBackendVMs says which --backend names a VM the world does not have,
+// and which VMs it does have there, so a typo is easy to spot.
+func checkBackendVMs(w *world.World, backends map[string]string) error {
+	keys := slices.Sorted(maps.Keys(backends))
+	for _, key := range keys {
+		p, z, n, _, err := cloud.ParseBackendKey(key)
+		if err != nil {
+			return fmt.Errorf("--backend %s=%s: %w", key, backends[key], err)
+		}
+		pi := slices.IndexFunc(w.Projects, func(wp world.Project) bool { return wp.ID == p })
+		if pi < 0 {
+			ids := make([]string, len(w.Projects))
+			for i, wp := range w.Projects {
+				ids[i] = wp.ID
+			}
+			return fmt.Errorf("--backend %s=%s: the world has no project %s (it has %s)", key, backends[key], p, strings.Join(ids, ", "))
+		}
+		var there []string
+		found := false
+		for _, in := range w.Projects[pi].Instances {
+			found = found || in.Zone == z && in.Name == n
+			there = append(there, in.Zone+"/"+in.Name)
+		}
+		if !found {
+			return fmt.Errorf("--backend %s=%s: project %s has no VM %s in zone %s (its VMs: %s)", key, backends[key], p, n, z, strings.Join(there, ", "))
+		}
+	}
+	return nil
 }
 
 func (f emulatorFlags) check() error {
@@ -200,6 +238,9 @@ func runEmulator(cmd *cobra.Command, f emulatorFlags) error {
 			}
 			return fmt.Errorf("invalid world file:\n%w", err)
 		}
+	}
+	if err := checkBackendVMs(w, opts.Backends); err != nil {
+		return err
 	}
 	level := slog.LevelInfo
 	if f.verbose {

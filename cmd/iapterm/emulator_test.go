@@ -263,3 +263,32 @@ func TestEmulatorWorldFileNotRead(t *testing.T) {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// A --backend that names no VM of the world, or a VM port twice, is refused
+// before the emulator starts, with what the world does have.
+func TestEmulatorBackendFlagErrors(t *testing.T) {
+	wf := filepath.Join(t.TempDir(), "world.yaml")
+	if err := os.WriteFile(wf, []byte(emulatorFlagsWorld), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--backend", "proj/us-central1-a/vm:abc=127.0.0.1:22"}, `"proj/us-central1-a/vm:abc" must be PROJECT/ZONE/INSTANCE:PORT with PORT 1-65535`},
+		{[]string{"--backend", "nope/us-central1-a/vm:22=127.0.0.1:22"}, "the world has no project nope (it has proj)"},
+		{[]string{"--backend", "proj/us-central1-a/mv:22=127.0.0.1:22"}, "project proj has no VM mv in zone us-central1-a (its VMs: us-central1-a/vm, us-central1-a/win)"},
+	}
+	for _, tt := range tests {
+		out, code := policyRunCLI(t, append([]string{"emulator", "--world", wf}, tt.args...)...)
+		if code == 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("%v: exit %d, %q; want an error with %q", tt.args, code, out, tt.want)
+		}
+	}
+	// Checked on the flags alone: run in full, a world that accepts them
+	// would serve until interrupted.
+	_, err := parseBackendFlags([]string{"proj/us-central1-a/vm:22=127.0.0.1:22", "proj/us-central1-a/vm:22=127.0.0.1:2222"})
+	if err == nil || !strings.Contains(err.Error(), "proj/us-central1-a/vm:22 is already given (=127.0.0.1:22)") {
+		t.Errorf("the same VM port twice: %v", err)
+	}
+}
