@@ -23,6 +23,8 @@ package rdp
 import (
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // DefaultPort is the RDP port a Windows VM listens on unless reconfigured.
@@ -152,7 +154,9 @@ func (s Settings) Validate() error {
 			return err
 		}
 	}
-	if strings.ContainsAny(s.Domain, "\x00\r\n\"/\\[]:;|=,+*?<>") {
+	if strings.ContainsAny(s.Domain, "\x00\r\n\"/\\[]:;|=,+*?<>") || strings.ContainsFunc(s.Domain, func(r rune) bool {
+		return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError
+	}) {
 		return fmt.Errorf("domain %q has a character Windows does not allow in a NetBIOS domain name", s.Domain)
 	}
 	if s.DesktopSize == DesktopClientSize && (s.Width < 0 || s.Height < 0 || s.Width > 8192 || s.Height > 8192) {
@@ -179,8 +183,13 @@ func ValidateUsername(name string) error {
 		return fmt.Errorf("the Windows username %q is %d characters long: Windows allows at most 20", name, n)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) {
 			return fmt.Errorf("the Windows username %q has a control character", name)
+		}
+		if unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			// Bidirectional overrides and invisible characters would make
+			// the name shown in prompts differ from the account used.
+			return fmt.Errorf("the Windows username %q has an invisible or text-direction character (%U)", name, r)
 		}
 		if strings.ContainsRune(windowsUsernameForbidden, r) {
 			return fmt.Errorf("the Windows username %q has %q, which Windows does not allow (none of %s)", name, r, windowsUsernameForbidden)
@@ -199,7 +208,7 @@ func SuggestUsername(email string) string {
 	local, _, _ := strings.Cut(email, "@")
 	var b strings.Builder
 	for _, r := range local {
-		if r < 0x20 || r == 0x7f || r == ' ' || strings.ContainsRune(windowsUsernameForbidden, r) {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError || r == ' ' || strings.ContainsRune(windowsUsernameForbidden, r) {
 			continue
 		}
 		b.WriteRune(r)

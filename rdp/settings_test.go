@@ -33,6 +33,10 @@ func TestValidateUsername(t *testing.T) {
 		{"a>b", "does not allow"},
 		{`a"b`, "does not allow"},
 		{"a\tb", "control"},
+		{"a\u0085b", "control"},      // C1 (next line)
+		{"\u202eecila", "direction"}, // right-to-left override
+		{"al\u200bice", "invisible"}, // zero-width space
+		{"a\xffb", "invisible"},      // not UTF-8
 		{"...", "dots and spaces"},
 		{" . ", "dots and spaces"},
 		{"ünïcödé", ""},
@@ -77,6 +81,8 @@ func TestSettingsValidate(t *testing.T) {
 		func(s *Settings) { s.Port = 70000 },
 		func(s *Settings) { s.Username = "a/b" },
 		func(s *Settings) { s.Domain = "CORP\\X" },
+		func(s *Settings) { s.Domain = "\u202ePROC" },
+		func(s *Settings) { s.Domain = "CO\u0085RP" },
 		func(s *Settings) { s.DesktopSize = DesktopClientSize; s.Width = 100000; s.Height = 10 },
 		func(s *Settings) { s.Title = "a\nb" },
 	}
