@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 
 	"github.com/zalando/go-keyring"
 )
@@ -23,9 +24,20 @@ func keyringKey(project, zone, instance, user string) string {
 // the user agreed.
 func SavePassword(project, zone, instance, user, password string) error {
 	if err := keyring.Set(KeyringService, keyringKey(project, zone, instance, user), password); err != nil {
-		return fmt.Errorf("saving the password in the OS keyring: %w", err)
+		return keyringError("saving the password in", err)
 	}
 	return nil
+}
+
+// keyringError says what failed; on Linux and other Unix systems it also
+// says what the keyring is, since the bare D-Bus error ("dbus-launch" not
+// found, org.freedesktop.secrets not provided) does not.
+func keyringError(action string, err error) error {
+	switch runtime.GOOS {
+	case "windows", "darwin":
+		return fmt.Errorf("%s the OS keyring: %w", action, err)
+	}
+	return fmt.Errorf("%s the OS keyring (a Secret Service such as GNOME Keyring or KWallet on the session D-Bus; is one running in this desktop session?): %w", action, err)
 }
 
 // LoadPassword returns a saved password; found is false when none is saved.
@@ -35,7 +47,7 @@ func LoadPassword(project, zone, instance, user string) (password string, found 
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("reading the OS keyring: %w", err)
+		return "", false, keyringError("reading", err)
 	}
 	return pw, true, nil
 }
@@ -44,7 +56,7 @@ func LoadPassword(project, zone, instance, user string) (password string, found 
 func DeletePassword(project, zone, instance, user string) error {
 	err := keyring.Delete(KeyringService, keyringKey(project, zone, instance, user))
 	if err != nil && !errors.Is(err, keyring.ErrNotFound) {
-		return fmt.Errorf("deleting the password from the OS keyring: %w", err)
+		return keyringError("deleting the password from", err)
 	}
 	return nil
 }

@@ -3,6 +3,8 @@ package rdp
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -47,5 +49,20 @@ func TestOSC52(t *testing.T) {
 	t.Setenv("TMUX", "")
 	if err := CopyToClipboard(&b, "x"); err != nil || b.String() != OSC52("x", false) {
 		t.Fatalf("CopyToClipboard wrote %q, %v", b.String(), err)
+	}
+}
+
+func TestPasswordKeyringUnavailable(t *testing.T) {
+	keyring.MockInitWithError(errors.New("exec: \"dbus-launch\": executable file not found in $PATH"))
+	defer keyring.MockInit()
+	_, found, err := LoadPassword("p", "z", "vm", "alice")
+	if found || err == nil || !strings.Contains(err.Error(), "dbus-launch") {
+		t.Fatalf("found %v, err %v", found, err)
+	}
+	if runtime.GOOS != "windows" && runtime.GOOS != "darwin" && !strings.Contains(err.Error(), "Secret Service") {
+		t.Errorf("no hint at what the keyring is: %v", err)
+	}
+	if err := SavePassword("p", "z", "vm", "alice", "hunter2"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Errorf("save: %v", err)
 	}
 }
