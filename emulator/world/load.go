@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -115,6 +116,8 @@ func Parse(data []byte, filename string) (w *World, err error) {
 		for i, p := range probs {
 			errs[i] = &Error{File: filename, Line: lineOf(&root, p.path), Path: p.pathString(), Msg: p.msg}
 		}
+		// In the file's order, as an editor walks it.
+		slices.SortStableFunc(errs, func(a, b *Error) int { return a.Line - b.Line })
 		return nil, errs
 	}
 	return w, nil

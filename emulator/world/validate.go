@@ -2,10 +2,12 @@ package world
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -136,6 +138,10 @@ func (w *World) validate() []problem {
 		default:
 			v.add(at(p, "state"), "unknown state %q (ACTIVE, DELETE_REQUESTED or DELETE_IN_PROGRESS)", pr.State)
 		}
+		if pr.Parent != "" && !parentRe.MatchString(pr.Parent) {
+			v.add(at(p, "parent"), "parent %q must be organizations/NUMBER or folders/NUMBER", pr.Parent)
+		}
+		v.labels(at(p, "labels"), pr.Labels)
 		v.metadata(at(p, "metadata"), pr.Metadata)
 		v.bindings(at(p, "iam"), pr.IAM)
 		v.bindings(at(p, "iapTunnelIam"), pr.IAPTunnelIAM)
@@ -146,6 +152,8 @@ func (w *World) validate() []problem {
 		for zi, z := range pr.Zones {
 			if !zoneRe.MatchString(z) {
 				v.add(at(p, "zones", zi), "%q is not a zone name like us-central1-a", z)
+			} else if contains(pr.Zones[:zi], z) {
+				v.add(at(p, "zones", zi), "zone %s is listed twice", z)
 			}
 		}
 		for zi, z := range pr.UnreachableZones {
@@ -164,11 +172,13 @@ func (w *World) validate() []problem {
 				v.add(at(ip, "zone"), "zone %q is missing or not a zone name like us-central1-a", in.Zone)
 			}
 			key := in.Zone + "/" + in.Name
-			if names[key] {
+			dupName := names[key]
+			if dupName {
 				v.add(at(ip, "name"), "instance %s is listed twice in zone %s", in.Name, in.Zone)
 			}
 			names[key] = true
-			if other, dup := instanceIDs[in.ID]; dup {
+			// A repeated name derives the same id: one problem, said once.
+			if other, dup := instanceIDs[in.ID]; dup && !dupName {
 				v.add(at(ip, "id"), "instance id %d is also used by %s", in.ID, other)
 			}
 			instanceIDs[in.ID] = pr.ID + "/" + key
@@ -202,6 +212,12 @@ func (w *World) validate() []problem {
 					v.add(at(ip, "externalIP"), "%q is not an IP address", in.ExternalIP)
 				}
 			}
+			for ti, tag := range in.Tags {
+				if !nameRe.MatchString(tag) {
+					v.add(at(ip, "tags", ti), "network tag %q must be lowercase letters, digits and hyphens, start with a letter, at most 63 characters", tag)
+				}
+			}
+			v.labels(at(ip, "labels"), in.Labels)
 			if in.ServiceAccount != "" && !validEmail(in.ServiceAccount) {
 				v.add(at(ip, "serviceAccount"), "%q is not a service account email", in.ServiceAccount)
 			}
@@ -261,6 +277,24 @@ func CheckBackend(b string) error {
 		return fmt.Errorf("backend %q: port must be 1-65535", b)
 	}
 	return nil
+}
+
+var (
+	parentRe     = regexp.MustCompile(`^(organizations|folders)/[0-9]+$`)
+	labelKeyRe   = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+	labelValueRe = regexp.MustCompile(`^[a-z0-9_-]{0,63}$`)
+)
+
+// labels checks keys and values the way Compute and Resource Manager do
+// (lowercase letters, digits, _ and -; keys start with a letter).
+func (v *validator) labels(p []any, labels map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if !labelKeyRe.MatchString(k) {
+			v.add(at(p, k), "label key %q must start with a lowercase letter and hold only lowercase letters, digits, _ and -, at most 63 characters", k)
+		} else if !labelValueRe.MatchString(labels[k]) {
+			v.add(at(p, k), "label value %q must hold only lowercase letters, digits, _ and -, at most 63 characters", labels[k])
+		}
+	}
 }
 
 func (v *validator) metadata(p []any, md map[string]string) {

@@ -84,6 +84,11 @@ func TestParseErrors(t *testing.T) {
 		{"condition syntax", "w.yaml", minimal + "    iapTunnelIam:\n      - role: roles/iap.tunnelResourceAccessor\n        members: [user:a@example.com]\n        condition: {expression: \"destination.port == \"}\n", 11, "condition does not compile"},
 		{"condition unknown attribute", "w.yaml", minimal + "    iapTunnelIam:\n      - role: roles/iap.tunnelResourceAccessor\n        members: [user:a@example.com]\n        condition: {expression: \"destination.prot == 22\"}\n", 11, "destination.prot"},
 		{"condition not bool", "w.yaml", minimal + "    iapTunnelIam:\n      - role: roles/iap.tunnelResourceAccessor\n        members: [user:a@example.com]\n        condition: {expression: \"destination.port\"}\n", 11, "must yield a bool"},
+		{"bad parent", "w.yaml", strings.Replace(minimal, "  - id: p1\n", "  - id: p1\n    parent: org/1\n", 1), 5, "organizations/NUMBER or folders/NUMBER"},
+		{"bad tag", "w.yaml", minimal + "        tags: [Web Servers]\n", 8, "network tag \"Web Servers\""},
+		{"bad label key", "w.yaml", minimal + "        labels: {Env: prod}\n", 8, "label key \"Env\""},
+		{"bad label value", "w.yaml", strings.Replace(minimal, "  - id: p1\n", "  - id: p1\n    labels: {env: Prod Live}\n", 1), 5, "label value \"Prod Live\""},
+		{"dup zone", "w.yaml", minimal + "    zones: [us-east1-b, us-east1-b]\n", 8, "zone us-east1-b is listed twice"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},
@@ -292,5 +297,27 @@ func TestParseYAMLTypeErrorsReadable(t *testing.T) {
 	_, err = Parse([]byte(minimal+"    foo: 1\n"), "w.yaml")
 	if err == nil || !strings.Contains(err.Error(), "the keys are id, number") {
 		t.Errorf("unknown key without a near match should list the keys: %v", err)
+	}
+}
+
+// A repeated instance is one mistake and is reported once (its derived id
+// repeats too), and problems come in the file's line order.
+func TestParseErrorsOncePerMistakeInLineOrder(t *testing.T) {
+	data := minimal + "        machineType: \"e2 medium\"\n        internalIP: 10.0.0.300\n      - name: vm-1\n        zone: us-central1-a\n"
+	_, err := Parse([]byte(data), "w.yaml")
+	var es Errors
+	if !errors.As(err, &es) {
+		t.Fatalf("err = %v", err)
+	}
+	if len(es) != 3 {
+		t.Fatalf("%d problems, want 3:\n%v", len(es), err)
+	}
+	for i := 1; i < len(es); i++ {
+		if es[i].Line < es[i-1].Line {
+			t.Errorf("not in line order:\n%v", err)
+		}
+	}
+	if strings.Contains(err.Error(), "instance id") {
+		t.Errorf("the derived id is reported as well:\n%v", err)
 	}
 }
