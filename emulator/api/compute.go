@@ -593,7 +593,10 @@ func (a *API) listFirewalls(w http.ResponseWriter, r *http.Request, who caller, 
 		return
 	}
 	pr, _ := a.c.Project(p)
-	fws := a.firewalls(pr)
+	fws, ok := filterList(w, a.firewalls(pr), r.URL.Query().Get("filter"), firewallFields, "name, direction, disabled and priority")
+	if !ok {
+		return
+	}
 	off = min(off, len(fws))
 	end := min(off+max, len(fws))
 	out := firewallListJSON{Kind: "compute#firewallList", ID: "projects/" + p + "/global/firewalls", SelfLink: computeBase + "projects/" + p + "/global/firewalls"}

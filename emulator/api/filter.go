@@ -8,14 +8,16 @@ import (
 	"strings"
 
 	"iapterm/emulator/cloud"
+	"iapterm/emulator/world"
 )
 
 // A list filter as Compute takes it: comparisons "FIELD OP VALUE" with OP
 // one of =, !=, : (substring), eq, ne (regular expressions), each
 // optionally in parentheses, joined by AND (or just spaces) and OR (AND
-// binds tighter). Fields: name, status, zone, id, labels.KEY. Anything
-// else is refused with 400, as Compute does, rather than ignored: a filter
-// that silently matches everything hides a client's bug.
+// binds tighter). Fields: for instances name, status, zone, id,
+// labels.KEY; for firewalls name, direction, disabled, priority.
+// Anything else is refused with 400 rather than ignored: a filter that
+// silently matches everything hides a client's bug.
 type computeTerm struct {
 	field, op, value string
 	re               *regexp.Regexp
@@ -27,7 +29,50 @@ type computeFilter [][]computeTerm
 var computeTermRE = regexp.MustCompile(`^\s*\(?\s*([a-zA-Z][a-zA-Z0-9_.-]*)\s*(!=|=|:|\beq\b|\bne\b)\s*("[^"]*"|'[^']*'|[^\s()]+)\s*\)?\s*`)
 var computeJoinRE = regexp.MustCompile(`^\s*(AND|OR)\b\s*`)
 
-func parseComputeFilter(s string) (computeFilter, error) {
+// filterFields reads a resource's filterable fields; ok is false for a
+// field the emulator does not filter on.
+type filterFields func(field string) (value string, ok bool)
+
+func instanceFields(in cloud.Instance) filterFields {
+	return func(field string) (string, bool) {
+		switch field {
+		case "name":
+			return in.Name, true
+		case "status":
+			return in.Status, true
+		case "zone":
+			return in.Zone, true
+		case "id":
+			return strconv.FormatUint(in.ID, 10), true
+		}
+		if k, ok := strings.CutPrefix(field, "labels."); ok && k != "" {
+			return in.Labels[k], true
+		}
+		return "", false
+	}
+}
+
+func firewallFields(f world.Firewall) filterFields {
+	return func(field string) (string, bool) {
+		switch field {
+		case "name":
+			return f.Name, true
+		case "direction":
+			return f.Direction, true
+		case "disabled":
+			return strconv.FormatBool(f.Disabled), true
+		case "priority":
+			if f.Priority == nil {
+				return "1000", true
+			}
+			return strconv.Itoa(*f.Priority), true
+		}
+		return "", false
+	}
+}
+
+// parseComputeFilter reads s; known tells the fields that can be used.
+func parseComputeFilter(s string, known filterFields, fieldNames string) (computeFilter, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return nil, nil
@@ -39,11 +84,8 @@ func parseComputeFilter(s string) (computeFilter, error) {
 			return nil, fmt.Errorf("cannot read %q", strings.TrimSpace(rest))
 		}
 		field, op, val := m[1], m[2], strings.Trim(m[3], `"'`)
-		switch {
-		case field == "name", field == "status", field == "zone", field == "id":
-		case strings.HasPrefix(field, "labels.") && len(field) > len("labels."):
-		default:
-			return nil, fmt.Errorf("the emulator filters on name, status, zone, id and labels.KEY, not %s", field)
+		if _, ok := known(field); !ok {
+			return nil, fmt.Errorf("the emulator filters on %s, not %s", fieldNames, field)
 		}
 		t := computeTerm{field: field, op: op, value: val}
 		if op == "eq" || op == "ne" {
@@ -68,20 +110,8 @@ func parseComputeFilter(s string) (computeFilter, error) {
 	return expr, nil
 }
 
-func (t computeTerm) matches(in cloud.Instance) bool {
-	var have string
-	switch {
-	case t.field == "name":
-		have = in.Name
-	case t.field == "status":
-		have = in.Status
-	case t.field == "zone":
-		have = in.Zone
-	case t.field == "id":
-		have = strconv.FormatUint(in.ID, 10)
-	default:
-		have = in.Labels[strings.TrimPrefix(t.field, "labels.")]
-	}
+func (t computeTerm) matches(get filterFields) bool {
+	have, _ := get(t.field)
 	switch t.op {
 	case "=":
 		return have == t.value
@@ -96,11 +126,11 @@ func (t computeTerm) matches(in cloud.Instance) bool {
 	}
 }
 
-func (e computeFilter) matches(in cloud.Instance) bool {
+func (e computeFilter) matches(get filterFields) bool {
 	for _, and := range e {
 		ok := true
 		for _, t := range and {
-			if !t.matches(in) {
+			if !t.matches(get) {
 				ok = false
 				break
 			}
@@ -112,21 +142,27 @@ func (e computeFilter) matches(in cloud.Instance) bool {
 	return false
 }
 
-// filterOrFail applies the request's filter, or answers 400 and reports false.
-func filterOrFail(w http.ResponseWriter, all []cloud.Instance, filter string) ([]cloud.Instance, bool) {
-	expr, err := parseComputeFilter(filter)
+// filterList applies the request's filter to list, or answers 400 and
+// reports false.
+func filterList[T any](w http.ResponseWriter, list []T, filter string, fields func(T) filterFields, fieldNames string) ([]T, bool) {
+	var zero T
+	expr, err := parseComputeFilter(filter, fields(zero), fieldNames)
 	if err != nil {
 		writeError(w, newError(400, "invalid", fmt.Sprintf("Invalid value for field 'filter': '%s'. Invalid list filter expression: %v.", filter, err), false))
 		return nil, false
 	}
 	if expr == nil {
-		return all, true
+		return list, true
 	}
-	var out []cloud.Instance
-	for _, in := range all {
-		if expr.matches(in) {
-			out = append(out, in)
+	var out []T
+	for _, x := range list {
+		if expr.matches(fields(x)) {
+			out = append(out, x)
 		}
 	}
 	return out, true
+}
+
+func filterOrFail(w http.ResponseWriter, all []cloud.Instance, filter string) ([]cloud.Instance, bool) {
+	return filterList(w, all, filter, instanceFields, "name, status, zone, id and labels.KEY")
 }

@@ -58,3 +58,22 @@ func TestComputeListFilter(t *testing.T) {
 		}
 	}
 }
+
+func TestFirewallListFilter(t *testing.T) {
+	e := newEnv(t, Options{})
+	path := "/compute/v1/projects/proj-a/global/firewalls?filter="
+	code, m := e.raw("GET", path+url.QueryEscape("name = web-only"), "alice-token", "")
+	items, _ := m["items"].([]any)
+	if code != 200 || len(items) != 1 || items[0].(map[string]any)["name"] != "web-only" {
+		t.Fatalf("name = web-only: %d %v", code, m)
+	}
+	code, m = e.raw("GET", path+url.QueryEscape("name = nothing-like-it"), "alice-token", "")
+	if items, _ := m["items"].([]any); code != 200 || len(items) != 0 {
+		t.Fatalf("no match: %d %v", code, m)
+	}
+	code, m = e.raw("GET", path+url.QueryEscape("sourceRanges = 0.0.0.0/0"), "alice-token", "")
+	errObj, _ := m["error"].(map[string]any)
+	if msg, _ := errObj["message"].(string); code != 400 || !strings.Contains(msg, "not sourceRanges") {
+		t.Fatalf("unsupported field: %d %v", code, m)
+	}
+}
