@@ -142,7 +142,9 @@ func decodeJSON(data []byte, filename string, w *World) error {
 		if dec.More() {
 			return &Error{File: filename, Line: lineAt(data, dec.InputOffset()), Msg: "unexpected data after the top-level object"}
 		}
-		return nil
+		// encoding/json keeps the last of repeated keys without a word;
+		// YAML refuses them, and so must JSON: one of the two is a mistake.
+		return duplicateJSONKeys(data, filename)
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
@@ -161,6 +163,56 @@ func decodeJSON(data []byte, filename string, w *World) error {
 		msg = "unknown key " + key + " (the keys are listed in the README's World files section; names are case-sensitive)"
 	}
 	return &Error{File: filename, Line: lineAt(data, dec.InputOffset()), Msg: msg}
+}
+
+// duplicateJSONKeys reports every key repeated within one JSON object.
+func duplicateJSONKeys(data []byte, filename string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]int // key -> line
+		next   bool           // the next string token is a key
+	}
+	var stack []*frame
+	var errs Errors
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break // already decoded once: only io.EOF is expected
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, isString := tok.(string); isString && top != nil && top.object && top.next {
+			line := lineAt(data, dec.InputOffset())
+			if first, dup := top.keys[key]; dup {
+				errs = append(errs, &Error{File: filename, Line: line, Msg: fmt.Sprintf("key %q is repeated in this object (first on line %d); keep one", key, first)})
+			} else {
+				top.keys[key] = line
+			}
+			top.next = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]int{}, next: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value ended: in an object, a key comes next.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].next = true
+		}
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
 }
 
 func decodeYAML(data []byte, filename string, w *World) error {

@@ -103,6 +103,7 @@ func TestParseErrors(t *testing.T) {
 		{"json type", "w.json", "{\"users\": 5}", 1, "expected a list, found a JSON number"},
 		{"json number type", "w.json", "{\"users\": [], \"projects\": [{\"id\": \"p\", \"number\": \"1\"}]}", 1, "expected a whole number, found a JSON string"},
 		{"json unknown", "w.json", "{\"users\": [], \"foo\": 1}", 1, "unknown key \"foo\""},
+		{"json repeated key", "w.json", "{\"users\": [{\"email\": \"a@example.com\"}],\n\"projects\": [{\"id\": \"p1\", \"labels\": {}, \"instances\": [{\"name\": \"vm\", \"zone\": \"us-central1-a\",\n\"status\": \"RUNNING\",\n\"status\": \"TERMINATED\"}]}]}", 4, "key \"status\" is repeated in this object (first on line 3)"},
 		{"json validation line", "w.json", "{\"users\": [{\"email\": \"a@example.com\"}],\n\"projects\": [\n{\"id\": \"P\"}]}", 3, "project ID"},
 	}
 	for _, tt := range tests {
