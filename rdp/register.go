@@ -15,14 +15,14 @@ const DesktopFileName = "iapterm-iap-rdp.desktop"
 const URLMimeType = "x-scheme-handler/iap-rdp"
 
 // DesktopEntry returns a freedesktop.org desktop entry that opens iap-rdp
-// links with `exe open URL` in a terminal (so progress and prompts are
-// visible).
+// links with `exe open --pause-on-error URL` in a terminal (so progress,
+// prompts and errors are visible: the window stays open after an error).
 func DesktopEntry(exe string) string {
 	return "[Desktop Entry]\n" +
 		"Type=Application\n" +
 		"Name=iapterm (iap-rdp links)\n" +
 		"Comment=Connect to Google Cloud VMs from iap-rdp:/// links through IAP\n" +
-		"Exec=" + desktopQuote(exe) + " open %u\n" +
+		"Exec=" + desktopQuote(exe) + " open --pause-on-error %u\n" +
 		"Terminal=true\n" +
 		"NoDisplay=true\n" +
 		"MimeType=" + URLMimeType + ";\n"
@@ -110,7 +110,7 @@ func RegisterInstructions(goos, exe string) string {
 
   reg add HKCU\Software\Classes\iap-rdp /ve /d "URL:iap-rdp" /f
   reg add HKCU\Software\Classes\iap-rdp /v "URL Protocol" /d "" /f
-  reg add HKCU\Software\Classes\iap-rdp\shell\open\command /ve /d "\"` + q + `\" open \"%1\"" /f
+  reg add HKCU\Software\Classes\iap-rdp\shell\open\command /ve /d "\"` + q + `\" open --pause-on-error \"%1\"" /f
 
 Remove them with: reg delete HKCU\Software\Classes\iap-rdp /f
 `

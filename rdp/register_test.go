@@ -10,12 +10,12 @@ import (
 
 func TestDesktopEntry(t *testing.T) {
 	e := DesktopEntry("/usr/local/bin/iapterm")
-	for _, w := range []string{"[Desktop Entry]\n", "Exec=/usr/local/bin/iapterm open %u\n", "MimeType=x-scheme-handler/iap-rdp;\n", "Terminal=true\n"} {
+	for _, w := range []string{"[Desktop Entry]\n", "Exec=/usr/local/bin/iapterm open --pause-on-error %u\n", "MimeType=x-scheme-handler/iap-rdp;\n", "Terminal=true\n"} {
 		if !strings.Contains(e, w) {
 			t.Errorf("entry lacks %q:\n%s", w, e)
 		}
 	}
-	if got := DesktopEntry("/home/a b/iap$term"); !strings.Contains(got, `Exec="/home/a b/iap\\$term" open %u`) {
+	if got := DesktopEntry("/home/a b/iap$term"); !strings.Contains(got, `Exec="/home/a b/iap\\$term" open --pause-on-error %u`) {
 		t.Errorf("quoting: %s", got)
 	}
 }
@@ -55,7 +55,7 @@ func TestRegisterInstructions(t *testing.T) {
 	if s := RegisterInstructions("darwin", "/usr/local/bin/iapterm"); !strings.Contains(s, "CFBundleURLSchemes") || !strings.Contains(s, "/usr/local/bin/iapterm open") {
 		t.Errorf("darwin: %s", s)
 	}
-	if s := RegisterInstructions("windows", `C:\bin\iapterm.exe`); !strings.Contains(s, `HKCU\Software\Classes\iap-rdp\shell\open\command`) || !strings.Contains(s, `C:\bin\iapterm.exe`) {
+	if s := RegisterInstructions("windows", `C:\bin\iapterm.exe`); !strings.Contains(s, `HKCU\Software\Classes\iap-rdp\shell\open\command`) || !strings.Contains(s, `C:\bin\iapterm.exe\" open --pause-on-error \"%1\"`) {
 		t.Errorf("windows: %s", s)
 	}
 }

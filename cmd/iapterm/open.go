@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,7 +19,7 @@ func init() { register(newOpenCmd) }
 
 func newOpenCmd() *cobra.Command {
 	var f rdpFlags
-	var registerHandler bool
+	var registerHandler, pauseOnError bool
 	cmd := &cobra.Command{
 		Use:   "open 'iap-rdp:///PROJECT/ZONE/INSTANCE?PARAMS'",
 		Short: "Connect from an iap-rdp:/// link (IAP Desktop's link format), or register iapterm as its handler",
@@ -49,23 +51,16 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 			if registerHandler {
 				return rdpRegisterURLHandler(cmd)
 			}
-			u, err := rdp.ParseURL(args[0])
-			if err != nil {
-				return err
+			err := runOpen(cmd, f, args[0])
+			if err != nil && pauseOnError {
+				return rdpPauseOnError(cmd, err)
 			}
-			if len(u.Ignored) > 0 {
-				fmt.Fprintf(cmd.ErrOrStderr(), "Ignoring %s: no effect with an external RDP client.\n", strings.Join(u.Ignored, ", "))
-			}
-			f.project, f.zone = u.Project, u.Zone
-			// The link's parameters go over the settings file's values.
-			return runRDP(cmd, rdpRun{flags: f, instance: u.Instance, override: func(s *rdp.Settings) error {
-				u.Apply(s)
-				return nil
-			}})
+			return err
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&registerHandler, "register", false, "make iapterm the handler of iap-rdp links")
+	fl.BoolVar(&pauseOnError, "pause-on-error", false, "after an error, wait for Enter (for the terminal window a link opens, which would otherwise close with the message)")
 	fl.StringVar(&f.client, "client", "", "RDP client program or macOS .app (default: $IAPTERM_RDP_CLIENT, else discovered)")
 	fl.IntVar(&f.localPort, "local-port", 0, "local port of the tunnel (default: a stable port for this VM)")
 	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the password from the first line of stdin")
@@ -75,6 +70,44 @@ entry and xdg-mime; macOS and Windows: prints the steps).`,
 	fl.BoolVarP(&f.yes, "yes", "y", false, "do not ask before resetting a password")
 	fl.StringArrayVar(&f.clientArgs, "client-arg", nil, "extra argument for FreeRDP or Remmina (repeatable; never a password)")
 	return cmd
+}
+
+// runOpen connects from an iap-rdp link.
+func runOpen(cmd *cobra.Command, f rdpFlags, link string) error {
+	u, err := rdp.ParseURL(link)
+	if err != nil {
+		return err
+	}
+	if len(u.Ignored) > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Ignoring %s: no effect with an external RDP client.\n", strings.Join(u.Ignored, ", "))
+	}
+	f.project, f.zone = u.Project, u.Zone
+	// The link's parameters go over the settings file's values.
+	return runRDP(cmd, rdpRun{flags: f, instance: u.Instance, override: func(s *rdp.Settings) error {
+		u.Apply(s)
+		return nil
+	}})
+}
+
+// rdpPauseOnError shows err and waits for Enter (or Ctrl-C), so that the
+// terminal window a desktop opened for a link does not close before the
+// message can be read. The returned error keeps err's exit status and is
+// not printed again.
+func rdpPauseOnError(cmd *cobra.Command, err error) error {
+	code := 1
+	var ec exitCoder
+	if errors.As(err, &ec) {
+		code = ec.ExitCode()
+	}
+	w := cmd.ErrOrStderr()
+	if msg := err.Error(); msg != "" {
+		fmt.Fprintln(w, "iapterm:", msg)
+	}
+	fmt.Fprint(w, "Press Enter to close this window.")
+	in := bufio.NewReader(cmd.InOrStdin())
+	rdpInterruptible(cmd.Context(), func() (string, error) { return in.ReadString('\n') }, nil)
+	fmt.Fprintln(w)
+	return exitError{code: code}
 }
 
 func rdpRegisterURLHandler(cmd *cobra.Command) error {
