@@ -35,3 +35,37 @@ func TestImportKeyExpiryAsNumber(t *testing.T) {
 		t.Errorf("string permissions: %d %s", code, msg)
 	}
 }
+
+// A body field the method does not have is refused as Google refuses it:
+// ignored, a metadata write with "item" for "items" would wipe the set.
+func TestStrictBodiesRefuseUnknownFields(t *testing.T) {
+	e := newEnv(t, Options{})
+	s := e.computeSvc("alice-token")
+	p, err := s.Projects.Get("proj-a").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(p.CommonInstanceMetadata.Items)
+	body := fmt.Sprintf(`{"fingerprint":%q,"item":[{"key":"k","value":"v"}]}`, p.CommonInstanceMetadata.Fingerprint)
+	code, m := e.raw("POST", "/compute/v1/projects/proj-a/setCommonInstanceMetadata", "alice-token", body)
+	if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, `Unknown name "item": Cannot find field.`) {
+		t.Fatalf("metadata with item: %d %s", code, msg)
+	}
+	if p, err = s.Projects.Get("proj-a").Do(); err != nil || len(p.CommonInstanceMetadata.Items) != before {
+		t.Fatalf("metadata changed: %+v %v", p.CommonInstanceMetadata, err)
+	}
+	code, m = e.raw("POST", "/v1/projects/proj-a:testIamPermissions", "alice-token", `{"permission":["compute.instances.get"]}`)
+	if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, `Unknown name "permission"`) {
+		t.Fatalf("testIamPermissions with permission: %d %s", code, msg)
+	}
+	// What the API returns may be sent back.
+	_, line := newSigner(t)
+	code, m = e.raw("POST", "/v1/users/carol@example.com:importSshPublicKey", "carol-token", fmt.Sprintf(`{"key":%q,"fingerprint":"x","name":"y"}`, line))
+	if code != 200 {
+		t.Fatalf("import with output fields: %d %v", code, m)
+	}
+	code, m = e.raw("POST", "/v1/users/carol@example.com:importSshPublicKey", "carol-token", fmt.Sprintf(`{"key":%q,"expiration":"1"}`, line))
+	if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, `Unknown name "expiration"`) {
+		t.Fatalf("import with expiration: %d %s", code, msg)
+	}
+}

@@ -103,7 +103,7 @@ var metadataKeyRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 // parseMetadata validates a metadata write body as Compute does.
 func parseMetadata(r *http.Request) (string, []cloud.MetadataItem, *apiError) {
 	var body metadataJSON
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeStrictBody(r, &body); err != nil {
 		return "", nil, badRequest("Invalid JSON payload received. "+err.Error(), false)
 	}
 	var items []cloud.MetadataItem
@@ -460,7 +460,7 @@ type permissionsJSON struct {
 // testPermissions answers testIamPermissions with the held subset.
 func (a *API) testPermissions(w http.ResponseWriter, r *http.Request, who caller, resource string, withStatus bool) {
 	var body permissionsJSON
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeStrictBody(r, &body); err != nil {
 		writeError(w, badRequest("Invalid JSON payload received. "+err.Error(), withStatus))
 		return
 	}

@@ -137,9 +137,25 @@ func bearer(r *http.Request) string {
 }
 
 // decodeBody reads a JSON request body into v; an empty body is allowed.
-func decodeBody(r *http.Request, v any) error {
+func decodeBody(r *http.Request, v any) error { return decodeBodyOpts(r, v, false) }
+
+// decodeStrictBody is decodeBody for a request whose schema the emulator
+// models whole: an unknown field is refused, as Google's JSON parser does.
+// Ignoring it would be worse than for most calls: a metadata write with
+// "item" for "items" would replace the whole set with nothing.
+func decodeStrictBody(r *http.Request, v any) error { return decodeBodyOpts(r, v, true) }
+
+func decodeBodyOpts(r *http.Request, v any, strict bool) error {
 	dec := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 2<<20))
+	if strict {
+		dec.DisallowUnknownFields()
+	}
 	err := dec.Decode(v)
+	if err != nil && strict {
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("Unknown name %s: Cannot find field.", name)
+		}
+	}
 	var te *json.UnmarshalTypeError
 	switch {
 	case err == nil, errors.Is(err, io.EOF):

@@ -149,8 +149,11 @@ func (a *API) importKey(w http.ResponseWriter, r *http.Request, u world.User) {
 	var body struct {
 		Key                string    `json:"key"`
 		ExpirationTimeUsec int64JSON `json:"expirationTimeUsec"`
+		// Output only, but a client may send back what it read.
+		Fingerprint string `json:"fingerprint"`
+		Name        string `json:"name"`
 	}
-	if err := decodeBody(r, &body); err != nil {
+	if err := decodeStrictBody(r, &body); err != nil {
 		writeError(w, badRequest("Invalid JSON payload received. "+err.Error(), true))
 		return
 	}
