@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -74,7 +73,7 @@ on the VM (and iam.serviceAccounts.actAs if it runs as a service account).`,
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Username: %s\nPassword: %s\n", creds.Username, creds.Password)
 			if copyClip {
-				rdp.CopyToClipboard(os.Stderr, creds.Password)
+				rdp.CopyToClipboard(cmd.ErrOrStderr(), creds.Password)
 				fmt.Fprintln(cmd.ErrOrStderr(), "Password sent to the terminal clipboard (OSC 52).")
 			}
 			return nil
