@@ -240,7 +240,12 @@ func maxResults(r *http.Request) (int, *apiError) {
 		return 500, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 || n > 500 {
+	switch {
+	case err != nil:
+		return 0, newError(400, "invalid", fmt.Sprintf("Invalid value for field 'maxResults': '%s'. Must be a whole number from 0 to 500", s), false)
+	case n < 0:
+		return 0, newError(400, "invalid", fmt.Sprintf("Invalid value for field 'maxResults': '%s'. Must be greater than or equal to 0", s), false)
+	case n > 500:
 		return 0, newError(400, "invalid", fmt.Sprintf("Invalid value for field 'maxResults': '%s'. Must be less than or equal to 500", s), false)
 	}
 	if n == 0 {

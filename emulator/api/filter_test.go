@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -75,5 +76,20 @@ func TestFirewallListFilter(t *testing.T) {
 	errObj, _ := m["error"].(map[string]any)
 	if msg, _ := errObj["message"].(string); code != 400 || !strings.Contains(msg, "not sourceRanges") {
 		t.Fatalf("unsupported field: %d %v", code, m)
+	}
+}
+
+// maxResults that is not a number is not told it is too large.
+func TestMaxResultsMessages(t *testing.T) {
+	e := newEnv(t, Options{})
+	for v, want := range map[string]string{
+		"abc": "Must be a whole number from 0 to 500",
+		"-1":  "Must be greater than or equal to 0",
+		"501": "Must be less than or equal to 500",
+	} {
+		code, m := e.raw("GET", "/compute/v1/projects/proj-a/aggregated/instances?maxResults="+v, "alice-token", "")
+		if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, want) {
+			t.Errorf("maxResults=%s: %d %s; want %q", v, code, msg, want)
+		}
 	}
 }
