@@ -89,6 +89,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad label key", "w.yaml", minimal + "        labels: {Env: prod}\n", 8, "label key \"Env\""},
 		{"bad label value", "w.yaml", strings.Replace(minimal, "  - id: p1\n", "  - id: p1\n    labels: {env: Prod Live}\n", 1), 5, "label value \"Prod Live\""},
 		{"dup zone", "w.yaml", minimal + "    zones: [us-east1-b, us-east1-b]\n", 8, "zone us-east1-b is listed twice"},
+		{"list item of the wrong kind", "w.yaml", "users:\n  - a@example.com\nprojects: []\n", 2, "users[0]: expected a mapping (key: value), found the text"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},

@@ -178,6 +178,9 @@ func pathAtLine(n *yaml.Node, line int) string {
 			}
 		case yaml.SequenceNode:
 			for i, v := range n.Content {
+				if v.Line == line && found == nil && v.Kind == yaml.ScalarNode {
+					found = at(path, i)
+				}
 				if v.Line <= line {
 					walk(v, at(path, i))
 				}
