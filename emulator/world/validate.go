@@ -320,6 +320,8 @@ func (v *validator) bindings(p []any, bs []Binding) {
 			v.add(at(bp, "role"), "binding has no role (e.g. roles/iap.tunnelResourceAccessor)")
 		} else if !strings.HasPrefix(b.Role, "roles/") && !strings.Contains(b.Role, "/roles/") {
 			v.add(at(bp, "role"), "role %q must start with roles/", b.Role)
+		} else if near := nearKnownRole(b.Role); near != "" {
+			v.add(at(bp, "role"), "role %q is unknown and grants nothing; did you mean %s?", b.Role, near)
 		}
 		if len(b.Members) == 0 {
 			v.add(at(bp, "members"), "binding for %s has no members", b.Role)
@@ -343,6 +345,37 @@ func (v *validator) bindings(p []any, bs []Binding) {
 			}
 		}
 	}
+}
+
+// knownRoles are the predefined roles whose permissions the emulator knows.
+var knownRoles = func() []string {
+	var out []string
+	for _, p := range []string{policy.PermTunnelAccess, policy.PermInstancesGet, policy.PermOSLogin, policy.PermOSAdminLogin,
+		policy.PermActAs, policy.PermFirewallsCreate, policy.PermWebAccess, policy.PermProjectsGet,
+		"resourcemanager.projects.get", "resourcemanager.projects.setIamPolicy", "compute.oslogin.updateExternalUser"} {
+		for _, r := range policy.RolesGranting(p) {
+			if !slices.Contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}()
+
+// nearKnownRole returns the known role a predefined role name unknown to
+// the emulator is probably a typo of: roles outside what the emulator
+// models (roles/storage.admin) stay allowed, they just grant nothing here.
+func nearKnownRole(role string) string {
+	if !strings.HasPrefix(role, "roles/") || policy.KnownRole(role) {
+		return ""
+	}
+	best, bestD := "", 4
+	for _, k := range knownRoles {
+		if d := distance(strings.ToLower(role), strings.ToLower(k)); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	return best
 }
 
 func checkMember(m string) error {

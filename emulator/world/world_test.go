@@ -90,6 +90,8 @@ func TestParseErrors(t *testing.T) {
 		{"bad label value", "w.yaml", strings.Replace(minimal, "  - id: p1\n", "  - id: p1\n    labels: {env: Prod Live}\n", 1), 5, "label value \"Prod Live\""},
 		{"dup zone", "w.yaml", minimal + "    zones: [us-east1-b, us-east1-b]\n", 8, "zone us-east1-b is listed twice"},
 		{"list item of the wrong kind", "w.yaml", "users:\n  - a@example.com\nprojects: []\n", 2, "users[0]: expected a mapping (key: value), found the text"},
+		{"role typo", "w.yaml", minimal + "    iam:\n      - role: roles/iap.tunnelResourceAcessor\n        members: [user:a@example.com]\n", 9, "did you mean roles/iap.tunnelResourceAccessor?"},
+		{"role case", "w.yaml", minimal + "    iam:\n      - role: roles/compute.oslogin\n        members: [user:a@example.com]\n", 9, "did you mean roles/compute.osLogin?"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},
@@ -321,5 +323,14 @@ func TestParseErrorsOncePerMistakeInLineOrder(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "instance id") {
 		t.Errorf("the derived id is reported as well:\n%v", err)
+	}
+}
+
+// A role the emulator does not model is allowed (it grants nothing); only
+// a near miss of one it knows is refused.
+func TestParseAllowsOtherRoles(t *testing.T) {
+	data := minimal + "    iam:\n      - role: roles/storage.admin\n        members: [user:a@example.com]\n      - role: roles/iap.tunnelResourceAccessor\n        members: [user:a@example.com]\n"
+	if _, err := Parse([]byte(data), "w.yaml"); err != nil {
+		t.Fatal(err)
 	}
 }
