@@ -82,6 +82,7 @@ func runOpen(cmd *cobra.Command, f rdpFlags, link string) error {
 		fmt.Fprintf(cmd.ErrOrStderr(), "Ignoring %s: no effect with an external RDP client.\n", strings.Join(u.Ignored, ", "))
 	}
 	f.project, f.zone = u.Project, u.Zone
+	f.fromLink = true
 	// The link's parameters go over the settings file's values.
 	return runRDP(cmd, rdpRun{flags: f, instance: u.Instance, override: func(s *rdp.Settings) error {
 		u.Apply(s)

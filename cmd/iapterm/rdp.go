@@ -49,6 +49,10 @@ type rdpFlags struct {
 	checkCert       bool
 	yes             bool
 	clientArgs      []string
+	// fromLink is set by iapterm open: the settings come from an
+	// iap-rdp link, which anyone can write, so resetting a password
+	// needs a confirmation that defaults to no.
+	fromLink bool
 }
 
 func newRDPCmd() *cobra.Command {
@@ -467,10 +471,16 @@ func rdpGenerateCredentials(ctx context.Context, cmd *cobra.Command, cloud *rdpC
 	if err := rdp.ValidateUsername(user); err != nil {
 		return rdp.Credentials{}, err
 	}
+	if f.fromLink && !f.yes && !rdpStdinIsTerminal() {
+		return rdp.Credentials{}, fmt.Errorf("the iap-rdp link asks to create the Windows account %q on %s or reset its password, which needs your confirmation: open the link in a terminal, or run iapterm open with --yes", user, inst.Key())
+	}
 	if !f.yes && rdpStdinIsTerminal() {
 		fmt.Fprintf(stderr, "This creates the Windows account %q on %s if it does not exist, or resets its password.\n"+
 			"Resetting a password makes data Windows encrypted with the old one (EFS files, saved credentials) unreadable.\n", user, inst.Name)
-		ok, err := rdpAsk(ctx, stdin, stderr, "Continue?", true)
+		if f.fromLink {
+			fmt.Fprintln(stderr, "The iap-rdp link you opened asks for this.")
+		}
+		ok, err := rdpAsk(ctx, stdin, stderr, "Continue?", !f.fromLink)
 		if err != nil {
 			return rdp.Credentials{}, err
 		}
