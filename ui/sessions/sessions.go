@@ -125,8 +125,10 @@ type (
 
 	openedMsg struct {
 		tab, gen int
-		conn     Conn
-		err      error
+		// cols, rows: the terminal size the session was opened with.
+		cols, rows int
+		conn       Conn
+		err        error
 	}
 	exitedMsg struct {
 		tab, gen int
@@ -280,7 +282,7 @@ func (m *Model) connect(t *tab) tea.Cmd {
 	opener := m.opener
 	return func() tea.Msg {
 		conn, err := opener.Open(ctx, inst, cols, rows, hooks)
-		return openedMsg{tab: id, gen: gen, conn: conn, err: err}
+		return openedMsg{tab: id, gen: gen, cols: cols, rows: rows, conn: conn, err: err}
 	}
 }
 
@@ -363,6 +365,10 @@ func (m *Model) Update(msg tea.Msg) tea.Cmd {
 		cols, rows := m.paneSize()
 		t.pane = termpane.New(termpane.Config{Output: msg.conn, Input: msg.conn, Resize: msg.conn.Resize, Width: cols, Height: rows})
 		t.pane.SetOrigin(0, 1)
+		if cols != msg.cols || rows != msg.rows {
+			// The window changed while the session connected.
+			_ = msg.conn.Resize(cols, rows)
+		}
 		conn, id, gen := msg.conn, t.id, t.gen
 		wait := func() tea.Msg {
 			code, err := conn.Wait()

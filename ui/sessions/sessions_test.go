@@ -326,3 +326,51 @@ func TestRetriedStepsDoNotGrowTheList(t *testing.T) {
 		t.Errorf("status %q", got)
 	}
 }
+
+// sizeConn is an open session that records the sizes it is told.
+type sizeConn struct {
+	r     *io.PipeReader
+	sizes []string
+}
+
+func (c *sizeConn) Read(b []byte) (int, error)  { return c.r.Read(b) }
+func (c *sizeConn) Write(b []byte) (int, error) { return len(b), nil }
+func (c *sizeConn) Resize(cols, rows int) error {
+	c.sizes = append(c.sizes, fmt.Sprintf("%dx%d", cols, rows))
+	return nil
+}
+func (c *sizeConn) Wait() (int, error) { select {} }
+func (c *sizeConn) Close() error       { return c.r.Close() }
+
+type sizeOpener struct {
+	conn   *sizeConn
+	opened string
+}
+
+func (o *sizeOpener) Open(_ context.Context, _ projects.Instance, cols, rows int, _ Hooks) (Conn, error) {
+	o.opened = fmt.Sprintf("%dx%d", cols, rows)
+	return o.conn, nil
+}
+
+func TestResizeWhileConnectingReachesTheVM(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	o := &sizeOpener{conn: &sizeConn{r: r}}
+	m := newModel(o)
+	batch, _ := m.Open(projects.Instance{Name: "web-1", Project: "p", Zone: "z"})().(tea.BatchMsg)
+	if len(batch) == 0 {
+		t.Fatal("Open returned no commands")
+	}
+	opened := batch[0]() // the connection; the others wait for events
+	if _, ok := opened.(openedMsg); !ok || o.opened != "80x19" {
+		t.Fatalf("first command gave %T, opened with %q", opened, o.opened)
+	}
+	m.SetSize(100, 30) // the window grows before the session is up
+	m.Update(opened)
+	if got := o.conn.sizes; !slices.Equal(got, []string{"100x29"}) {
+		t.Errorf("sizes sent to the VM: %v, want [100x29]", got)
+	}
+	if cols, rows := m.Pane(0).Size(); cols != 100 || rows != 29 {
+		t.Errorf("pane %dx%d", cols, rows)
+	}
+}
