@@ -194,6 +194,10 @@ func (w *World) validate() []problem {
 			if strings.HasPrefix(in.Network, "projects/") {
 				if !networkPathRe.MatchString(in.Network) {
 					v.add(at(ip, "network"), "network %q must be a name or projects/HOST/global/networks/NAME", in.Network)
+				} else if host := strings.Split(in.Network, "/")[1]; !slices.ContainsFunc(w.Projects, func(o Project) bool { return o.ID == host }) {
+					// Its firewall rules live in the host project: without
+					// it, every tunnel to the VM would fail 4003 unexplained.
+					v.add(at(ip, "network"), "the shared VPC host project %s is not in the world: add it, with the network's firewall rules", host)
 				}
 			} else if !nameRe.MatchString(in.Network) {
 				v.add(at(ip, "network"), "network %q must be a name or projects/HOST/global/networks/NAME", in.Network)
@@ -442,6 +446,8 @@ func (v *validator) firewall(p []any, f *Firewall, names map[string]bool) {
 			rp := at(p, list.key, i)
 			if r.IPProtocol == "" {
 				v.add(at(rp, "IPProtocol"), "missing IPProtocol (tcp, udp, icmp or all)")
+			} else if !validProtocol(r.IPProtocol) {
+				v.add(at(rp, "IPProtocol"), "IPProtocol %q must be tcp, udp, icmp, esp, ah, sctp, ipip, all or a protocol number 0-255", r.IPProtocol)
 			}
 			for j, port := range r.Ports {
 				if !validPortRange(port) {
@@ -450,6 +456,15 @@ func (v *validator) firewall(p []any, f *Firewall, names map[string]bool) {
 			}
 		}
 	}
+}
+
+func validProtocol(s string) bool {
+	switch strings.ToLower(s) {
+	case "tcp", "udp", "icmp", "esp", "ah", "sctp", "ipip", "all":
+		return true
+	}
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 0 && n <= 255
 }
 
 func validPortRange(s string) bool {

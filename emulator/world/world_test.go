@@ -92,6 +92,8 @@ func TestParseErrors(t *testing.T) {
 		{"list item of the wrong kind", "w.yaml", "users:\n  - a@example.com\nprojects: []\n", 2, "users[0]: expected a mapping (key: value), found the text"},
 		{"role typo", "w.yaml", minimal + "    iam:\n      - role: roles/iap.tunnelResourceAcessor\n        members: [user:a@example.com]\n", 9, "did you mean roles/iap.tunnelResourceAccessor?"},
 		{"role case", "w.yaml", minimal + "    iam:\n      - role: roles/compute.oslogin\n        members: [user:a@example.com]\n", 9, "did you mean roles/compute.osLogin?"},
+		{"shared vpc host missing", "w.yaml", minimal + "        network: projects/nohost/global/networks/shared\n", 8, "shared VPC host project nohost is not in the world"},
+		{"bad protocol", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed: [{IPProtocol: tpc}]\n", 10, "IPProtocol \"tpc\" must be tcp, udp"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},
