@@ -723,7 +723,7 @@ var helpKeys = [][2]string{
 	{"1 … 9", "tab by number"}, {"e / esc", "back to the explorer"},
 	{"d", "duplicate session"}, {"x", "close this session"},
 	{"r", "reconnect (closed)"}, {"f", "open full screen"},
-	{"[", "scroll back (q leaves)"}, {"y", "copy the screen (OSC 52)"},
+	{"[", "scroll back (q leaves)"}, {"y", "copy the lines shown (OSC 52)"},
 	{"ctrl+]", "send ctrl+] to the VM"},
 }
 

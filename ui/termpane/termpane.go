@@ -449,7 +449,7 @@ func (p *Pane) key(msg tea.KeyPressMsg) tea.Cmd {
 			p.scrollMode = true
 			return nil
 		case msg.String() == "y":
-			return tea.SetClipboard(p.ScreenText())
+			return tea.SetClipboard(p.ShownText())
 		}
 		id := p.id
 		return func() tea.Msg { return CommandMsg{ID: id, Key: msg} }
@@ -630,10 +630,42 @@ func (p *Pane) ScreenText() string {
 	return p.emu.String()
 }
 
+// ShownText is what the pane shows as plain text: the live screen, or
+// the lines scrolled back to.
+func (p *Pane) ShownText() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sbLen := p.emu.ScrollbackLen()
+	if p.emu.IsAltScreen() {
+		sbLen = 0
+	}
+	scroll := p.scroll
+	if scroll > 0 {
+		scroll += p.pushed - p.seenPushed // as the next frame draws it
+	}
+	scroll = min(scroll, sbLen)
+	if scroll == 0 {
+		return p.emu.String()
+	}
+	lines := make([]string, 0, p.h)
+	for row := sbLen - scroll; len(lines) < p.h; row++ {
+		if row < sbLen {
+			lines = append(lines, strings.TrimRight(p.emu.Scrollback().Line(row).String(), " "))
+		} else {
+			lines = append(lines, p.lineLocked(row-sbLen))
+		}
+	}
+	return strings.TrimRight(strings.Join(lines, "\n"), "\n")
+}
+
 // Line is row y of the live screen as plain text (trailing blanks trimmed).
 func (p *Pane) Line(y int) string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	return p.lineLocked(y)
+}
+
+func (p *Pane) lineLocked(y int) string {
 	var b strings.Builder
 	for x := 0; x < p.emu.Width(); x++ {
 		c := p.emu.CellAt(x, y)

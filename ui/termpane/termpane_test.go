@@ -431,3 +431,24 @@ func TestScrolledBackViewStaysWhileOutputContinues(t *testing.T) {
 		t.Errorf("after typing, the view is not live: %q", got)
 	}
 }
+
+func TestCopyWhileScrolledBackTakesTheShownLines(t *testing.T) {
+	h := newHarness(t, 12, 3, nil)
+	for i := range 10 {
+		h.feed(t, fmt.Sprintf("line %d\r\n", i))
+	}
+	h.feed(t, "$ ")
+	prefix := tea.KeyPressMsg{Code: ']', Mod: tea.ModCtrl}
+	copyKey := tea.KeyPressMsg{Code: 'y', Text: "y"}
+	h.p.Update(prefix)
+	if cmd := h.p.Update(copyKey); cmd == nil || !containsClipboard(cmd, "line 8\nline 9\n$") {
+		t.Errorf("live copy: %q", h.p.ShownText())
+	}
+	h.p.Update(prefix)
+	h.p.Update(tea.KeyPressMsg{Code: '[', Text: "["})
+	h.p.Update(tea.KeyPressMsg{Code: 'g', Text: "g"})
+	h.p.Update(prefix)
+	if cmd := h.p.Update(copyKey); cmd == nil || !containsClipboard(cmd, "line 0\nline 1\nline 2") {
+		t.Errorf("copy at the top of the scrollback: %q", h.p.ShownText())
+	}
+}
