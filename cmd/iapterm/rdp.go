@@ -81,7 +81,7 @@ given a password safely: type it in the client.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.project, "project", "", "project of the instance (default $IAPTERM_PROJECT)")
 	fl.StringVar(&f.zone, "zone", "", "zone of the instance (default: found by name)")
-	fl.StringVar(&f.user, "user", "", "Windows username")
+	fl.StringVar(&f.user, "user", "", `Windows username (DOMAIN\user also sets the domain)`)
 	fl.StringVar(&f.domain, "domain", "", "Windows domain (NetBIOS name)")
 	fl.IntVar(&f.port, "port", rdp.DefaultPort, "the VM's RDP port")
 	fl.IntVar(&f.localPort, "local-port", 0, "local port of the tunnel (default: a stable port for this VM)")
@@ -114,6 +114,10 @@ func (f rdpFlags) apply(cmd *cobra.Command, s *rdp.Settings) error {
 	ch := cmd.Flags().Changed
 	if ch("user") {
 		s.Username = f.user
+		// DOMAIN\user, as Windows writes it, unless --domain is given too.
+		if d, u, ok := strings.Cut(f.user, `\`); ok && !ch("domain") {
+			s.Domain, s.Username = d, u
+		}
 	}
 	if ch("domain") {
 		s.Domain = f.domain

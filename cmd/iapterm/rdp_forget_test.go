@@ -46,6 +46,14 @@ func TestRDPForgetPassword(t *testing.T) {
 	if out, code := policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--user", "alice", "--forget-password"); code != 0 {
 		t.Fatalf("second forget: exit %d\n%s", code, out)
 	}
+	// DOMAIN\user names the user (and the domain), as Windows writes it.
+	if err := rdp.SavePassword("proj", "us-central1-a", "win", "carol", "pw-carol"); err != nil {
+		t.Fatal(err)
+	}
+	out, code = policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--user", `CORP\carol`, "--forget-password")
+	if code != 0 || !strings.Contains(out, "No password is saved for carol on") {
+		t.Fatalf("CORP\\carol: exit %d\n%s", code, out)
+	}
 	out, code = policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--forget-password")
 	if code == 0 || !strings.Contains(out, "give --user") {
 		t.Fatalf("no user: exit %d\n%s", code, out)
