@@ -499,6 +499,11 @@ func (p *Pane) sendKey(msg tea.KeyPressMsg) {
 	}
 }
 
+// sendKeys sends key code n times.
+func (p *Pane) sendKeys(code rune, n int) {
+	p.in.write([]byte(strings.Repeat(Encode(tea.KeyPressMsg{Code: code}, p.appCursor.Load()), n)))
+}
+
 func (p *Pane) scrollBy(n int) {
 	p.mu.Lock()
 	max := p.emu.ScrollbackLen()
@@ -526,12 +531,20 @@ func (p *Pane) mouseEvent(msg tea.MouseMsg) tea.Cmd {
 		return nil
 	}
 	if !p.mouse.Load() {
-		// The remote did not ask for the mouse: the wheel scrolls back.
+		// The remote did not ask for the mouse: the wheel scrolls back,
+		// or on the alternate screen (less, man), which has no
+		// scrollback, moves by lines with the arrow keys as most
+		// terminals do.
 		if w, ok := msg.(tea.MouseWheelMsg); ok {
-			switch w.Button {
-			case tea.MouseWheelUp:
+			alt := p.AltScreen()
+			switch {
+			case w.Button == tea.MouseWheelUp && alt:
+				p.sendKeys(tea.KeyUp, 3)
+			case w.Button == tea.MouseWheelDown && alt:
+				p.sendKeys(tea.KeyDown, 3)
+			case w.Button == tea.MouseWheelUp:
 				p.scrollBy(3)
-			case tea.MouseWheelDown:
+			case w.Button == tea.MouseWheelDown:
 				p.scrollBy(-3)
 			}
 		}

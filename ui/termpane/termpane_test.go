@@ -452,3 +452,19 @@ func TestCopyWhileScrolledBackTakesTheShownLines(t *testing.T) {
 		t.Errorf("copy at the top of the scrollback: %q", h.p.ShownText())
 	}
 }
+
+func TestWheelOnAlternateScreenSendsArrows(t *testing.T) {
+	h := newHarness(t, 20, 4, nil)
+	wheel := func(b tea.MouseButton) { h.p.Update(tea.MouseWheelMsg{X: 2, Y: 1, Button: b}) }
+	// A pager on the alternate screen, in application cursor mode, without
+	// the mouse.
+	h.feed(t, "\x1b[?1049h\x1b[?1h")
+	wheel(tea.MouseWheelDown)
+	wheel(tea.MouseWheelUp)
+	h.p.Update(tea.KeyPressMsg{Code: 'z', Text: "z"}) // sent after the wheel's keys
+	want := strings.Repeat("\x1bOB", 3) + strings.Repeat("\x1bOA", 3) + "z"
+	h.in.waitFor(t, "z")
+	if got := h.in.String(); got != want {
+		t.Errorf("wheel on the alternate screen sent %q, want %q", got, want)
+	}
+}
