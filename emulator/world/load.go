@@ -220,6 +220,11 @@ func decodeYAML(data []byte, filename string, w *World) error {
 	dec.KnownFields(true)
 	err := dec.Decode(w)
 	if err == nil {
+		// A second document would be ignored without a word.
+		var next yaml.Node
+		if dec.Decode(&next) == nil && len(next.Content) > 0 && next.Content[0].Tag != "!!null" {
+			return &Error{File: filename, Line: next.Content[0].Line, Msg: "a second YAML document starts here (after ---); a world file holds one: merge them"}
+		}
 		return nil
 	}
 	if errors.Is(err, io.EOF) {

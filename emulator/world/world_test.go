@@ -94,6 +94,7 @@ func TestParseErrors(t *testing.T) {
 		{"role case", "w.yaml", minimal + "    iam:\n      - role: roles/compute.oslogin\n        members: [user:a@example.com]\n", 9, "did you mean roles/compute.osLogin?"},
 		{"shared vpc host missing", "w.yaml", minimal + "        network: projects/nohost/global/networks/shared\n", 8, "shared VPC host project nohost is not in the world"},
 		{"bad protocol", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed: [{IPProtocol: tpc}]\n", 10, "IPProtocol \"tpc\" must be tcp, udp"},
+		{"second document", "w.yaml", minimal + "---\nprojects:\n  - id: p2\n", 9, "a second YAML document"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},
@@ -334,5 +335,14 @@ func TestParseAllowsOtherRoles(t *testing.T) {
 	data := minimal + "    iam:\n      - role: roles/storage.admin\n        members: [user:a@example.com]\n      - role: roles/iap.tunnelResourceAccessor\n        members: [user:a@example.com]\n"
 	if _, err := Parse([]byte(data), "w.yaml"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Document markers around the one document are fine.
+func TestParseDocumentMarkers(t *testing.T) {
+	for _, data := range []string{"---\n" + minimal, minimal + "---\n", "---\n" + minimal + "...\n"} {
+		if _, err := Parse([]byte(data), "w.yaml"); err != nil {
+			t.Errorf("%q: %v", data, err)
+		}
 	}
 }
