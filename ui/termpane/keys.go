@@ -23,6 +23,11 @@ func Encode(k tea.KeyPressMsg, appCursor bool) string {
 		}
 	}
 	mod := k.Mod &^ (tea.ModCapsLock | tea.ModNumLock | tea.ModScrollLock)
+	if k.Text != "" && mod&(tea.ModCtrl|tea.ModAlt) == tea.ModCtrl|tea.ModAlt && printable(k.Text) {
+		// AltGr, which Windows reports as ctrl+alt with the character it
+		// typed (a ctrl+alt chord has no text): the character.
+		return k.Text
+	}
 	alt := mod&tea.ModAlt != 0
 	if alt {
 		if s := encodeSpecial(k.Code, k.Mod, appCursor); s != "" {
@@ -96,6 +101,16 @@ var keypadKeys = map[rune]rune{
 	tea.KeyKpRight: tea.KeyRight, tea.KeyKpHome: tea.KeyHome, tea.KeyKpEnd: tea.KeyEnd,
 	tea.KeyKpPgUp: tea.KeyPgUp, tea.KeyKpPgDown: tea.KeyPgDown,
 	tea.KeyKpInsert: tea.KeyInsert, tea.KeyKpDelete: tea.KeyDelete, tea.KeyKpBegin: tea.KeyBegin,
+}
+
+// printable reports whether s has no control characters.
+func printable(s string) bool {
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // ctrlByte is the C0 control byte for ctrl+code.

@@ -58,3 +58,23 @@ func TestEncodeKittyAndKeypadKeys(t *testing.T) {
 		})
 	}
 }
+
+// On Windows the console reports AltGr as left ctrl + right alt with the
+// character it types (win32-input-mode, as Windows Terminal sends it):
+// the character must reach the VM, not ctrl+alt of the key.
+func TestEncodeAltGrCharacters(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"altgr+q on a German layout", "\x1b[81;16;64;1;9;1_", "@"},
+		{"altgr+8 on a German layout", "\x1b[56;9;91;1;9;1_", "["},
+		{"altgr+e on a German layout", "\x1b[69;18;8364;1;9;1_", "€"},
+		{"left ctrl+left alt+a", "\x1b[65;30;1;1;10;1_", "\x1b\x01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := decodeKey(t, tt.in)
+			if got := Encode(k, false); got != tt.want {
+				t.Errorf("%q arrives as %v (%+v); sent %q, want %q", tt.in, k, k, got, tt.want)
+			}
+		})
+	}
+}
