@@ -5,6 +5,7 @@
 package emulator
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -200,14 +201,70 @@ func worldAuthorizedKeys(w *world.World) []agent.AuthorizedKeysFile {
 	return out
 }
 
-// logRequests logs each request's method and path: never its query or
-// headers, which may hold tokens.
+// logRequests logs each request's method, path and answer (the status,
+// or 101 for a WebSocket): never its query or headers, which may hold
+// tokens. The status is what tells a user debugging a client why a call
+// failed.
 func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s.log.Debug("request", "method", r.Method, "path", r.URL.Path)
-		next.ServeHTTP(w, r)
+		if !s.log.Enabled(r.Context(), slog.LevelDebug) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		status := sw.status
+		switch {
+		case sw.hijacked:
+			status = http.StatusSwitchingProtocols
+		case status == 0:
+			status = http.StatusOK
+		}
+		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", status)
 	})
 }
+
+// statusWriter records the status a handler answers with; it keeps
+// Hijack (WebSocket upgrades) and Flush working.
+type statusWriter struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	h, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, fmt.Errorf("the connection cannot be taken over")
+	}
+	c, rw, err := h.Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return c, rw, err
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Endpoint is the base URL for IAPTERM_ENDPOINT ("http://127.0.0.1:PORT",
 // or https with TLS).

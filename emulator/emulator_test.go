@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -236,4 +237,48 @@ func TestStartErrors(t *testing.T) {
 	if err == nil || !errors.As(err, &oe) || !strings.Contains(err.Error(), "cannot listen") {
 		t.Fatalf("busy port: %v", err)
 	}
+}
+
+// -v logs each request with its answer, so a failing client call can be
+// read off the log; a tunnel still upgrades through the logging.
+func TestVerboseLogHasStatus(t *testing.T) {
+	lines := &lineLog{c: make(chan string, 1000)}
+	log := slog.New(slog.NewTextHandler(lines, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s, ep := start(t, Options{Logger: log})
+	resp, err := http.Get(s.Endpoint() + "/v1/projects")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if l := lines.next("path=/v1/projects"); !strings.Contains(l, "status=401") {
+		t.Errorf("no status for the refused call: %s", l)
+	}
+	if b := sshBanner(t, dialer(ep, s.Token()), devAlice); !strings.HasPrefix(b, "SSH-2.0-") {
+		t.Fatalf("banner %q", b)
+	}
+	if l := lines.next("path=/v4/connect"); !strings.Contains(l, "status=101") {
+		t.Errorf("no 101 for the tunnel: %s", l)
+	}
+}
+
+// lineLog hands over each log line as it is written: the request line is
+// logged once the handler returns, after the client has its answer.
+type lineLog struct{ c chan string }
+
+func (l *lineLog) Write(p []byte) (int, error) {
+	select {
+	case l.c <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
+// next waits for the first line containing s.
+func (l *lineLog) next(s string) string {
+	for line := range l.c {
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+	return ""
 }
