@@ -96,7 +96,7 @@ keys when enable-oslogin is on) to sshd's authorized_keys file:
 	fl.DurationVar(&f.transition, "transition", 0, "how long VM start, stop, reset, suspend and resume take (default 2s; negative: at once)")
 	fl.DurationVar(&f.opDelay, "operation-delay", 0, "how long metadata write operations stay RUNNING before they are DONE (default: done at once)")
 	fl.BoolVar(&f.forbidKeys, "forbid-user-ssh-keys", false, "simulate an organisation policy that forbids user-managed OS Login keys: importSshPublicKey answers without adding the key")
-	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every request")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log every request with its status (never tokens or query strings)")
 	return cmd, f
 }
 

@@ -292,3 +292,11 @@ func TestEmulatorBackendFlagErrors(t *testing.T) {
 		t.Errorf("the same VM port twice: %v", err)
 	}
 }
+
+// The help tells what -v logs, as the README does.
+func TestEmulatorVerboseHelp(t *testing.T) {
+	cmd, _ := newEmulatorCmdFlags()
+	if u := cmd.Flags().Lookup("verbose").Usage; !strings.Contains(u, "status") || !strings.Contains(u, "never tokens") {
+		t.Fatalf("usage %q", u)
+	}
+}
