@@ -647,6 +647,15 @@ func (m *Model) View() string {
 		right = st.Key.Render(" scrollback: ↑↓ pgup/pgdn g/G, q leaves ")
 	}
 	top := bar.String()
+	if t := m.current(); t != nil && t.state == open && t.pane != nil {
+		// The window title the program on the VM set (OSC 0/2), in the
+		// room the tabs and the hint leave.
+		if title := t.pane.Title(); title != "" {
+			if room := w - ansi.StringWidth(top) - ansi.StringWidth(right) - 2; room >= 8 {
+				top += " " + st.Dim.Render(ansi.Truncate(title, room, "…"))
+			}
+		}
+	}
 	if gap := w - ansi.StringWidth(top) - ansi.StringWidth(right); gap > 0 {
 		top += strings.Repeat(" ", gap) + right
 	}

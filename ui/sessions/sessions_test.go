@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -372,5 +373,29 @@ func TestResizeWhileConnectingReachesTheVM(t *testing.T) {
 	}
 	if cols, rows := m.Pane(0).Size(); cols != 100 || rows != 29 {
 		t.Errorf("pane %dx%d", cols, rows)
+	}
+}
+
+func TestTabBarShowsWindowTitle(t *testing.T) {
+	r, w := io.Pipe()
+	defer w.Close()
+	o := &sizeOpener{conn: &sizeConn{r: r}}
+	m := newModel(o)
+	batch, _ := m.Open(projects.Instance{Name: "web-1", Project: "p", Zone: "z"})().(tea.BatchMsg)
+	m.Update(batch[0]())
+	p := m.Pane(0)
+	out := "\x1b]2;vim main.go\x07$ "
+	if _, err := io.WriteString(w, out); err != nil {
+		t.Fatal(err)
+	}
+	for p.BytesRead() < int64(len(out)) {
+		runtime.Gosched()
+	}
+	bar := strings.SplitN(ansi.Strip(m.View()), "\n", 2)[0]
+	if !strings.Contains(bar, " 1 web-1  vim main.go ") {
+		t.Errorf("tab bar %q lacks the title", bar)
+	}
+	if ansi.StringWidth(bar) != 80 {
+		t.Errorf("tab bar is %d wide", ansi.StringWidth(bar))
 	}
 }

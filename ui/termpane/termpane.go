@@ -22,6 +22,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -67,7 +68,6 @@ type Pane struct {
 	emu         *vt.Emulator
 	feed        *feeder
 	cursorShown bool
-	title       string
 	// pushed counts the lines output pushed into the scrollback, so that
 	// a view scrolled back stays on the lines it shows.
 	pushed int
@@ -78,6 +78,7 @@ type Pane struct {
 	// Set by the emulator's callbacks, read by the UI without waiting
 	// for the emulator.
 	appCursor atomic.Bool
+	title     atomic.Pointer[string]
 	paste     atomic.Bool
 	mouse     atomic.Bool
 
@@ -132,7 +133,7 @@ func New(cfg Config) *Pane {
 		EnableMode:       func(m ansi.Mode) { p.setMode(m, true) },
 		DisableMode:      func(m ansi.Mode) { p.setMode(m, false) },
 		CursorVisibility: func(v bool) { p.cursorShown = v },
-		Title:            func(s string) { p.title = s },
+		Title:            p.setTitle,
 	})
 	p.emu.RegisterOscHandler(52, p.osc52)
 	p.feed = newFeeder(p.emu, Scrollback)
@@ -364,11 +365,29 @@ func (p *Pane) Err() error {
 // Done is closed when the remote output ends.
 func (p *Pane) Done() <-chan struct{} { return p.done }
 
-// Title is the window title the remote set (OSC 0/2).
+// Title is the window title the remote set (OSC 0/2), without control
+// characters; "" when none. It does not wait for the emulator.
 func (p *Pane) Title() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.title
+	if t := p.title.Load(); t != nil {
+		return *t
+	}
+	return ""
+}
+
+// maxTitle bounds the title kept, in bytes.
+const maxTitle = 256
+
+func (p *Pane) setTitle(s string) {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
+	if len(s) > maxTitle {
+		s = strings.ToValidUTF8(s[:maxTitle], "")
+	}
+	p.title.Store(&s)
 }
 
 // Close stops the pane's goroutines that it owns (the output reader ends

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -466,5 +467,20 @@ func TestWheelOnAlternateScreenSendsArrows(t *testing.T) {
 	h.in.waitFor(t, "z")
 	if got := h.in.String(); got != want {
 		t.Errorf("wheel on the alternate screen sent %q, want %q", got, want)
+	}
+}
+
+func TestTitleFromRemote(t *testing.T) {
+	h := newHarness(t, 20, 4, nil)
+	if got := h.p.Title(); got != "" {
+		t.Errorf("title before any: %q", got)
+	}
+	h.feed(t, "\x1b]0;user@web-1: ~\x07")
+	if got := h.p.Title(); got != "user@web-1: ~" {
+		t.Errorf("OSC 0 title %q", got)
+	}
+	h.feed(t, "\x1b]2;"+strings.Repeat("é", 300)+"\x1b\\")
+	if got := h.p.Title(); len(got) > maxTitle || !utf8.ValidString(got) || !strings.HasPrefix(got, "éé") {
+		t.Errorf("long title kept as %d bytes, valid %v", len(got), utf8.ValidString(got))
 	}
 }
