@@ -95,6 +95,8 @@ func TestParseErrors(t *testing.T) {
 		{"shared vpc host missing", "w.yaml", minimal + "        network: projects/nohost/global/networks/shared\n", 8, "shared VPC host project nohost is not in the world"},
 		{"bad protocol", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed: [{IPProtocol: tpc}]\n", 10, "IPProtocol \"tpc\" must be tcp, udp"},
 		{"second document", "w.yaml", minimal + "---\nprojects:\n  - id: p2\n", 9, "a second YAML document"},
+		{"negative id", "w.yaml", minimal + "        id: -5\n", 8, "instances[0].id: -5 is out of range: use a whole number from 1 to"},
+		{"huge number", "w.yaml", strings.Replace(minimal, "  - id: p1\n", "  - id: p1\n    number: 99999999999999999999\n", 1), 5, "number: 9999999... is out of range"},
 		{"bad member", "w.yaml", minimal + "    iam:\n      - role: roles/viewer\n        members: [alice]\n", 10, "member \"alice\""},
 		{"bad firewall port", "w.yaml", minimal + "    firewalls:\n      - name: fw\n        allowed:\n          - IPProtocol: tcp\n            ports: [\"22-1\"]\n", 12, "N-M"},
 		{"firewall allow and deny", "w.yaml", minimal + "    firewalls:\n      - name: fw\n", 9, "exactly one of allowed or denied"},

@@ -87,6 +87,7 @@ var yamlTags = map[string]string{
 
 var (
 	unknownFieldRe = regexp.MustCompile(`^field (\S+) not found in type (\S+)$`)
+	digitsRe       = regexp.MustCompile(`^-?[0-9]+(\.\.\.)?$`)
 	cannotRe       = regexp.MustCompile("^cannot unmarshal (!!\\w+)(?: `(.*)`)? into (\\S+)$")
 )
 
@@ -106,6 +107,11 @@ func friendlyYAML(msg string) string {
 		return out
 	}
 	if m := cannotRe.FindStringSubmatch(msg); m != nil {
+		// YAML reads digits too large for 64 bits as a float.
+		if (m[1] == "!!int" || m[1] == "!!float" && digitsRe.MatchString(m[2])) && wanted(m[3]) == "a whole number" {
+			// A number, but not one that fits: say which ones do.
+			return fmt.Sprintf("%s is out of range: %s", m[2], numberRange(m[3]))
+		}
 		found := yamlTags[m[1]]
 		if found == "" {
 			found = m[1]
@@ -116,6 +122,17 @@ func friendlyYAML(msg string) string {
 		return fmt.Sprintf("expected %s, found %s", wanted(m[3]), found)
 	}
 	return msg
+}
+
+// numberRange tells which whole numbers a Go integer type holds.
+func numberRange(goType string) string {
+	switch strings.TrimPrefix(goType, "*") {
+	case "uint64":
+		return "use a whole number from 1 to 18446744073709551615 (0 or leave it out for the default)"
+	case "int":
+		return "ports are 1-65535, priorities 0-65535, serial ports 1-4"
+	}
+	return "use a whole number from 1 to 9223372036854775807"
 }
 
 // closest returns the key that differs from s only in case or by at most
