@@ -150,7 +150,7 @@ func (s Settings) Validate() error {
 		return fmt.Errorf("RDP port %d is out of range: use 1-65535 (Windows listens on %d unless reconfigured)", s.Port, DefaultPort)
 	}
 	if s.Username != "" {
-		if err := ValidateUsername(s.Username); err != nil {
+		if err := validateLogonName(s.Username); err != nil {
 			return err
 		}
 	}
@@ -197,6 +197,29 @@ func ValidateUsername(name string) error {
 	}
 	if strings.Trim(name, ". ") == "" {
 		return fmt.Errorf("the Windows username %q is only dots and spaces", name)
+	}
+	return nil
+}
+
+// validateLogonName checks the name a client logs on with: a local or
+// domain account name (ValidateUsername), or a domain user's principal
+// name user@domain, which is not bound by the 20-character limit of
+// account names.
+func validateLogonName(name string) error {
+	user, domain, upn := strings.Cut(name, "@")
+	if !upn {
+		return ValidateUsername(name)
+	}
+	if user == "" || domain == "" || strings.Contains(domain, "@") || len(name) > 256 {
+		return fmt.Errorf("the Windows username %q is not an account name or user@domain", name)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
+			return fmt.Errorf("the Windows username %q has a control, invisible or text-direction character (%U)", name, r)
+		}
+		if strings.ContainsRune(windowsUsernameForbidden, r) {
+			return fmt.Errorf("the Windows username %q has %q, which Windows does not allow (none of %s)", name, r, windowsUsernameForbidden)
+		}
 	}
 	return nil
 }

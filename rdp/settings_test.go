@@ -116,3 +116,23 @@ func TestSetDesktopSizeError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// A domain user may log on with user@domain, longer than the 20
+// characters of an account name; credentials are still generated only
+// for account names.
+func TestSettingsValidateUPN(t *testing.T) {
+	s := DefaultSettings()
+	s.Username = "alice.smith@corp.example.com"
+	if err := s.Validate(); err != nil {
+		t.Fatalf("UPN refused: %v", err)
+	}
+	if ValidateUsername(s.Username) == nil {
+		t.Error("ValidateUsername (for new local accounts) accepted a UPN")
+	}
+	for _, bad := range []string{"@corp.example.com", "alice@", "a@b@c", "al\u202eice@corp.example.com", "a<b@corp.example.com"} {
+		s.Username = bad
+		if err := s.Validate(); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
