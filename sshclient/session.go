@@ -106,7 +106,7 @@ func (s *Session) Wait() (int, error) {
 	}
 	var em *ssh.ExitMissingError
 	if errors.As(err, &em) {
-		return -1, errors.New("the session ended without an exit status (connection lost?)")
+		return -1, errors.New("the connection closed without an exit status: the VM may have stopped, or the tunnel to it dropped")
 	}
 	return -1, err
 }
