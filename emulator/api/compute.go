@@ -624,19 +624,25 @@ func (a *API) insertFirewall(w http.ResponseWriter, r *http.Request, who caller,
 	if !a.need(w, who, "projects/"+p, policy.PermFirewallsCreate) {
 		return
 	}
-	var body firewallJSON
+	var body struct {
+		firewallJSON
+		// Priority 0 is the strongest rule, not "unset": only a missing
+		// priority takes the default 1000.
+		Priority *int `json:"priority"`
+	}
 	if err := decodeBody(r, &body); err != nil {
 		writeError(w, badRequest("Invalid JSON payload received. "+err.Error(), false))
 		return
 	}
+	network, ok := firewallNetwork(p, body.Network)
+	if !ok {
+		writeError(w, newError(400, "invalid", "Invalid value for field 'resource.network': '"+body.Network+"'. The network must be global/networks/NAME or projects/"+p+"/global/networks/NAME (a network of this project).", false))
+		return
+	}
 	f := world.Firewall{
-		Name: body.Name, Network: strings.TrimPrefix(body.Network, computeBase), Direction: body.Direction,
+		Name: body.Name, Network: network, Direction: body.Direction, Priority: body.Priority,
 		Disabled: body.Disabled, SourceRanges: body.SourceRanges, SourceTags: body.SourceTags,
 		SourceServiceAccounts: body.SourceServiceAccounts, TargetTags: body.TargetTags, TargetServiceAccounts: body.TargetServiceAccounts,
-	}
-	if body.Priority != 0 {
-		prio := body.Priority
-		f.Priority = &prio
 	}
 	for _, x := range body.Allowed {
 		f.Allowed = append(f.Allowed, world.Rule{IPProtocol: x.IPProtocol, Ports: x.Ports})
@@ -650,6 +656,11 @@ func (a *API) insertFirewall(w http.ResponseWriter, r *http.Request, who caller,
 	}
 	if len(f.Allowed) == 0 && len(f.Denied) == 0 {
 		writeError(w, newError(400, "invalid", "Invalid value for field 'resource.allowed': ''. Exactly one of allowed or denied must be set.", false))
+		return
+	}
+	f, e := checkFirewall(p, f)
+	if e != nil {
+		writeError(w, e)
 		return
 	}
 	pr, _ := a.c.Project(p)
@@ -666,6 +677,45 @@ func (a *API) insertFirewall(w http.ResponseWriter, r *http.Request, who caller,
 	op := a.ops.start(&operation{Project: p, Type: "insert", Target: computeBase + "projects/" + p + "/global/firewalls/" + f.Name, User: who.email, Inserted: a.c.Now()})
 	a.finishAfter(op, a.opts.OperationDelay)
 	writeJSON(w, 200, a.ops.wire(op))
+}
+
+// firewallNetwork reduces a firewall's network as clients send it (a URL,
+// projects/P/global/networks/N, global/networks/N or a bare name; empty is
+// default) to the name the world keeps; false for another project's.
+func firewallNetwork(project, network string) (string, bool) {
+	n := strings.TrimPrefix(network, computeBase)
+	n = strings.TrimPrefix(n, "https://compute.googleapis.com/compute/v1/")
+	if rest, ok := strings.CutPrefix(n, "projects/"); ok {
+		owner, tail, _ := strings.Cut(rest, "/")
+		if owner != project {
+			return "", false
+		}
+		n = tail
+	}
+	n = strings.TrimPrefix(n, "global/networks/")
+	if strings.Contains(n, "/") {
+		return "", false
+	}
+	return n, true
+}
+
+// checkFirewall validates a rule to insert as a world file's rule is
+// validated (ranges, ports, protocols, direction, priority), answering as
+// Compute does. It returns the rule with its defaults.
+func checkFirewall(project string, f world.Firewall) (world.Firewall, *apiError) {
+	w := &world.World{Users: []world.User{{Email: "check@example.com"}}, Projects: []world.Project{{ID: project, Firewalls: []world.Firewall{f}}}}
+	w.ApplyDefaults()
+	var es world.Errors
+	if err := w.Validate(); errors.As(err, &es) && len(es) > 0 {
+		field := strings.TrimPrefix(strings.TrimPrefix(es[0].Path, "projects[0].firewalls[0]"), ".")
+		if field == "" {
+			field = "resource"
+		} else {
+			field = "resource." + field
+		}
+		return f, newError(400, "invalid", fmt.Sprintf("Invalid value for field '%s': %s", field, es[0].Msg), false)
+	}
+	return w.Projects[0].Firewalls[0], nil
 }
 
 func (a *API) effectiveFirewalls(w http.ResponseWriter, r *http.Request, in cloud.Instance) {

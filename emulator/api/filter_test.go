@@ -93,3 +93,52 @@ func TestMaxResultsMessages(t *testing.T) {
 		}
 	}
 }
+
+// firewalls.insert keeps priority 0, takes the network in every form
+// Compute does, and refuses what a world file would refuse.
+func TestFirewallInsertChecks(t *testing.T) {
+	e := newEnv(t, Options{})
+	insert := func(body string) (int, map[string]any) {
+		t.Helper()
+		return e.raw("POST", "/compute/v1/projects/proj-a/global/firewalls", "alice-token", body)
+	}
+	rule := func(name string) map[string]any {
+		t.Helper()
+		_, m := e.raw("GET", "/compute/v1/projects/proj-a/global/firewalls?filter="+url.QueryEscape("name = "+name), "alice-token", "")
+		items, _ := m["items"].([]any)
+		if len(items) != 1 {
+			t.Fatalf("rule %s: %v", name, m)
+		}
+		return items[0].(map[string]any)
+	}
+	for name, network := range map[string]string{
+		"net-url":     "https://www.googleapis.com/compute/v1/projects/proj-a/global/networks/default",
+		"net-partial": "global/networks/default",
+		"net-project": "projects/proj-a/global/networks/default",
+		"net-none":    "",
+	} {
+		code, m := insert(fmt.Sprintf(`{"name":%q,"network":%q,"priority":0,"sourceRanges":["35.235.240.0/20"],"allowed":[{"IPProtocol":"tcp","ports":["22"]}]}`, name, network))
+		if code != 200 {
+			t.Fatalf("%s: %d %v", name, code, m)
+		}
+		r := rule(name)
+		if r["network"] != "https://www.googleapis.com/compute/v1/projects/proj-a/global/networks/default" || r["priority"] != float64(0) || r["direction"] != "INGRESS" {
+			t.Errorf("%s stored as %v", name, r)
+		}
+	}
+	if code, _ := insert(`{"name":"prio-default","allowed":[{"IPProtocol":"tcp"}]}`); code != 200 || rule("prio-default")["priority"] != float64(1000) {
+		t.Errorf("missing priority: %d %v", code, rule("prio-default"))
+	}
+	for body, want := range map[string]string{
+		`{"name":"bad-range","sourceRanges":["nowhere"],"allowed":[{"IPProtocol":"tcp"}]}`:                          "'resource.sourceRanges[0]'",
+		`{"name":"bad-port","allowed":[{"IPProtocol":"tcp","ports":["99999"]}]}`:                                    "'resource.allowed[0].ports[0]'",
+		`{"name":"bad-proto","allowed":[{"IPProtocol":"tpc"}]}`:                                                     "'resource.allowed[0].IPProtocol'",
+		`{"name":"bad-dir","direction":"IN","allowed":[{"IPProtocol":"tcp"}]}`:                                      "'resource.direction'",
+		`{"name":"other-net","network":"projects/proj-b/global/networks/default","allowed":[{"IPProtocol":"tcp"}]}`: "'resource.network'",
+	} {
+		code, m := insert(body)
+		if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, want) {
+			t.Errorf("%s: %d %s; want %s", body, code, msg, want)
+		}
+	}
+}
