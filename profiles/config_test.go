@@ -123,7 +123,7 @@ func TestParseErrors(t *testing.T) {
 		{"port 0 on the VM", "[settings.rdp]\nport = 0\n", "config.toml:2: rdp.port must be a port between 1 and 65535, not 0"},
 		{"app remote port 0", "[app.x]\nexecutable = \"x\"\nremote_port = 0\n", "remote_port must be a port number between 1 and 65535"},
 		{"bad local port", "[settings.tunnel.local_ports]\n5432 = -1\n", "between 1 and 65535 (or 0 for any free port)"},
-		{"bad desktop size", "[settings.rdp]\ndesktop_size = \"huge\"\n", "config.toml:2: rdp.desktop_size: \"huge\" is not client, screen or WIDTHxHEIGHT"},
+		{"bad desktop size", "[settings.rdp]\ndesktop_size = \"huge\"\n", "config.toml:2: rdp.desktop_size: \"huge\" is not auto (or client: follow the window), screen or WIDTHxHEIGHT"},
 		{"bad duration", "[settings.ssh]\nkey_validity = \"forever\"\n", "config.toml:2: ssh.key_validity must be a positive duration"},
 		{"bad bool", "[settings.rdp]\nclipboard = \"maybe\"\n", "config.toml:2: rdp.clipboard must be true or false"},
 		{"bad selector", "[selector.\"Env=prod\".ssh]\nuser = \"x\"\n", "config.toml:1: label selector \"Env=prod\""},

@@ -128,7 +128,7 @@ func ParseDesktopSize(v string) (mode string, width, height int, err error) {
 	wi, err1 := strconv.Atoi(w)
 	hi, err2 := strconv.Atoi(h)
 	if !ok || err1 != nil || err2 != nil || wi < 200 || hi < 200 || wi > 8192 || hi > 8192 {
-		return "", 0, 0, fmt.Errorf("%q is not client, screen or WIDTHxHEIGHT (200-8192), e.g. 1920x1080", v)
+		return "", 0, 0, fmt.Errorf("%q is not auto (or client: follow the window), screen or WIDTHxHEIGHT (200-8192 pixels each, e.g. 1920x1080)", v)
 	}
 	return DesktopFixed, wi, hi, nil
 }

@@ -12,8 +12,7 @@ import (
 func (s *Settings) SetDesktopSize(v string) error {
 	mode, w, h, err := profiles.ParseDesktopSize(v)
 	if err != nil {
-		// In the words of --size and its help, which say auto.
-		return fmt.Errorf("%q is not auto (follow the window), screen or WIDTHxHEIGHT (200-8192 pixels each, e.g. 1920x1080)", strings.TrimSpace(v))
+		return err
 	}
 	switch mode {
 	case profiles.DesktopFitWindow:
