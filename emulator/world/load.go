@@ -148,6 +148,22 @@ func decodeJSON(data []byte, filename string, w *World) error {
 	}
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
+	if !errors.As(err, &syn) && !errors.Is(err, io.EOF) {
+		// JSON is YAML: the YAML decoder reports every unknown key and
+		// wrong type with its path and a did-you-mean, where encoding/json
+		// stops at the first with neither.
+		if yerr := decodeYAML(data, filename, new(World)); yerr != nil {
+			var es Errors
+			if errors.As(yerr, &es) {
+				// Paths come from lines, and a JSON line often holds
+				// several keys: keep the line, drop the guess.
+				for _, e := range es {
+					e.Path = ""
+				}
+				return es
+			}
+		}
+	}
 	switch {
 	case errors.As(err, &syn):
 		return &Error{File: filename, Line: lineAt(data, syn.Offset), Msg: "invalid JSON: " + syn.Error()}
