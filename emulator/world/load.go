@@ -110,6 +110,9 @@ func Parse(data []byte, filename string) (w *World, err error) {
 	// JSON is YAML too, so one node tree serves both to find lines.
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
+	if errs := fractions(&root, filename); len(errs) > 0 {
+		return nil, errs
+	}
 	w.ApplyDefaults()
 	if probs := w.validate(); len(probs) > 0 {
 		errs := make(Errors, len(probs))

@@ -207,3 +207,58 @@ func pathAtLine(n *yaml.Node, line int) string {
 	walk(n, nil)
 	return problem{path: found}.pathString()
 }
+
+// fractions finds numbers with a fraction where the world wants a whole
+// number: the YAML library truncates them (priority: 1000.5 becomes 1000,
+// a backend on port 22.5 goes to port 22) without a word.
+func fractions(root *yaml.Node, filename string) Errors {
+	var errs Errors
+	check := func(n *yaml.Node, t reflect.Type, path []any) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch t.Kind() {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+			if n.Kind == yaml.ScalarNode && n.Tag == "!!float" {
+				errs = append(errs, &Error{File: filename, Line: n.Line, Path: problem{path: path}.pathString(),
+					Msg: fmt.Sprintf("%s must be a whole number, written without a decimal point", n.Value)})
+			}
+		}
+	}
+	var walk func(n *yaml.Node, t reflect.Type, path []any)
+	walk = func(n *yaml.Node, t reflect.Type, path []any) {
+		for t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		switch {
+		case n.Kind == yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, t, path)
+			}
+		case n.Kind == yaml.MappingNode && t.Kind() == reflect.Struct:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				key := n.Content[i].Value
+				for fi := range t.NumField() {
+					if name, _, _ := strings.Cut(t.Field(fi).Tag.Get("yaml"), ","); name == key {
+						walk(n.Content[i+1], t.Field(fi).Type, at(path, key))
+					}
+				}
+			}
+		case n.Kind == yaml.MappingNode && t.Kind() == reflect.Map:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				p := at(path, n.Content[i].Value)
+				check(n.Content[i], t.Key(), p)
+				walk(n.Content[i+1], t.Elem(), p)
+			}
+		case n.Kind == yaml.SequenceNode && t.Kind() == reflect.Slice:
+			for i, c := range n.Content {
+				walk(c, t.Elem(), at(path, i))
+			}
+		case n.Kind == yaml.ScalarNode:
+			check(n, t, path)
+		}
+	}
+	walk(root, reflect.TypeFor[World](), nil)
+	return errs
+}
