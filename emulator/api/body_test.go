@@ -69,3 +69,18 @@ func TestStrictBodiesRefuseUnknownFields(t *testing.T) {
 		t.Fatalf("import with expiration: %d %s", code, msg)
 	}
 }
+
+// IAP resource names the emulator does not serve say why, and what it
+// serves.
+func TestIAPResourceNames(t *testing.T) {
+	e := newEnv(t, Options{})
+	body := `{"permissions":["iap.tunnelDestGroups.accessViaIAP"]}`
+	code, m := e.raw("POST", "/v1/projects/proj-a/iap_tunnel/locations/us-central1/destGroups/g:testIamPermissions", "alice-token", body)
+	if msg := fmt.Sprint(m["error"]); code != 501 || !strings.Contains(msg, "not emulated") || !strings.Contains(msg, "UNIMPLEMENTED") {
+		t.Errorf("destination group: %d %s", code, msg)
+	}
+	code, m = e.raw("POST", "/v1/projects/proj-a/iap_tunnel/zones/us-central1-a/instances:testIamPermissions", "alice-token", body)
+	if msg := fmt.Sprint(m["error"]); code != 400 || !strings.Contains(msg, "expected projects/PROJECT/iap_tunnel[/zones/ZONE[/instances/INSTANCE]]") {
+		t.Errorf("truncated name: %d %s", code, msg)
+	}
+}

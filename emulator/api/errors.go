@@ -33,6 +33,7 @@ func (e *apiError) Error() string { return e.Message }
 var statusNames = map[int]string{
 	400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
 	409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL",
+	501: "UNIMPLEMENTED",
 }
 
 // newError builds an error in the given style: Compute errors carry a

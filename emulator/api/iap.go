@@ -38,8 +38,12 @@ func (a *API) iapResource(name string) ([]world.Binding, string, *apiError) {
 			return nil, "", denied()
 		}
 		return in.IAPTunnelIAM, "iap.tunnelInstances.getIamPolicy", nil
+	case len(parts) >= 4 && parts[3] == "locations":
+		// Real resources, for tunnels to hosts by destination group:
+		// say that they are not emulated rather than that they are wrong.
+		return nil, "", newError(501, "notImplemented", "Destination groups ('"+name+"') are not emulated: the emulator serves projects/PROJECT/iap_tunnel[/zones/ZONE[/instances/INSTANCE]]", true)
 	}
-	return nil, "", newError(400, "badRequest", "Invalid resource name '"+name+"'", true)
+	return nil, "", newError(400, "badRequest", "Invalid resource name '"+name+"': expected projects/PROJECT/iap_tunnel[/zones/ZONE[/instances/INSTANCE]]", true)
 }
 
 func (a *API) iapTest(w http.ResponseWriter, r *http.Request, who caller, name string) {
