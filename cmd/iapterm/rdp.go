@@ -288,6 +288,27 @@ func rdpReadPassword(ctx context.Context) (string, error) {
 	}, func() { term.Restore(fd, state) })
 }
 
+// passwordFromStdin reads --password-stdin's password: the first line of
+// stdin, or, when stdin is a terminal someone types at, a line read
+// without echo so that the password does not show on the screen.
+func passwordFromStdin(stdin *bufio.Reader, typed bool, readHidden func() (string, error)) (string, error) {
+	var line string
+	var err error
+	if typed {
+		line, err = readHidden()
+	} else {
+		line, err = stdin.ReadString('\n')
+	}
+	if err != nil && line == "" {
+		return "", fmt.Errorf("--password-stdin: no password on stdin: %w", err)
+	}
+	password := strings.TrimRight(line, "\r\n")
+	if password == "" {
+		return "", errors.New("--password-stdin: the first line of stdin is empty")
+	}
+	return password, nil
+}
+
 func runRDP(cmd *cobra.Command, r rdpRun) error {
 	ctx := cmd.Context()
 	f := r.flags
@@ -299,13 +320,16 @@ func runRDP(cmd *cobra.Command, r rdpRun) error {
 	}
 	var password string
 	if f.passwordStdin {
-		line, err := stdin.ReadString('\n')
-		if err != nil && line == "" {
-			return fmt.Errorf("--password-stdin: no password on stdin: %w", err)
+		typed := cmd.InOrStdin() == os.Stdin && rdpStdinIsTerminal()
+		if typed {
+			fmt.Fprint(stderr, "Password: ")
 		}
-		password = strings.TrimRight(line, "\r\n")
-		if password == "" {
-			return errors.New("--password-stdin: the first line of stdin is empty")
+		password, err = passwordFromStdin(stdin, typed, func() (string, error) { return rdpReadPassword(ctx) })
+		if typed {
+			fmt.Fprintln(stderr)
+		}
+		if err != nil {
+			return err
 		}
 	}
 

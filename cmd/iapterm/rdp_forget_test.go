@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"strings"
 	"testing"
 
@@ -57,5 +58,26 @@ func TestRDPForgetPassword(t *testing.T) {
 	out, code = policyRunCLI(t, "--endpoint", url, "rdp", "win", "--project", "proj", "--forget-password")
 	if code == 0 || !strings.Contains(out, "give --user") {
 		t.Fatalf("no user: exit %d\n%s", code, out)
+	}
+}
+
+// --password-stdin typed at a terminal reads without echo (the hidden
+// reader), and leaves stdin alone; piped, it takes stdin's first line.
+func TestPasswordFromStdin(t *testing.T) {
+	piped := bufio.NewReader(strings.NewReader("s3cret pass\nnext\n"))
+	hidden := func() (string, error) { t.Fatal("hidden reader used for piped stdin"); return "", nil }
+	if pw, err := passwordFromStdin(piped, false, hidden); err != nil || pw != "s3cret pass" {
+		t.Fatalf("piped: %q, %v", pw, err)
+	}
+	typed := bufio.NewReader(strings.NewReader("not this\n"))
+	pw, err := passwordFromStdin(typed, true, func() (string, error) { return "typed pw", nil })
+	if err != nil || pw != "typed pw" {
+		t.Fatalf("typed: %q, %v", pw, err)
+	}
+	if rest, _ := typed.ReadString('\n'); rest != "not this\n" {
+		t.Fatalf("typed: stdin was read (%q left)", rest)
+	}
+	if _, err := passwordFromStdin(bufio.NewReader(strings.NewReader("\n")), false, hidden); err == nil || !strings.Contains(err.Error(), "empty") {
+		t.Fatalf("empty line: %v", err)
 	}
 }
