@@ -642,7 +642,10 @@ func (s *session) writeLoop(a *attachment) {
 			code, reason := s.endCode, s.endReason
 			a.closing = true
 			s.mu.Unlock()
-			if code != 0 && flush() == nil {
+			// Write out the batch whatever the code: it may hold the
+			// library's reply to the client's CLOSE, which detach would
+			// otherwise cut off with the connection.
+			if flush() == nil && code != 0 {
 				s.h.closeConn(a.ws, code, reason, a.readerDone)
 			}
 			s.detach(a, "session ended")
