@@ -304,6 +304,17 @@ func TestSessionPTYAndWindowChange(t *testing.T) {
 	if code, err := s.Wait(); err != nil || code != 0 {
 		t.Fatalf("wait %d %v", code, err)
 	}
+	// The server reads requests apart from data: the window change may be
+	// recorded after the echo came back.
+	for i := 0; ; i++ {
+		e.srv.mu.Lock()
+		n := len(e.srv.windows)
+		e.srv.mu.Unlock()
+		if n > 0 || i == 500 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	e.srv.mu.Lock()
 	defer e.srv.mu.Unlock()
 	if len(e.srv.ptys) != 1 || e.srv.ptys[0] != "xterm-256color 120x40" {
