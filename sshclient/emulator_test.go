@@ -432,23 +432,32 @@ func TestEmulatorMultiplexing(t *testing.T) {
 	}
 }
 
-func TestEmulatorSFTP(t *testing.T) {
+// aliceSFTP connects alice to proj-meta's vm-1 in a fresh emulator and
+// opens SFTP there; it returns the connection, the SFTP client and
+// alice's home directory on the VM.
+func aliceSFTP(t *testing.T) (*sshclient.Client, *sshclient.SFTP, string) {
+	t.Helper()
 	e := startEmulator(t)
 	alice := e.user(t, "alice@example.com", "tok-alice")
 	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	f, err := c.SFTP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	home, err := f.Getwd()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, f, home
+}
+
+func TestEmulatorSFTP(t *testing.T) {
+	c, f, home := aliceSFTP(t)
 	ctx := context.Background()
 	dir := home + "/up"
 	if err := f.Mkdir(dir); err != nil {
@@ -504,22 +513,7 @@ func (f fixedHostKeys) GuestHostKeys(context.Context, string, string, string) ([
 // directory that is not there: they name the directory the user wrote,
 // never the temporary file of a download.
 func TestEmulatorSFTPMissingDirectories(t *testing.T) {
-	e := startEmulator(t)
-	alice := e.user(t, "alice@example.com", "tok-alice")
-	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.SFTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	home, err := f.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, f, home := aliceSFTP(t)
 	ctx := context.Background()
 	dir := t.TempDir()
 	local := filepath.Join(dir, "payload")
@@ -567,22 +561,7 @@ func TestEmulatorSFTPMissingDirectories(t *testing.T) {
 // existing file: the file keeps its old content and no temporary file is
 // left; a complete upload replaces it.
 func TestEmulatorSFTPInterruptedUploadKeepsFile(t *testing.T) {
-	e := startEmulator(t)
-	alice := e.user(t, "alice@example.com", "tok-alice")
-	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.SFTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	home, err := f.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, f, home := aliceSFTP(t)
 	dir := home + "/keep"
 	if err := f.Mkdir(dir); err != nil {
 		t.Fatal(err)
@@ -616,22 +595,7 @@ func TestEmulatorSFTPInterruptedUploadKeepsFile(t *testing.T) {
 // empty directories, file modes, a link to a file copied as a file, a
 // dangling link left out and reported.
 func TestEmulatorSFTPDirectories(t *testing.T) {
-	e := startEmulator(t)
-	alice := e.user(t, "alice@example.com", "tok-alice")
-	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.SFTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	home, err := f.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, f, home := aliceSFTP(t)
 	ctx := context.Background()
 	src := filepath.Join(t.TempDir(), "tree")
 	big := bytes.Repeat([]byte("0123456789"), 50000)
@@ -699,22 +663,7 @@ func TestEmulatorSFTPDirectories(t *testing.T) {
 // TestEmulatorSFTPUploadModeBeforeData: a 0600 file is 0600 on the VM while
 // its data is being written, not only once the upload is complete.
 func TestEmulatorSFTPUploadModeBeforeData(t *testing.T) {
-	e := startEmulator(t)
-	alice := e.user(t, "alice@example.com", "tok-alice")
-	c, err := alice.conn.Connect(context.Background(), alice.target(t, "proj-meta", "us-central1-a", "vm-1"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := c.SFTP()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	home, err := f.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, f, home := aliceSFTP(t)
 	dir := home + "/secret"
 	if err := f.Mkdir(dir); err != nil {
 		t.Fatal(err)
