@@ -14,7 +14,6 @@ import (
 
 	"iapterm/emulator"
 	"iapterm/emulator/emutest"
-	"iapterm/emulator/world"
 	"iapterm/projects"
 )
 
@@ -22,14 +21,7 @@ import (
 // (CredentialGenerationBehavior=Force) must not do so without a
 // confirmation, which a handler started without a terminal cannot get.
 func TestOpenLinkForcingNewCredentialsNeedsConfirmation(t *testing.T) {
-	w := &world.World{
-		Users: []world.User{{Email: "alice@example.com", Token: "tok-alice"}},
-		Projects: []world.Project{{
-			ID:        "proj",
-			IAM:       []world.Binding{{Role: "roles/owner", Members: []string{"user:alice@example.com"}}},
-			Instances: []world.Instance{{Name: "win", Zone: "us-central1-a", OS: "windows"}},
-		}},
-	}
+	w := ownedWindowsVM()
 	s, eps := emutest.Serve(t, w, emulator.Options{AgentDelay: -1})
 	dir := t.TempDir()
 	client := filepath.Join(dir, "xfreerdp")

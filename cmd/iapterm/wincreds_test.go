@@ -15,14 +15,7 @@ import (
 // sends it to the terminal through the command's own stderr (where the
 // terminal is), and nothing else it writes holds the password.
 func TestWindowsCredentialsPasswordOnlyWhereAsked(t *testing.T) {
-	w := &world.World{
-		Users: []world.User{{Email: "alice@example.com", Token: "tok-alice"}},
-		Projects: []world.Project{{
-			ID:        "proj",
-			IAM:       []world.Binding{{Role: "roles/owner", Members: []string{"user:alice@example.com"}}},
-			Instances: []world.Instance{{Name: "win", Zone: "us-central1-a", OS: "windows"}},
-		}},
-	}
+	w := ownedWindowsVM()
 	s, _ := emutest.Serve(t, w, emulator.Options{AgentDelay: -1})
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
 	t.Setenv("HOME", t.TempDir())
@@ -52,5 +45,18 @@ func TestWindowsCredentialsPasswordOnlyWhereAsked(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "\x1b]52;c;") || !strings.Contains(stderr.String(), "Password sent to the terminal clipboard") {
 		t.Errorf("--copy: no OSC 52 on the command's stderr: %q", stderr.String())
+	}
+}
+
+// ownedWindowsVM is a world with one Windows VM, proj/us-central1-a/win,
+// whose project alice (token tok-alice) owns.
+func ownedWindowsVM() *world.World {
+	return &world.World{
+		Users: []world.User{{Email: "alice@example.com", Token: "tok-alice"}},
+		Projects: []world.Project{{
+			ID:        "proj",
+			IAM:       []world.Binding{{Role: "roles/owner", Members: []string{"user:alice@example.com"}}},
+			Instances: []world.Instance{{Name: "win", Zone: "us-central1-a", OS: "windows"}},
+		}},
 	}
 }
