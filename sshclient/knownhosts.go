@@ -203,15 +203,15 @@ func containsKeyLine(lines []knownLine, alias string, key ssh.PublicKey) bool {
 	return false
 }
 
-// isRevoked says whether lines mark key @revoked for alias (or for every
-// host, "*").
-func isRevoked(lines []knownLine, alias string, key ssh.PublicKey) bool {
+// refuseRevoked is a HostKeyRevokedError when lines mark key @revoked for
+// alias (or for every host, "*"), else nil.
+func (k *KnownHosts) refuseRevoked(lines []knownLine, instance, alias string, key ssh.PublicKey) error {
 	for _, l := range lines {
 		if l.revoked != nil && (contains(l.hosts, alias) || contains(l.hosts, "*")) && bytes.Equal(l.revoked.Marshal(), key.Marshal()) {
-			return true
+			return &HostKeyRevokedError{Instance: instance, File: k.Path, Offered: ssh.FingerprintSHA256(key)}
 		}
 	}
-	return false
+	return nil
 }
 
 // CheckRevoked refuses key when known_hosts marks it @revoked for alias,
@@ -223,10 +223,7 @@ func (k *KnownHosts) CheckRevoked(instance, alias string, key ssh.PublicKey) err
 	if err != nil {
 		return err
 	}
-	if isRevoked(lines, alias, key) {
-		return &HostKeyRevokedError{Instance: instance, File: k.Path, Offered: ssh.FingerprintSHA256(key)}
-	}
-	return nil
+	return k.refuseRevoked(lines, instance, alias, key)
 }
 
 // Check verifies key for alias with trust on first use: an alias without
@@ -240,8 +237,8 @@ func (k *KnownHosts) Check(instance, alias string, key ssh.PublicKey) error {
 	if err != nil {
 		return err
 	}
-	if isRevoked(lines, alias, key) {
-		return &HostKeyRevokedError{Instance: instance, File: k.Path, Offered: ssh.FingerprintSHA256(key)}
+	if err := k.refuseRevoked(lines, instance, alias, key); err != nil {
+		return err
 	}
 	var known []string
 	for _, l := range lines {
