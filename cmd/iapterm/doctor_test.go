@@ -59,10 +59,7 @@ func TestDoctorCommand(t *testing.T) {
 	}
 	url := doctorEmulator(t, w)
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	isolateHome(t)
 	t.Setenv("HTTPS_PROXY", "")
 	t.Setenv("HTTP_PROXY", "")
 

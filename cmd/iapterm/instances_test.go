@@ -21,10 +21,7 @@ func TestInstancesListExitStatus(t *testing.T) {
 	}
 	url := doctorEmulator(t, w)
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	isolateHome(t)
 
 	out, code := policyRunCLI(t, "--endpoint", url, "instances", "list", "-p", "proj")
 	if code != 0 || !strings.Contains(out, "vm") {

@@ -30,9 +30,7 @@ func TestOpenLinkForcingNewCredentialsNeedsConfirmation(t *testing.T) {
 	}
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
 	t.Setenv("IAPTERM_RDP_CLIENT", client)
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	isolateHome(t)
 
 	root := newRootCmd()
 	var out bytes.Buffer

@@ -9,6 +9,17 @@ import (
 	"testing"
 )
 
+// isolateHome gives the test its own home, config and cache directories,
+// and no Application Default Credentials, so that nothing of the user's
+// running the tests is read or written.
+func isolateHome(t *testing.T) {
+	t.Helper()
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+}
+
 func policyRunCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
 	root := newRootCmd()

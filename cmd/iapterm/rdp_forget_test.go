@@ -23,9 +23,7 @@ func TestRDPForgetPassword(t *testing.T) {
 	}
 	url := doctorEmulator(t, w)
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	isolateHome(t)
 
 	for _, user := range []string{"alice", "bob"} {
 		if err := rdp.SavePassword("proj", "us-central1-a", "win", user, "pw-"+user); err != nil {

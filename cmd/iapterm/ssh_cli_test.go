@@ -52,10 +52,7 @@ func sshCLIEnvWithAgentDelay(t *testing.T, delay time.Duration) string {
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
 	t.Setenv("IAPTERM_ENDPOINT", "")
 	t.Setenv("IAPTERM_PROJECT", "")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	isolateHome(t)
 	return srv.Endpoint()
 }
 
@@ -356,10 +353,7 @@ projects:
         status: TERMINATED
 `, emulator.Options{})
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", "")
+	isolateHome(t)
 	cfg := filepath.Join(t.TempDir(), "config.toml")
 	if err := os.WriteFile(cfg, []byte(`[app.nosuch]
 remote_port = 5432

@@ -18,9 +18,7 @@ func TestWindowsCredentialsPasswordOnlyWhereAsked(t *testing.T) {
 	w := ownedWindowsVM()
 	s, _ := emutest.Serve(t, w, emulator.Options{AgentDelay: -1})
 	t.Setenv("IAPTERM_ACCESS_TOKEN", "tok-alice")
-	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	isolateHome(t)
 	t.Setenv("TMUX", "")
 
 	root := newRootCmd()
